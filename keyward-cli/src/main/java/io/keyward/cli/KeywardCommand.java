@@ -1,0 +1,33 @@
+package io.keyward.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code keyward} command: serve, migrate, and administer keys on a running server. */
+@Command(
+    name = "keyward",
+    mixinStandardHelpOptions = true,
+    version = "keyward 0.1.0",
+    description = "API-key authentication service: issue, verify, revoke and rotate API keys.",
+    subcommands = {ServeCommand.class, MigrateCommand.class, KeysCommand.class,
+        CommandLine.HelpCommand.class})
+public final class KeywardCommand {
+
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The configured command line, for tests. */
+  public static CommandLine commandLine() {
+    return new CommandLine(new KeywardCommand())
+        .setCaseInsensitiveEnumValuesAllowed(true)
+        .setExecutionExceptionHandler((error, commandLine, parseResult) -> {
+          if (error instanceof IllegalArgumentException || error instanceof IllegalStateException
+              || error instanceof java.io.UncheckedIOException) {
+            commandLine.getErr().println("keyward: " + error.getMessage());
+            return 2;
+          }
+          throw error;
+        });
+  }
+}

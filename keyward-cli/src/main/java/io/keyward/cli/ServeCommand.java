@@ -1,0 +1,84 @@
+package io.keyward.cli;
+
+import io.keyward.server.KeywardServer;
+import io.keyward.server.ServerSettings;
+import io.keyward.verify.VerifierSettings;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** Runs the Keyward server until the process is stopped. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+    description = "Start the Keyward server. Every option can also be set by its KEYWARD_* environment variable.")
+final class ServeCommand implements Callable<Integer> {
+  @Option(names = "--host", defaultValue = "${env:KEYWARD_HOST:-127.0.0.1}",
+      description = "Address to listen on (env KEYWARD_HOST; default: ${DEFAULT-VALUE}).")
+  String host;
+
+  @Option(names = "--port", defaultValue = "${env:KEYWARD_PORT:-8080}",
+      description = "Port to listen on, 0 for any free port (env KEYWARD_PORT; default: ${DEFAULT-VALUE}).")
+  int port;
+
+  @Mixin DatabaseOptions database;
+
+  @Option(names = "--key-prefix", defaultValue = "${env:KEYWARD_KEY_PREFIX:-kw}",
+      description = "Prefix of issued keys: 2-16 lowercase letters and digits (env KEYWARD_KEY_PREFIX; default: ${DEFAULT-VALUE}).")
+  String keyPrefix;
+
+  @Option(names = "--no-migrate", negatable = false,
+      defaultValue = "${env:KEYWARD_NO_MIGRATE:-false}",
+      description = "Do not apply schema migrations at start (env KEYWARD_NO_MIGRATE).")
+  boolean noMigrate;
+
+  @Option(names = "--cache-fresh-seconds", defaultValue = "${env:KEYWARD_CACHE_FRESH_SECONDS:-30}",
+      description = "How long a cached key is answered from before asking the store again (default: ${DEFAULT-VALUE}).")
+  long freshSeconds;
+
+  @Option(names = "--cache-stale-seconds", defaultValue = "${env:KEYWARD_CACHE_STALE_SECONDS:-600}",
+      description = "How long a cached key may still be answered from while the store fails (default: ${DEFAULT-VALUE}).")
+  long staleSeconds;
+
+  @Option(names = "--cache-max-entries", defaultValue = "${env:KEYWARD_CACHE_MAX_ENTRIES:-100000}",
+      description = "Most keys held in the in-process cache (default: ${DEFAULT-VALUE}).")
+  long maxEntries;
+
+  @Option(names = "--max-in-flight", defaultValue = "${env:KEYWARD_MAX_IN_FLIGHT:-4096}",
+      description = "Most requests served at once; more get 429 (default: ${DEFAULT-VALUE}).")
+  int maxInFlight;
+
+  @Option(names = "--db-pool-size", defaultValue = "${env:KEYWARD_DB_POOL_SIZE:-16}",
+      description = "Most database connections (default: ${DEFAULT-VALUE}).")
+  int poolSize;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    ServerSettings settings = settings();
+    KeywardServer server = KeywardServer.start(settings, System.out);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      server.close();
+      stopped.countDown();
+    }, "keyward-shutdown"));
+    stopped.await();
+    return 0;
+  }
+
+  ServerSettings settings() {
+    VerifierSettings verifier;
+    try {
+      verifier = VerifierSettings.DEFAULTS
+          .withFreshFor(Duration.ofSeconds(freshSeconds))
+          .withStaleFor(Duration.ofSeconds(staleSeconds))
+          .withMaxEntries(maxEntries);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("cache settings: " + e.getMessage());
+    }
+    return new ServerSettings(host, port, database.dataDir, database.databaseUrl(), keyPrefix,
+        !noMigrate, verifier, ServerSettings.DEFAULT_MAX_BODY_BYTES, maxInFlight, poolSize,
+        Clock.systemUTC());
+  }
+}

@@ -1,0 +1,225 @@
+package io.keyward.key;
+
+import java.security.SecureRandom;
+import java.util.regex.Pattern;
+import java.util.zip.CRC32;
+
+/**
+ * Keyward's key format: {@code {prefix}_{env}_{body}}, in the style of GitHub's tokens.
+ *
+ * <p>The body of format version 1 is 40 base62 characters: the version digit {@code 1}, 33 random
+ * digits from a CSPRNG (196 bits) and a 6-digit CRC32 checksum over the ASCII of everything before
+ * it ({@code prefix_env_} and the version and random digits). A key of version 1 under the default
+ * prefix matches {@link #SCANNER_REGEX}, published so secret scanners can find leaked keys.
+ *
+ * <p>Compatibility rule: every format version ever issued stays in {@link #VERSIONS}; the parser
+ * never rejects a version it once accepted. Keys whose text does not start with this deployment's
+ * prefix are {@link ParsedKey.Foreign}: they may be imported or issued under an earlier prefix, so
+ * only a lookup by hash may decide them.
+ *
+ * <p>Instances are immutable and thread-safe. {@link #parse} never throws and never allocates.
+ */
+public final class KeyFormat {
+  /** Longest key string accepted from anyone, in characters; longer input is malformed. */
+  public static final int MAX_KEY_LENGTH_CHARS = 512;
+
+  /** The default deployment prefix. */
+  public static final String DEFAULT_PREFIX = "kw";
+
+  /** Which prefixes a deployment may choose: 2 to 16 lowercase letters and digits. */
+  public static final Pattern PREFIX_PATTERN = Pattern.compile("[a-z][a-z0-9]{1,15}");
+
+  /** Finds version-1 keys of any valid prefix in text (for secret scanners). */
+  public static final String SCANNER_REGEX = "\\b[a-z][a-z0-9]{1,15}_(?:live|test)_1[0-9A-Za-z]{39}\\b";
+
+  /** The layout of one format version's body. */
+  public record Version(int number, int randomDigits, int checksumDigits) {
+    /** Characters in the body: the version digit, the random digits and the checksum. */
+    public int bodyLength() {
+      return 1 + randomDigits + checksumDigits;
+    }
+  }
+
+  /** Every version ever issued, indexed by its number; the last is the one issued now. */
+  static final Version[] VERSIONS = {null, new Version(1, 33, 6)};
+
+  /** The version new keys are issued in. */
+  public static final Version CURRENT = VERSIONS[VERSIONS.length - 1];
+
+  private static final Environment[] ENVIRONMENTS = Environment.values();
+  private static final ParsedKey FOREIGN = new ParsedKey.Foreign();
+  private static final ParsedKey[][] ISSUED = new ParsedKey[Environment.values().length][VERSIONS.length];
+
+  static {
+    for (Environment environment : Environment.values()) {
+      for (int v = 1; v < VERSIONS.length; v++) {
+        ISSUED[environment.ordinal()][v] = new ParsedKey.Issued(environment, v);
+      }
+    }
+  }
+
+  private final String prefix;
+  private final SecureRandom random;
+
+  private KeyFormat(String prefix, SecureRandom random) {
+    this.prefix = prefix;
+    this.random = random;
+  }
+
+  /**
+   * A format with the given deployment prefix.
+   *
+   * @throws IllegalArgumentException naming the prefix if it does not match {@link #PREFIX_PATTERN}
+   */
+  public static KeyFormat withPrefix(String prefix) {
+    return withPrefix(prefix, new SecureRandom());
+  }
+
+  /** As {@link #withPrefix(String)}, drawing randomness from {@code random} (a CSPRNG). */
+  public static KeyFormat withPrefix(String prefix, SecureRandom random) {
+    if (prefix == null || !PREFIX_PATTERN.matcher(prefix).matches()) {
+      throw new IllegalArgumentException(
+          "key prefix '" + prefix + "' is invalid: use 2 to 16 lowercase letters and digits,"
+              + " starting with a letter");
+    }
+    return new KeyFormat(prefix, random);
+  }
+
+  /** This deployment's prefix. */
+  public String prefix() {
+    return prefix;
+  }
+
+  /** Issues a new key of the current version; the only place secrets are created. */
+  public String generate(Environment environment) {
+    StringBuilder key = new StringBuilder(prefix.length() + 6 + CURRENT.bodyLength());
+    key.append(prefix).append('_').append(environment.label()).append('_');
+    key.append(Base62.ALPHABET.charAt(CURRENT.number()));
+    Base62.appendRandom(key, random, CURRENT.randomDigits());
+    long checksum = crc32(key, key.length());
+    Base62.appendFixed(key, checksum, CURRENT.checksumDigits());
+    return key.toString();
+  }
+
+  /** Tells what {@code key} is. Total: any input, including null, gives an answer. */
+  public ParsedKey parse(CharSequence key) {
+    if (key == null || key.isEmpty()) {
+      return MalformedReason.EMPTY.asResult();
+    }
+    int length = key.length();
+    if (length > MAX_KEY_LENGTH_CHARS) {
+      return MalformedReason.TOO_LONG.asResult();
+    }
+    for (int i = 0; i < length; i++) {
+      char c = key.charAt(i);
+      if (c < 0x21 || c > 0x7E) {
+        return MalformedReason.ILLEGAL_CHARACTER.asResult();
+      }
+    }
+    int p = prefix.length();
+    if (length <= p || key.charAt(p) != '_' || !startsWith(key, prefix)) {
+      return FOREIGN;
+    }
+    Environment environment = environmentAt(key, p + 1);
+    if (environment == null) {
+      return MalformedReason.UNKNOWN_ENVIRONMENT.asResult();
+    }
+    int bodyStart = p + 1 + environment.label().length() + 1;
+    if (bodyStart >= length) {
+      return MalformedReason.WRONG_LENGTH.asResult();
+    }
+    int versionNumber = Base62.digitValue(key.charAt(bodyStart));
+    if (versionNumber <= 0 || versionNumber >= VERSIONS.length) {
+      return MalformedReason.UNKNOWN_VERSION.asResult();
+    }
+    Version version = VERSIONS[versionNumber];
+    if (length - bodyStart != version.bodyLength()) {
+      return MalformedReason.WRONG_LENGTH.asResult();
+    }
+    int checksumStart = length - version.checksumDigits();
+    for (int i = bodyStart + 1; i < checksumStart; i++) {
+      if (Base62.digitValue(key.charAt(i)) < 0) {
+        return MalformedReason.NOT_BASE62.asResult();
+      }
+    }
+    long written = Base62.decodeFixed(key, checksumStart, version.checksumDigits());
+    if (written < 0) {
+      return MalformedReason.NOT_BASE62.asResult();
+    }
+    if (written != crc32(key, checksumStart)) {
+      return MalformedReason.BAD_CHECKSUM.asResult();
+    }
+    return ISSUED[environment.ordinal()][versionNumber];
+  }
+
+  /**
+   * A loggable stand-in for a key: this deployment's {@code prefix_env_} and the first four body
+   * characters, or the first four characters of any other string, then an ellipsis. Never more;
+   * control characters are replaced.
+   */
+  public static String redact(CharSequence key) {
+    if (key == null) {
+      return "<none>";
+    }
+    int show = 4;
+    int envEnd = indexOfSecondUnderscore(key);
+    if (envEnd > 0 && envEnd <= 24) {
+      show = envEnd + 1 + 4;
+    }
+    int end = Math.min(show, Math.max(0, key.length() - 8)); // never most of a short key
+    StringBuilder out = new StringBuilder(end + 1);
+    for (int i = 0; i < end; i++) {
+      char c = key.charAt(i);
+      out.append(c >= 0x21 && c <= 0x7E ? c : '?');
+    }
+    return out.append('…').toString();
+  }
+
+  private static int indexOfSecondUnderscore(CharSequence key) {
+    int seen = 0;
+    for (int i = 0; i < Math.min(key.length(), 25); i++) {
+      if (key.charAt(i) == '_' && ++seen == 2) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private static boolean startsWith(CharSequence key, String start) {
+    for (int i = 0; i < start.length(); i++) {
+      if (key.charAt(i) != start.charAt(i)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static Environment environmentAt(CharSequence key, int from) {
+    for (Environment environment : ENVIRONMENTS) {
+      String label = environment.label();
+      int end = from + label.length();
+      if (end < key.length() && key.charAt(end) == '_' && regionMatches(key, from, label)) {
+        return environment;
+      }
+    }
+    return null;
+  }
+
+  private static boolean regionMatches(CharSequence key, int from, String label) {
+    for (int i = 0; i < label.length(); i++) {
+      if (key.charAt(from + i) != label.charAt(i)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** CRC32 of the first {@code end} characters, which are all ASCII here. */
+  private static long crc32(CharSequence key, int end) {
+    CRC32 crc = new CRC32();
+    for (int i = 0; i < end; i++) {
+      crc.update(key.charAt(i));
+    }
+    return crc.getValue();
+  }
+}

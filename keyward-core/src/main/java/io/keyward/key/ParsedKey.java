@@ -1,0 +1,22 @@
+package io.keyward.key;
+
+/**
+ * What a key string is, as far as its text tells: a key in this deployment's format, a key from
+ * another system (to be looked up by its hash, never rejected by shape), or malformed.
+ *
+ * <p>All instances are shared constants: parsing allocates nothing.
+ */
+public sealed interface ParsedKey {
+
+  /** A well-formed Keyward key: the prefix, environment, version, length and checksum all hold. */
+  record Issued(Environment environment, int version) implements ParsedKey {}
+
+  /**
+   * A key that does not start with this deployment's prefix: imported from another system, or
+   * issued under a prefix the deployment used before. Only a lookup by hash can decide it.
+   */
+  record Foreign() implements ParsedKey {}
+
+  /** A key that cannot be valid, with the reason; decided without touching a cache or store. */
+  record Malformed(MalformedReason reason) implements ParsedKey {}
+}

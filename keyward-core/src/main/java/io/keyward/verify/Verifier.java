@@ -1,0 +1,410 @@
+package io.keyward.verify;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.keyward.key.KeyFormat;
+import io.keyward.key.KeyHash;
+import io.keyward.key.KeyRecord;
+import io.keyward.key.ParsedKey;
+import io.keyward.logging.RateLimitedLogger;
+import io.keyward.store.KeyLookup;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Decides whether a key is valid: parse, hash, in-process cache (L1), optional second tier (L2),
+ * store.
+ *
+ * <h2>Decision</h2>
+ * A key in this deployment's format with a bad checksum is {@code MALFORMED} without touching a
+ * cache or the store. Anything else is looked up by SHA-256. The record found is judged at
+ * decision time with the injected clock, in this order: revoked, disabled, expired, scopes.
+ *
+ * <h2>Caching</h2>
+ * Found records are fresh for {@link VerifierSettings#freshFor()}; after that the next
+ * verification reloads them. If the reload fails, the old record is still answered from until
+ * {@link VerifierSettings#staleFor()} has passed since it was loaded ("stale serve"), so a store
+ * outage does not deny keys that were valid a moment ago. "Not found" is cached for
+ * {@link VerifierSettings#notFoundFor()} and never served stale. Errors are never cached.
+ *
+ * <h2>Concurrency</h2>
+ * At most one load per key hash runs at a time; concurrent misses wait for it (bounded by
+ * {@link VerifierSettings#loadWait()}). An invalidation during a load keeps that load's result
+ * out of the cache (an epoch counter), so a revocation cannot be undone by a load that read the
+ * row just before it. No locks are taken on the hit path.
+ *
+ * <h2>Failure</h2>
+ * This method never throws for any input. When no decision is possible it returns {@link
+ * Verdict.Unavailable}; a second tier or usage sink that fails is ignored.
+ */
+public final class Verifier {
+
+  private final KeyFormat format;
+  private final KeyLookup store;
+  private final CacheTier secondTier;
+  private final UsageSink usageSink;
+  private final Clock clock;
+  private final VerifierSettings settings;
+  private final long freshMillis;
+  private final long staleMillis;
+  private final long notFoundMillis;
+  private final Cache<KeyHash, CachedLookup> l1;
+  private final ConcurrentHashMap<KeyHash, CompletableFuture<Loaded>> inFlight =
+      new ConcurrentHashMap<>();
+  private final AtomicLong invalidationEpoch = new AtomicLong();
+  private final RateLimitedLogger storeWarnings;
+  private final RateLimitedLogger seamWarnings;
+  private final VerifierMetrics metrics;
+
+  private Verifier(Builder builder) {
+    this.format = builder.format;
+    this.store = builder.store;
+    this.secondTier = builder.secondTier;
+    this.usageSink = builder.usageSink;
+    this.clock = builder.clock;
+    this.settings = builder.settings;
+    this.freshMillis = settings.freshFor().toMillis();
+    this.staleMillis = settings.staleFor().toMillis();
+    this.notFoundMillis = settings.notFoundFor().toMillis();
+    this.l1 =
+        Caffeine.newBuilder()
+            .maximumSize(settings.maxEntries())
+            .expireAfterWrite(settings.staleFor())
+            .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
+            .executor(Runnable::run)
+            .build();
+    var log = LoggerFactory.getLogger(Verifier.class);
+    this.storeWarnings = new RateLimitedLogger(log, clock, Duration.ofSeconds(10));
+    this.seamWarnings = new RateLimitedLogger(log, clock, Duration.ofSeconds(10));
+    this.metrics = new VerifierMetrics(builder.registry);
+  }
+
+  /** Starts building a verifier over {@code store}. */
+  public static Builder builder(KeyFormat format, KeyLookup store) {
+    return new Builder(format, store);
+  }
+
+  /**
+   * Verifies {@code key} and checks that it holds every scope in {@code requiredScopes}. Never
+   * throws; see the class comment for the rules.
+   */
+  public Verdict verify(@Nullable CharSequence key, Collection<String> requiredScopes) {
+    long started = System.nanoTime();
+    Verdict verdict = decide(key, requiredScopes);
+    metrics.record(verdict.outcome(), System.nanoTime() - started);
+    if (verdict instanceof Verdict.Valid valid) {
+      report(valid.key(), Outcome.VALID);
+    } else if (verdict instanceof Verdict.Denied denied && denied.key() != null) {
+      report(denied.key(), denied.outcome());
+    }
+    return verdict;
+  }
+
+  /** Verifies {@code key} without scope requirements. */
+  public Verdict verify(@Nullable CharSequence key) {
+    return verify(key, List.of());
+  }
+
+  /** Drops the cached answer for one key hash here and in the second tier. */
+  public void invalidate(KeyHash hash) {
+    invalidationEpoch.incrementAndGet();
+    l1.invalidate(hash);
+    try {
+      secondTier.invalidate(hash);
+    } catch (RuntimeException e) {
+      seamWarnings.warn("second cache tier failed to invalidate: {}", e.toString());
+    }
+  }
+
+  /** Drops every cached answer in this process. */
+  public void invalidateAll() {
+    invalidationEpoch.incrementAndGet();
+    l1.invalidateAll();
+  }
+
+  /** How many answers the in-process cache holds now (approximate). */
+  public long cachedEntries() {
+    return l1.estimatedSize();
+  }
+
+  private Verdict decide(@Nullable CharSequence key, Collection<String> requiredScopes) {
+    ParsedKey parsed = format.parse(key);
+    if (parsed instanceof ParsedKey.Malformed malformed) {
+      return Verdict.Denied.malformed(malformed.reason());
+    }
+    KeyHash hash = KeyHash.of(key);
+    long now = clock.millis();
+    CachedLookup cached = l1.getIfPresent(hash);
+    if (cached != null && cached.isFreshAt(now)) {
+      metrics.l1Hit.increment();
+      return cached.judge(hash, requiredScopes, now);
+    }
+    metrics.l1Miss.increment();
+    Loaded loaded = loadShared(hash);
+    now = clock.millis();
+    return switch (loaded) {
+      case Loaded.Found found -> found.entry.judge(hash, requiredScopes, now);
+      case Loaded.Absent absent -> Verdict.Denied.notFound();
+      case Loaded.Failed failed -> {
+        if (cached != null && cached.record != null && now - cached.loadedAtMillis < staleMillis) {
+          metrics.staleServes.increment();
+          yield cached.judge(hash, requiredScopes, now);
+        }
+        yield new Verdict.Unavailable(failed.reason);
+      }
+    };
+  }
+
+  /** Loads through the second tier and the store, sharing one load among concurrent callers. */
+  private Loaded loadShared(KeyHash hash) {
+    CompletableFuture<Loaded> mine = new CompletableFuture<>();
+    CompletableFuture<Loaded> theirs = inFlight.putIfAbsent(hash, mine);
+    if (theirs != null) {
+      metrics.sharedLoads.increment();
+      return await(theirs);
+    }
+    Loaded loaded = Loaded.FAILED_UNEXPECTEDLY;
+    try {
+      loaded = load(hash);
+      return loaded;
+    } finally {
+      inFlight.remove(hash, mine);
+      mine.complete(loaded);
+    }
+  }
+
+  private Loaded await(CompletableFuture<Loaded> load) {
+    try {
+      return load.get(settings.loadWait().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      return new Loaded.Failed("store lookup did not finish within " + settings.loadWait());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return new Loaded.Failed("interrupted while waiting for the store");
+    } catch (ExecutionException e) {
+      return Loaded.FAILED_UNEXPECTEDLY;
+    }
+  }
+
+  private Loaded load(KeyHash hash) {
+    long epoch = invalidationEpoch.get();
+    Optional<KeyRecord> fromTier = readSecondTier(hash);
+    if (fromTier.isPresent()) {
+      metrics.l2Hit.increment();
+      return cache(hash, fromTier.get(), epoch);
+    }
+    Optional<KeyRecord> fromStore;
+    try {
+      fromStore = store.findByHash(hash);
+    } catch (RuntimeException e) {
+      metrics.storeErrors.increment();
+      storeWarnings.warn("key store failed; answering from stale cache or 503: {}", e.toString());
+      return new Loaded.Failed("key store unavailable");
+    }
+    if (fromStore.isEmpty()) {
+      if (epoch == invalidationEpoch.get()) {
+        l1.put(hash, new CachedLookup(null, clock.millis()));
+      }
+      return Loaded.ABSENT;
+    }
+    KeyRecord record = fromStore.get();
+    try {
+      secondTier.write(record);
+    } catch (RuntimeException e) {
+      seamWarnings.warn("second cache tier failed to write: {}", e.toString());
+    }
+    return cache(hash, record, epoch);
+  }
+
+  private Loaded cache(KeyHash hash, KeyRecord record, long epoch) {
+    CachedLookup entry = new CachedLookup(record, clock.millis());
+    if (epoch == invalidationEpoch.get()) {
+      l1.put(hash, entry);
+    }
+    return new Loaded.Found(entry);
+  }
+
+  private Optional<KeyRecord> readSecondTier(KeyHash hash) {
+    try {
+      Optional<KeyRecord> found = secondTier.read(hash);
+      // A tier must never hand back another key's record; if it does, it is a miss (I-4).
+      return found.filter(record -> record.hash().matchesInConstantTime(hash));
+    } catch (RuntimeException e) {
+      seamWarnings.warn("second cache tier failed to read: {}", e.toString());
+      return Optional.empty();
+    }
+  }
+
+  private void report(KeyRecord key, Outcome outcome) {
+    try {
+      usageSink.accept(new UsageSink.UsageEvent(key.keyId(), outcome, clock.millis()));
+    } catch (RuntimeException e) {
+      seamWarnings.warn("usage sink failed; verification unaffected: {}", e.toString());
+    }
+  }
+
+  /** The result of one load: a record, no record, or no answer. */
+  private sealed interface Loaded {
+    Loaded ABSENT = new Absent();
+    Loaded FAILED_UNEXPECTEDLY = new Failed("key lookup failed unexpectedly");
+
+    record Found(CachedLookup entry) implements Loaded {}
+
+    record Absent() implements Loaded {}
+
+    record Failed(String reason) implements Loaded {}
+  }
+
+  /** An L1 entry: a record (or null for "not found") and when it was loaded. */
+  private final class CachedLookup {
+    final @Nullable KeyRecord record;
+    final long loadedAtMillis;
+    /** The shared Valid verdict for this record, so a hit allocates nothing. */
+    final Verdict.@Nullable Valid valid;
+
+    CachedLookup(@Nullable KeyRecord record, long loadedAtMillis) {
+      this.record = record;
+      this.loadedAtMillis = loadedAtMillis;
+      this.valid = record == null ? null : new Verdict.Valid(record);
+    }
+
+    boolean isFreshAt(long now) {
+      return now - loadedAtMillis < (record == null ? notFoundMillis : freshMillis);
+    }
+
+    Verdict judge(KeyHash presented, Collection<String> requiredScopes, long now) {
+      if (record == null || !record.hash().matchesInConstantTime(presented)) {
+        return Verdict.Denied.notFound();
+      }
+      if (record.isRevoked()) {
+        return Verdict.Denied.of(Outcome.REVOKED, record);
+      }
+      if (!record.enabled()) {
+        return Verdict.Denied.of(Outcome.DISABLED, record);
+      }
+      if (record.expiresAt() != null && now >= record.expiresAt().toEpochMilli()) {
+        return Verdict.Denied.of(Outcome.EXPIRED, record);
+      }
+      if (!requiredScopes.isEmpty() && !record.scopes().containsAll(requiredScopes)) {
+        return Verdict.Denied.of(Outcome.INSUFFICIENT_SCOPE, record);
+      }
+      return valid;
+    }
+  }
+
+  /** Builds a {@link Verifier}; only the format and the store are required. */
+  public static final class Builder {
+    private final KeyFormat format;
+    private final KeyLookup store;
+    private CacheTier secondTier = CacheTier.NONE;
+    private UsageSink usageSink = UsageSink.NONE;
+    private Clock clock = Clock.systemUTC();
+    private VerifierSettings settings = VerifierSettings.DEFAULTS;
+    private MeterRegistry registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+
+    private Builder(KeyFormat format, KeyLookup store) {
+      this.format = java.util.Objects.requireNonNull(format, "format");
+      this.store = java.util.Objects.requireNonNull(store, "store");
+    }
+
+    public Builder secondTier(CacheTier tier) {
+      this.secondTier = java.util.Objects.requireNonNull(tier, "secondTier");
+      return this;
+    }
+
+    public Builder usageSink(UsageSink sink) {
+      this.usageSink = java.util.Objects.requireNonNull(sink, "usageSink");
+      return this;
+    }
+
+    public Builder clock(Clock clock) {
+      this.clock = java.util.Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    public Builder settings(VerifierSettings settings) {
+      this.settings = java.util.Objects.requireNonNull(settings, "settings");
+      return this;
+    }
+
+    public Builder meterRegistry(MeterRegistry registry) {
+      this.registry = java.util.Objects.requireNonNull(registry, "registry");
+      return this;
+    }
+
+    public Verifier build() {
+      return new Verifier(this);
+    }
+  }
+
+  /** The verifier's meters, registered once so the hot path only increments. */
+  private static final class VerifierMetrics {
+    final Counter[] outcomes = new Counter[Outcome.values().length];
+    final Timer latency;
+    final Counter l1Hit;
+    final Counter l1Miss;
+    final Counter l2Hit;
+    final Counter staleServes;
+    final Counter sharedLoads;
+    final Counter storeErrors;
+
+    VerifierMetrics(MeterRegistry registry) {
+      for (Outcome outcome : Outcome.values()) {
+        outcomes[outcome.ordinal()] =
+            Counter.builder("keyward.verify")
+                .description("Verifications by outcome code")
+                .tag("outcome", outcome.name())
+                .register(registry);
+      }
+      latency =
+          Timer.builder("keyward.verify.latency")
+              .description("Time to decide a verification, in process")
+              .publishPercentileHistogram()
+              .minimumExpectedValue(Duration.ofNanos(500))
+              .maximumExpectedValue(Duration.ofSeconds(10))
+              .register(registry);
+      l1Hit = cacheCounter(registry, "l1", "hit");
+      l1Miss = cacheCounter(registry, "l1", "miss");
+      l2Hit = cacheCounter(registry, "l2", "hit");
+      staleServes =
+          Counter.builder("keyward.cache.stale.serves")
+              .description("Answers served from a stale cache entry because the store failed")
+              .register(registry);
+      sharedLoads =
+          Counter.builder("keyward.verify.shared.loads")
+              .description("Cache misses that waited for a load another verification started")
+              .register(registry);
+      storeErrors =
+          Counter.builder("keyward.store.errors")
+              .description("Key lookups the store failed to answer")
+              .register(registry);
+    }
+
+    private static Counter cacheCounter(MeterRegistry registry, String tier, String result) {
+      return Counter.builder("keyward.cache.requests")
+          .description("Cache lookups by tier and result")
+          .tag("tier", tier)
+          .tag("result", result)
+          .register(registry);
+    }
+
+    void record(Outcome outcome, long nanos) {
+      outcomes[outcome.ordinal()].increment();
+      latency.record(nanos, TimeUnit.NANOSECONDS);
+    }
+  }
+}

@@ -1,0 +1,73 @@
+package io.keyward.server.api;
+
+import io.helidon.http.Status;
+
+/**
+ * A request Keyward answers with an error: bad input, missing auth, unknown key, conflict,
+ * unavailable. An expected outcome, not a bug, so it carries no stack trace (creating one per bad
+ * request is how incident I-5 turned bad input into overload).
+ */
+public final class ApiError extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  private final transient Status status;
+  private final String code;
+  private final int retryAfterSeconds;
+
+  private ApiError(Status status, String code, String message, int retryAfterSeconds) {
+    super(message, null, false, false);
+    this.status = status;
+    this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  public static ApiError badRequest(String message) {
+    return new ApiError(Status.BAD_REQUEST_400, "BAD_REQUEST", message, 0);
+  }
+
+  public static ApiError invalidField(String field, String problem) {
+    return new ApiError(Status.BAD_REQUEST_400, "INVALID_FIELD", field + ": " + problem, 0);
+  }
+
+  public static ApiError unauthorized(String message) {
+    return new ApiError(Status.UNAUTHORIZED_401, "UNAUTHORIZED", message, 0);
+  }
+
+  public static ApiError forbidden(String message) {
+    return new ApiError(Status.FORBIDDEN_403, "FORBIDDEN", message, 0);
+  }
+
+  public static ApiError notFound(String message) {
+    return new ApiError(Status.NOT_FOUND_404, "NOT_FOUND", message, 0);
+  }
+
+  public static ApiError conflict(String message) {
+    return new ApiError(Status.CONFLICT_409, "CONFLICT", message, 0);
+  }
+
+  public static ApiError unsupportedMediaType(String message) {
+    return new ApiError(Status.UNSUPPORTED_MEDIA_TYPE_415, "UNSUPPORTED_MEDIA_TYPE", message, 0);
+  }
+
+  public static ApiError tooManyRequests() {
+    return new ApiError(
+        Status.TOO_MANY_REQUESTS_429, "TOO_MANY_REQUESTS", "server is shedding load; retry", 1);
+  }
+
+  public static ApiError unavailable(String message) {
+    return new ApiError(Status.SERVICE_UNAVAILABLE_503, "UNAVAILABLE", message, 1);
+  }
+
+  public Status status() {
+    return status;
+  }
+
+  public String code() {
+    return code;
+  }
+
+  /** Seconds for a Retry-After header, or 0 for none. */
+  public int retryAfterSeconds() {
+    return retryAfterSeconds;
+  }
+}

@@ -1,0 +1,332 @@
+package io.keyward.server.api;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.helidon.http.HeaderNames;
+import io.helidon.http.HttpMediaType;
+import io.helidon.http.Status;
+import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+import io.keyward.admin.InvalidFieldException;
+import io.keyward.admin.IssuedKey;
+import io.keyward.admin.KeyAdministration;
+import io.keyward.admin.KeyAttributes;
+import io.keyward.admin.KeyConflictException;
+import io.keyward.admin.KeyNotFoundException;
+import io.keyward.admin.KeyPatch;
+import io.keyward.key.Environment;
+import io.keyward.key.KeyHash;
+import io.keyward.key.KeyIds;
+import io.keyward.key.KeyRecord;
+import io.keyward.server.auth.RootKeyAuthenticator;
+import io.keyward.store.StoreException;
+import io.keyward.verify.Verdict;
+import io.keyward.verify.Verifier;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/** The {@code /v1/keys} calls of product.md: admin calls and verify. */
+public final class KeysApi {
+  /** Default number of keys per list page. */
+  public static final int DEFAULT_PAGE_SIZE = 100;
+  /** Grace period of a rotation that names none: the old key keeps working for an hour. */
+  public static final Duration DEFAULT_GRACE_PERIOD = Duration.ofHours(1);
+  /** Most scopes a verify call may require. */
+  public static final int MAX_REQUIRED_SCOPES = 100;
+
+  private static final Set<String> CREATE_FIELDS =
+      Set.of("name", "ownerId", "scopes", "expiresAt", "meta", "environment");
+  private static final Set<String> IMPORT_FIELDS =
+      Set.of("sha256", "name", "ownerId", "scopes", "expiresAt", "meta", "environment");
+  private static final Set<String> PATCH_FIELDS =
+      Set.of("name", "scopes", "meta", "expiresAt", "enabled");
+  private static final Set<String> ROTATE_FIELDS = Set.of("gracePeriodSeconds");
+  private static final Set<String> VERIFY_FIELDS = Set.of("key", "scopes");
+  private static final String CURSOR_PREFIX = "k1:";
+
+  private final KeyAdministration admin;
+  private final Verifier verifier;
+  private final RootKeyAuthenticator auth;
+
+  public KeysApi(KeyAdministration admin, Verifier verifier, RootKeyAuthenticator auth) {
+    this.admin = admin;
+    this.verifier = verifier;
+    this.auth = auth;
+  }
+
+  /** Registers the routes. Literal paths come before {@code {keyId}} so they win. */
+  public void register(HttpRouting.Builder routing) {
+    routing
+        .post("/v1/keys/verify", this::verify)
+        .post("/v1/keys/import", this::importKey)
+        .post("/v1/keys", this::create)
+        .get("/v1/keys", this::list)
+        .get("/v1/keys/{keyId}", this::get)
+        .patch("/v1/keys/{keyId}", this::patch)
+        .post("/v1/keys/{keyId}/revoke", this::revoke)
+        .post("/v1/keys/{keyId}/rotate", this::rotate);
+  }
+
+  private void verify(ServerRequest request, ServerResponse response) {
+    auth.requireVerifier(request);
+    var fields = new RequestFields(jsonBody(request, true), VERIFY_FIELDS);
+    if (!fields.has("key") || fields.isNull("key")) {
+      throw ApiError.invalidField("key", "is required");
+    }
+    String key = fields.optionalText("key");
+    Set<String> scopes = fields.optionalTextSet("scopes", MAX_REQUIRED_SCOPES);
+    Verdict verdict;
+    try {
+      verdict = verifier.verify(key, scopes == null ? List.of() : scopes);
+    } catch (RuntimeException e) {
+      // The verifier does not throw; if a bug makes it, "cannot decide" is still not "invalid".
+      throw ApiError.unavailable("verification failed unexpectedly");
+    }
+    switch (verdict) {
+      case Verdict.Valid valid -> send(response, Status.OK_200, Json.writeObject(g -> {
+        g.writeBooleanField("valid", true);
+        g.writeStringField("code", "VALID");
+        Json.writeKeyFields(g, valid.key());
+      }));
+      case Verdict.Denied denied -> send(response, Status.OK_200, Json.writeObject(g -> {
+        g.writeBooleanField("valid", false);
+        g.writeStringField("code", denied.outcome().name());
+        if (denied.malformedReason() != null) {
+          g.writeStringField("reason", denied.malformedReason().name());
+        }
+        if (denied.key() != null) {
+          g.writeStringField("keyId", denied.key().keyId());
+          g.writeStringField("ownerId", denied.key().ownerId());
+        }
+      }));
+      case Verdict.Unavailable unavailable ->
+          throw ApiError.unavailable("cannot decide now: " + unavailable.reason());
+    }
+  }
+
+  private void create(ServerRequest request, ServerResponse response) {
+    auth.requireAdmin(request);
+    var fields = new RequestFields(jsonBody(request, true), CREATE_FIELDS);
+    KeyAttributes attributes = attributes(fields);
+    IssuedKey issued = call(() -> admin.create(attributes));
+    response.header(HeaderNames.LOCATION, "/v1/keys/" + issued.record().keyId());
+    sendSecret(response, issued, null);
+  }
+
+  private void importKey(ServerRequest request, ServerResponse response) {
+    auth.requireAdmin(request);
+    var fields = new RequestFields(jsonBody(request, true), IMPORT_FIELDS);
+    KeyHash hash;
+    try {
+      hash = KeyHash.fromHex(fields.requiredText("sha256"));
+    } catch (IllegalArgumentException e) {
+      throw ApiError.invalidField("sha256", e.getMessage());
+    }
+    KeyAttributes attributes = attributes(fields);
+    KeyRecord record = call(() -> admin.importKey(hash, attributes));
+    response.header(HeaderNames.LOCATION, "/v1/keys/" + record.keyId());
+    send(response, Status.CREATED_201, Json.writeObject(g -> Json.writeKeyFields(g, record)));
+  }
+
+  private void get(ServerRequest request, ServerResponse response) {
+    auth.requireAdmin(request);
+    String keyId = keyId(request);
+    KeyRecord record = call(() -> admin.get(keyId));
+    send(response, Status.OK_200, Json.writeObject(g -> Json.writeKeyFields(g, record)));
+  }
+
+  private void list(ServerRequest request, ServerResponse response) {
+    auth.requireAdmin(request);
+    var query = request.query();
+    String ownerId = query.first("ownerId").orElse(null);
+    if (ownerId != null && ownerId.isEmpty()) {
+      throw ApiError.invalidField("ownerId", "must not be empty");
+    }
+    int limit = DEFAULT_PAGE_SIZE;
+    String limitText = query.first("limit").orElse(null);
+    if (limitText != null) {
+      try {
+        limit = Integer.parseInt(limitText);
+      } catch (NumberFormatException e) {
+        throw ApiError.invalidField("limit", "must be a whole number");
+      }
+    }
+    String after = decodeCursor(query.first("cursor").orElse(null));
+    int pageSize = limit;
+    KeyAdministration.KeyPage page = call(() -> admin.list(ownerId, after, pageSize));
+    List<KeyRecord> shown = page.keys();
+    String next = page.continueAfter() == null ? null : encodeCursor(page.continueAfter());
+    send(response, Status.OK_200, Json.writeObject(g -> {
+      g.writeArrayFieldStart("keys");
+      for (KeyRecord record : shown) {
+        g.writeStartObject();
+        Json.writeKeyFields(g, record);
+        g.writeEndObject();
+      }
+      g.writeEndArray();
+      Json.writeNullable(g, "nextCursor", next);
+    }));
+  }
+
+  private void patch(ServerRequest request, ServerResponse response) {
+    auth.requireAdmin(request);
+    String keyId = keyId(request);
+    var fields = new RequestFields(jsonBody(request, true), PATCH_FIELDS);
+    if (fields.isNull("name") || fields.isNull("scopes") || fields.isNull("enabled")) {
+      throw ApiError.badRequest("only expiresAt and meta may be null in a patch");
+    }
+    KeyPatch patch = domain(() -> new KeyPatch(
+        fields.optionalText("name"),
+        fields.optionalTextSet("scopes", KeyAttributes.MAX_SCOPES),
+        fields.isNull("meta") ? "{}" : fields.optionalObjectJson("meta"),
+        fields.optionalInstant("expiresAt"),
+        fields.optionalBoolean("enabled")));
+    KeyRecord record = call(() -> admin.patch(keyId, patch));
+    send(response, Status.OK_200, Json.writeObject(g -> Json.writeKeyFields(g, record)));
+  }
+
+  private void revoke(ServerRequest request, ServerResponse response) {
+    auth.requireAdmin(request);
+    String keyId = keyId(request);
+    ObjectNode body = jsonBody(request, false);
+    if (body != null && !body.isEmpty()) {
+      throw ApiError.badRequest("revoke takes no fields");
+    }
+    KeyRecord record = call(() -> admin.revoke(keyId));
+    send(response, Status.OK_200, Json.writeObject(g -> Json.writeKeyFields(g, record)));
+  }
+
+  private void rotate(ServerRequest request, ServerResponse response) {
+    auth.requireAdmin(request);
+    String keyId = keyId(request);
+    ObjectNode body = jsonBody(request, false);
+    Duration grace = DEFAULT_GRACE_PERIOD;
+    if (body != null) {
+      Long seconds = new RequestFields(body, ROTATE_FIELDS)
+          .optionalLong("gracePeriodSeconds", 0, KeyAdministration.MAX_GRACE_PERIOD.toSeconds());
+      if (seconds != null) {
+        grace = Duration.ofSeconds(seconds);
+      }
+    }
+    Duration gracePeriod = grace;
+    IssuedKey issued = call(() -> admin.rotate(keyId, gracePeriod));
+    KeyRecord previous = call(() -> admin.get(keyId));
+    response.header(HeaderNames.LOCATION, "/v1/keys/" + issued.record().keyId());
+    sendSecret(response, issued, previous);
+  }
+
+  private KeyAttributes attributes(RequestFields fields) {
+    String environmentLabel = fields.optionalText("environment");
+    Environment environment = environmentLabel == null
+        ? Environment.LIVE
+        : Environment.fromLabel(environmentLabel).orElseThrow(
+            () -> ApiError.invalidField("environment", "must be 'live' or 'test'"));
+    Optional<Instant> expiresAt = fields.optionalInstant("expiresAt");
+    return domain(() -> new KeyAttributes(
+        fields.requiredText("name"),
+        fields.requiredText("ownerId"),
+        fields.optionalTextSet("scopes", KeyAttributes.MAX_SCOPES),
+        fields.optionalObjectJson("meta"),
+        expiresAt == null ? null : expiresAt.orElse(null),
+        environment));
+  }
+
+  private static void sendSecret(ServerResponse response, IssuedKey issued, KeyRecord previous) {
+    response.header(HeaderNames.CACHE_CONTROL, "no-store");
+    send(response, Status.CREATED_201, Json.writeObject(g -> {
+      Json.writeKeyFields(g, issued.record());
+      // The only time the secret is shown.
+      g.writeStringField("key", issued.secret());
+      if (previous != null) {
+        g.writeObjectFieldStart("previous");
+        g.writeStringField("keyId", previous.keyId());
+        Json.writeInstant(g, "expiresAt", previous.expiresAt());
+        g.writeEndObject();
+      }
+    }));
+  }
+
+  /**
+   * The request body as a JSON object. Requires {@code application/json} when there is a body;
+   * when {@code required} is false an absent body gives null.
+   */
+  private static ObjectNode jsonBody(ServerRequest request, boolean required) {
+    boolean hasBody = request.content().hasEntity();
+    byte[] bytes = hasBody ? request.content().as(byte[].class) : new byte[0];
+    if (bytes.length == 0 && !required) {
+      return null;
+    }
+    String mediaType = request.headers().contentType().map(HttpMediaType::mediaType)
+        .map(type -> type.text()).orElse(null);
+    if (mediaType == null || !(mediaType.equalsIgnoreCase("application/json")
+        || mediaType.equalsIgnoreCase("application/merge-patch+json"))) {
+      throw ApiError.unsupportedMediaType(
+          "request body must be application/json, got " + (mediaType == null ? "no Content-Type" : mediaType));
+    }
+    return Json.readObject(bytes);
+  }
+
+  private static String keyId(ServerRequest request) {
+    String keyId = request.path().pathParameters().get("keyId");
+    if (!KeyIds.isWellFormed(keyId)) {
+      throw ApiError.notFound("no key with id '" + RequestFields.truncate(keyId) + "'");
+    }
+    return keyId;
+  }
+
+  private static String encodeCursor(String keyId) {
+    return Base64.getUrlEncoder().withoutPadding()
+        .encodeToString((CURSOR_PREFIX + keyId).getBytes(StandardCharsets.US_ASCII));
+  }
+
+  private static String decodeCursor(String cursor) {
+    if (cursor == null) {
+      return null;
+    }
+    try {
+      String text = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.US_ASCII);
+      if (text.startsWith(CURSOR_PREFIX) && KeyIds.isWellFormed(text.substring(CURSOR_PREFIX.length()))) {
+        return text.substring(CURSOR_PREFIX.length());
+      }
+    } catch (IllegalArgumentException e) {
+      // reported below
+    }
+    throw ApiError.invalidField("cursor", "is not a cursor this server issued");
+  }
+
+  /** Builds a domain value, turning its validation failures into 400s naming the field. */
+  private static <T> T domain(Supplier<T> build) {
+    try {
+      return build.get();
+    } catch (InvalidFieldException e) {
+      throw ApiError.invalidField(e.field(), e.getMessage().substring(e.field().length() + 2));
+    }
+  }
+
+  /** Runs an admin operation, mapping its outcomes to HTTP errors. */
+  private static <T> T call(Supplier<T> operation) {
+    try {
+      return operation.get();
+    } catch (InvalidFieldException e) {
+      throw ApiError.invalidField(e.field(), e.getMessage().substring(e.field().length() + 2));
+    } catch (KeyNotFoundException e) {
+      throw ApiError.notFound(e.getMessage());
+    } catch (KeyConflictException e) {
+      throw ApiError.conflict(e.getMessage());
+    } catch (StoreException e) {
+      throw ApiError.unavailable("the key store is unavailable; retry");
+    }
+  }
+
+  static void send(ServerResponse response, Status status, byte[] body) {
+    response.status(status);
+    response.header(HeaderNames.CONTENT_TYPE, "application/json");
+    response.send(body);
+  }
+}

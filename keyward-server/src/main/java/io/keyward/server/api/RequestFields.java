@@ -1,0 +1,138 @@
+package io.keyward.server.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.Optional;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Reads the fields of a JSON request object, each failure a 400 that names the field. Unknown
+ * fields are refused, so that a misspelt field is not silently ignored.
+ */
+final class RequestFields {
+  private final ObjectNode body;
+
+  RequestFields(ObjectNode body, Set<String> allowed) {
+    this.body = body;
+    for (Iterator<String> names = body.fieldNames(); names.hasNext(); ) {
+      String name = names.next();
+      if (!allowed.contains(name)) {
+        throw ApiError.invalidField(name, "unknown field; allowed: " + String.join(", ", allowed));
+      }
+    }
+  }
+
+  boolean has(String field) {
+    return body.has(field);
+  }
+
+  boolean isNull(String field) {
+    return body.has(field) && body.get(field).isNull();
+  }
+
+  String requiredText(String field) {
+    String value = optionalText(field);
+    if (value == null) {
+      throw ApiError.invalidField(field, "is required");
+    }
+    return value;
+  }
+
+  @Nullable String optionalText(String field) {
+    JsonNode node = body.get(field);
+    if (node == null || node.isNull()) {
+      return null;
+    }
+    if (!node.isTextual()) {
+      throw ApiError.invalidField(field, "must be a string");
+    }
+    return node.textValue();
+  }
+
+  @Nullable Set<String> optionalTextSet(String field, int maxSize) {
+    JsonNode node = body.get(field);
+    if (node == null || node.isNull()) {
+      return null;
+    }
+    if (!node.isArray()) {
+      throw ApiError.invalidField(field, "must be an array of strings");
+    }
+    if (node.size() > maxSize) {
+      throw ApiError.invalidField(field, "at most " + maxSize + " entries");
+    }
+    Set<String> values = new LinkedHashSet<>();
+    for (JsonNode element : node) {
+      if (!element.isTextual()) {
+        throw ApiError.invalidField(field, "must be an array of strings");
+      }
+      values.add(element.textValue());
+    }
+    return values;
+  }
+
+  /** The field as an RFC 3339 timestamp; empty if JSON null, null if absent. */
+  @Nullable Optional<Instant> optionalInstant(String field) {
+    JsonNode node = body.get(field);
+    if (node == null) {
+      return null;
+    }
+    if (node.isNull()) {
+      return Optional.empty();
+    }
+    if (!node.isTextual()) {
+      throw ApiError.invalidField(field, "must be an RFC 3339 timestamp string");
+    }
+    try {
+      return Optional.of(OffsetDateTime.parse(node.textValue()).toInstant());
+    } catch (DateTimeParseException e) {
+      throw ApiError.invalidField(
+          field, "'" + truncate(node.textValue()) + "' is not an RFC 3339 timestamp"
+              + " such as 2030-01-31T12:00:00Z");
+    }
+  }
+
+  /** The field as JSON object text, or null if absent or null. */
+  @Nullable String optionalObjectJson(String field) {
+    JsonNode node = body.get(field);
+    if (node == null || node.isNull()) {
+      return null;
+    }
+    if (!node.isObject()) {
+      throw ApiError.invalidField(field, "must be a JSON object");
+    }
+    return node.toString();
+  }
+
+  @Nullable Boolean optionalBoolean(String field) {
+    JsonNode node = body.get(field);
+    if (node == null || node.isNull()) {
+      return null;
+    }
+    if (!node.isBoolean()) {
+      throw ApiError.invalidField(field, "must be true or false");
+    }
+    return node.booleanValue();
+  }
+
+  @Nullable Long optionalLong(String field, long min, long max) {
+    JsonNode node = body.get(field);
+    if (node == null || node.isNull()) {
+      return null;
+    }
+    if (!node.isIntegralNumber() || !node.canConvertToLong()
+        || node.longValue() < min || node.longValue() > max) {
+      throw ApiError.invalidField(field, "must be a whole number from " + min + " to " + max);
+    }
+    return node.longValue();
+  }
+
+  static String truncate(String text) {
+    return text.length() > 40 ? text.substring(0, 40) + "…" : text;
+  }
+}

@@ -1,0 +1,26 @@
+package io.keyward.server.api;
+
+import java.util.List;
+
+/**
+ * Every HTTP route Keyward serves. Registration and the OpenAPI completeness test both read this
+ * list, so a route cannot be added without being described.
+ *
+ * @param openApiPath the path as OpenAPI writes it ({@code {keyId}} parameters)
+ */
+public record Route(String method, String openApiPath) {
+  public static final List<Route> ALL =
+      List.of(
+          new Route("POST", "/v1/keys"),
+          new Route("GET", "/v1/keys"),
+          new Route("POST", "/v1/keys/import"),
+          new Route("POST", "/v1/keys/verify"),
+          new Route("GET", "/v1/keys/{keyId}"),
+          new Route("PATCH", "/v1/keys/{keyId}"),
+          new Route("POST", "/v1/keys/{keyId}/revoke"),
+          new Route("POST", "/v1/keys/{keyId}/rotate"),
+          new Route("GET", "/health/live"),
+          new Route("GET", "/health/ready"),
+          new Route("GET", "/metrics"),
+          new Route("GET", "/openapi.json"));
+}
