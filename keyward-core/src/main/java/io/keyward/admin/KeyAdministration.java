@@ -77,6 +77,7 @@ public final class KeyAdministration {
    * @throws KeyConflictException if a key with this hash exists
    */
   public KeyRecord importKey(KeyHash hash, KeyAttributes attributes) {
+    requireFuture(attributes.expiresAt());
     Instant now = now();
     KeyRecord record =
         new KeyRecord(
@@ -121,6 +122,9 @@ public final class KeyAdministration {
 
   /** Applies {@code patch} to the key. Re-enabling a revoked key is refused. */
   public KeyRecord patch(String keyId, KeyPatch patch) {
+    if (patch.isEmpty()) {
+      return get(keyId);
+    }
     return change(
         keyId,
         current -> {
@@ -154,11 +158,15 @@ public final class KeyAdministration {
                 : withTimes(current, current.expiresAt(), now()));
   }
 
+  /** The outcome of a rotation: the new key (with its secret) and the retiring one. */
+  public record Rotation(IssuedKey successor, KeyRecord predecessor) {}
+
   /**
-   * Issues a successor with the same attributes; the old key stays valid for {@code gracePeriod}
-   * (or until its own expiry, if sooner) and is {@code EXPIRED} after.
+   * Issues a successor with the same attributes (scopes, metadata, expiry, enabled); the old key
+   * stays valid for {@code gracePeriod} (or until its own expiry, if sooner) and is {@code
+   * EXPIRED} after. Revoked and expired keys cannot be rotated: create a new key instead.
    */
-  public IssuedKey rotate(String keyId, Duration gracePeriod) {
+  public Rotation rotate(String keyId, Duration gracePeriod) {
     if (gracePeriod.isNegative() || gracePeriod.compareTo(MAX_GRACE_PERIOD) > 0) {
       throw new InvalidFieldException(
           "gracePeriodSeconds", "must be between 0 and " + MAX_GRACE_PERIOD.toSeconds());
@@ -169,6 +177,9 @@ public final class KeyAdministration {
         throw new KeyConflictException("key " + keyId + " is revoked; it cannot be rotated");
       }
       Instant now = now();
+      if (current.isExpiredAt(now)) {
+        throw new KeyConflictException("key " + keyId + " has expired; create a new key instead");
+      }
       Instant graceEnd = now.plus(gracePeriod);
       Instant oldExpiry =
           current.expiresAt() != null && current.expiresAt().isBefore(graceEnd)
@@ -178,15 +189,13 @@ public final class KeyAdministration {
       var attributes =
           new KeyAttributes(
               current.name(), current.ownerId(), current.scopes(), current.metaJson(),
-              current.expiresAt() != null && current.expiresAt().isAfter(now)
-                  ? current.expiresAt()
-                  : null,
-              current.environment());
+              current.expiresAt(), current.environment());
       String secret = format.generate(current.environment());
-      KeyRecord successor = newRecord(secret, attributes, current.keyId());
+      KeyRecord fresh = newRecord(secret, attributes, current.keyId());
+      KeyRecord successor = current.enabled() ? fresh : withEnabled(fresh, false);
       if (store.replace(retiring, current.version(), successor)) {
         invalidation.accept(current.hash());
-        return new IssuedKey(successor, secret);
+        return new Rotation(new IssuedKey(successor, secret), retiring);
       }
     }
     throw new KeyConflictException("key " + keyId + " kept changing; try again");
@@ -212,6 +221,13 @@ public final class KeyAdministration {
         r.keyId(), r.hash(), r.hint(), r.name(), r.ownerId(), r.scopes(), r.metaJson(),
         r.environment(), r.origin(), r.createdAt(), now(), expiresAt, revokedAt,
         r.enabled(), r.rotatedFrom(), r.version() + 1);
+  }
+
+  private static KeyRecord withEnabled(KeyRecord r, boolean enabled) {
+    return new KeyRecord(
+        r.keyId(), r.hash(), r.hint(), r.name(), r.ownerId(), r.scopes(), r.metaJson(),
+        r.environment(), r.origin(), r.createdAt(), r.updatedAt(), r.expiresAt(), r.revokedAt(),
+        enabled, r.rotatedFrom(), r.version());
   }
 
   private KeyRecord newRecord(String secret, KeyAttributes a, @Nullable String rotatedFrom) {

@@ -26,8 +26,11 @@ public record KeyAttributes(
   public static final int MAX_SCOPES = 100;
   /** Longest metadata, in characters of JSON. */
   public static final int MAX_META_CHARS = 8_192;
-  /** What a scope may look like: 1 to 100 of letters, digits and {@code : . _ - / *}. */
-  public static final Pattern SCOPE_PATTERN = Pattern.compile("[A-Za-z0-9:._\\-/*]{1,100}");
+  /**
+   * What a scope may look like: 1 to 100 of letters, digits and {@code : . _ - /}. Scopes match
+   * exactly; there are no wildcards, so {@code *} is not allowed (it would look like one).
+   */
+  public static final Pattern SCOPE_PATTERN = Pattern.compile("[A-Za-z0-9:._\\-/]{1,100}");
 
   public KeyAttributes {
     name = requireText("name", name);
@@ -70,7 +73,7 @@ public record KeyAttributes(
       if (scope == null || !SCOPE_PATTERN.matcher(scope).matches()) {
         throw new InvalidFieldException(
             "scopes",
-            "'" + scope + "' is not a scope: use 1 to 100 letters, digits and : . _ - / *");
+            "'" + scope + "' is not a scope: use 1 to 100 letters, digits and : . _ - /");
       }
     }
     return Set.copyOf(scopes);

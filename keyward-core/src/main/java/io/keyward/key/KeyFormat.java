@@ -12,10 +12,13 @@ import java.util.zip.CRC32;
  * it ({@code prefix_env_} and the version and random digits). A key of version 1 under the default
  * prefix matches {@link #SCANNER_REGEX}, published so secret scanners can find leaked keys.
  *
- * <p>Compatibility rule: every format version ever issued stays in {@link #VERSIONS}; the parser
- * never rejects a version it once accepted. Keys whose text does not start with this deployment's
- * prefix are {@link ParsedKey.Foreign}: they may be imported or issued under an earlier prefix, so
- * only a lookup by hash may decide them.
+ * <p>Compatibility rules. Every format version ever issued stays in {@link #VERSIONS}, so the
+ * parser never rejects a version it once accepted. A new version gets a new version digit; an
+ * older release that meets it sees an unknown shape and looks the key up by hash, so keys issued
+ * by a newer release work on an older one during a rolling deploy. Strings of any other shape
+ * (imported keys, keys issued under an earlier prefix) are {@link ParsedKey.Foreign} and are
+ * decided by lookup, never by shape. Imported keys must be 1 to {@value #MAX_KEY_LENGTH_CHARS}
+ * printable ASCII characters.
  *
  * <p>Instances are immutable and thread-safe. {@link #parse} never throws and never allocates.
  */
@@ -101,7 +104,15 @@ public final class KeyFormat {
     return key.toString();
   }
 
-  /** Tells what {@code key} is. Total: any input, including null, gives an answer. */
+  /**
+   * Tells what {@code key} is. Total: any input, including null, gives an answer.
+   *
+   * <p>Only a string with the full shape of a known version ({@code prefix_env_}, that version's
+   * digit, its exact body length, all base62) is judged by its checksum. Any other printable
+   * string is {@link ParsedKey.Foreign}: it may be an imported key of any shape, or a key of a
+   * newer format version issued by a newer release running beside this one, and only a lookup by
+   * hash may decide it. A shape check never rejects a key that was valid yesterday.
+   */
   public ParsedKey parse(CharSequence key) {
     if (key == null || key.isEmpty()) {
       return MalformedReason.EMPTY.asResult();
@@ -122,30 +133,27 @@ public final class KeyFormat {
     }
     Environment environment = environmentAt(key, p + 1);
     if (environment == null) {
-      return MalformedReason.UNKNOWN_ENVIRONMENT.asResult();
+      return FOREIGN;
     }
     int bodyStart = p + 1 + environment.label().length() + 1;
     if (bodyStart >= length) {
-      return MalformedReason.WRONG_LENGTH.asResult();
+      return FOREIGN;
     }
     int versionNumber = Base62.digitValue(key.charAt(bodyStart));
     if (versionNumber <= 0 || versionNumber >= VERSIONS.length) {
-      return MalformedReason.UNKNOWN_VERSION.asResult();
+      return FOREIGN;
     }
     Version version = VERSIONS[versionNumber];
     if (length - bodyStart != version.bodyLength()) {
-      return MalformedReason.WRONG_LENGTH.asResult();
+      return FOREIGN;
     }
-    int checksumStart = length - version.checksumDigits();
-    for (int i = bodyStart + 1; i < checksumStart; i++) {
+    for (int i = bodyStart + 1; i < length; i++) {
       if (Base62.digitValue(key.charAt(i)) < 0) {
-        return MalformedReason.NOT_BASE62.asResult();
+        return FOREIGN;
       }
     }
+    int checksumStart = length - version.checksumDigits();
     long written = Base62.decodeFixed(key, checksumStart, version.checksumDigits());
-    if (written < 0) {
-      return MalformedReason.NOT_BASE62.asResult();
-    }
     if (written != crc32(key, checksumStart)) {
       return MalformedReason.BAD_CHECKSUM.asResult();
     }

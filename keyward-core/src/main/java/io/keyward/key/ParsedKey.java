@@ -12,8 +12,9 @@ public sealed interface ParsedKey {
   record Issued(Environment environment, int version) implements ParsedKey {}
 
   /**
-   * A key that does not start with this deployment's prefix: imported from another system, or
-   * issued under a prefix the deployment used before. Only a lookup by hash can decide it.
+   * A key not in the shape of any format version this build knows: imported from another system,
+   * issued under a prefix the deployment used before, or of a newer format version. Only a lookup
+   * by hash can decide it.
    */
   record Foreign() implements ParsedKey {}
 

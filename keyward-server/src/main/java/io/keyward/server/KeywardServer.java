@@ -210,6 +210,11 @@ public final class KeywardServer implements AutoCloseable {
               .build())
           .routing(routing -> {
             routing.addFilter((chain, request, response) -> {
+              String path = request.path().path();
+              if (path.startsWith("/health/") || path.equals("/metrics")) {
+                chain.proceed(); // probes are never shed: an overloaded node is still alive
+                return;
+              }
               if (!inFlight.tryAcquire()) {
                 throw ApiError.tooManyRequests();
               }
@@ -267,6 +272,9 @@ public final class KeywardServer implements AutoCloseable {
     }
 
     private static void sendError(ServerResponse response, ApiError error) {
+      if (error.status().code() == 401) {
+        response.header(HeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"keyward\"");
+      }
       if (error.retryAfterSeconds() > 0) {
         response.header(HeaderNames.RETRY_AFTER, Integer.toString(error.retryAfterSeconds()));
       }

@@ -195,8 +195,8 @@ public final class KeysApi {
     auth.requireAdmin(request);
     String keyId = keyId(request);
     ObjectNode body = jsonBody(request, false);
-    if (body != null && !body.isEmpty()) {
-      throw ApiError.badRequest("revoke takes no fields");
+    if (body != null) {
+      new RequestFields(body, Set.of()); // revoke takes no fields; names any it is given
     }
     KeyRecord record = call(() -> admin.revoke(keyId));
     send(response, Status.OK_200, Json.writeObject(g -> Json.writeKeyFields(g, record)));
@@ -215,10 +215,9 @@ public final class KeysApi {
       }
     }
     Duration gracePeriod = grace;
-    IssuedKey issued = call(() -> admin.rotate(keyId, gracePeriod));
-    KeyRecord previous = call(() -> admin.get(keyId));
-    response.header(HeaderNames.LOCATION, "/v1/keys/" + issued.record().keyId());
-    sendSecret(response, issued, previous);
+    KeyAdministration.Rotation rotation = call(() -> admin.rotate(keyId, gracePeriod));
+    response.header(HeaderNames.LOCATION, "/v1/keys/" + rotation.successor().record().keyId());
+    sendSecret(response, rotation.successor(), rotation.predecessor());
   }
 
   private KeyAttributes attributes(RequestFields fields) {
@@ -264,8 +263,7 @@ public final class KeysApi {
     }
     String mediaType = request.headers().contentType().map(HttpMediaType::mediaType)
         .map(type -> type.text()).orElse(null);
-    if (mediaType == null || !(mediaType.equalsIgnoreCase("application/json")
-        || mediaType.equalsIgnoreCase("application/merge-patch+json"))) {
+    if (mediaType == null || !mediaType.equalsIgnoreCase("application/json")) {
       throw ApiError.unsupportedMediaType(
           "request body must be application/json, got " + (mediaType == null ? "no Content-Type" : mediaType));
     }

@@ -23,7 +23,9 @@ final class RequestFields {
     for (Iterator<String> names = body.fieldNames(); names.hasNext(); ) {
       String name = names.next();
       if (!allowed.contains(name)) {
-        throw ApiError.invalidField(name, "unknown field; allowed: " + String.join(", ", allowed));
+        throw ApiError.invalidField(name, allowed.isEmpty()
+            ? "unknown field; this call takes no fields"
+            : "unknown field; allowed: " + String.join(", ", new java.util.TreeSet<>(allowed)));
       }
     }
   }

@@ -1,0 +1,281 @@
+package io.keyward.verify;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.keyward.key.Environment;
+import io.keyward.key.KeyFormat;
+import io.keyward.key.KeyHash;
+import io.keyward.key.KeyOrigin;
+import io.keyward.key.KeyRecord;
+import io.keyward.testing.InMemoryKeyStore;
+import io.keyward.testing.MutableClock;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The verifier's cache rules, faults and seams, over an in-memory store we can break. */
+class VerifierCachingTest {
+  private final MutableClock clock = MutableClock.startingAt2030();
+  private final KeyFormat format = KeyFormat.withPrefix("kw");
+  private final InMemoryKeyStore store = new InMemoryKeyStore();
+  private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+  private final VerifierSettings settings = VerifierSettings.DEFAULTS
+      .withFreshFor(Duration.ofSeconds(30))
+      .withStaleFor(Duration.ofMinutes(10))
+      .withNotFoundFor(Duration.ofSeconds(5));
+  private final io.keyward.key.KeyIds ids =
+      new io.keyward.key.KeyIds(clock, new java.security.SecureRandom());
+  private Verifier verifier;
+
+  @BeforeEach
+  void build() {
+    verifier = verifierWith(CacheTier.NONE, UsageSink.NONE);
+  }
+
+  private Verifier verifierWith(CacheTier tier, UsageSink sink) {
+    return Verifier.builder(format, store).clock(clock).settings(settings)
+        .meterRegistry(registry).secondTier(tier).usageSink(sink).build();
+  }
+
+  private String storeKey() {
+    String key = format.generate(Environment.LIVE);
+    store.insert(record(key, ids.next()));
+    return key;
+  }
+
+  private KeyRecord record(String key, String keyId) {
+    Instant now = clock.instant();
+    return new KeyRecord(keyId, KeyHash.of(key), null, "n", "o", Set.of("read"), "{}",
+        Environment.LIVE, KeyOrigin.ISSUED, now, now, null, null, true, null, 1);
+  }
+
+  private double counter(String name, String... tags) {
+    return registry.get(name).tags(tags).counter().count();
+  }
+
+  @Test
+  void cachedKeyIsAnsweredWithoutTheStoreWhileFresh() {
+    String key = storeKey();
+    verifier.verify(key);
+    clock.advance(Duration.ofSeconds(29));
+
+    assertThat(verifier.verify(key).outcome()).isEqualTo(Outcome.VALID);
+    assertThat(store.lookups()).isEqualTo(1);
+    assertThat(counter("keyward.cache.requests", "tier", "l1", "result", "hit")).isEqualTo(1);
+  }
+
+  @Test
+  void keyPastItsFreshWindowIsReloaded() {
+    String key = storeKey();
+    verifier.verify(key);
+    clock.advance(Duration.ofSeconds(30));
+
+    verifier.verify(key);
+
+    assertThat(store.lookups()).isEqualTo(2);
+  }
+
+  @Test
+  void staleEntryIsServedOnlyWhileTheStoreFails() {
+    String key = storeKey();
+    verifier.verify(key);
+    clock.advance(Duration.ofMinutes(5));
+    store.setFailing(true);
+
+    assertThat(verifier.verify(key).outcome()).isEqualTo(Outcome.VALID);
+    assertThat(registry.get("keyward.cache.stale.serves").counter().count()).isEqualTo(1);
+    assertThat(registry.get("keyward.store.errors").counter().count()).isEqualTo(1);
+  }
+
+  @Test
+  void staleEntryPastTheStaleWindowIsUnavailableNotDenied() {
+    String key = storeKey();
+    verifier.verify(key);
+    clock.advance(Duration.ofMinutes(10));
+    store.setFailing(true);
+
+    assertThat(verifier.verify(key)).isInstanceOf(Verdict.Unavailable.class);
+  }
+
+  @Test
+  void unseenKeyWhileTheStoreFailsIsUnavailableNeverNotFound() {
+    String key = storeKey();
+    store.setFailing(true);
+
+    Verdict verdict = verifier.verify(key);
+
+    assertThat(verdict).isInstanceOf(Verdict.Unavailable.class);
+    assertThat(verdict.outcome()).isEqualTo(Outcome.UNAVAILABLE);
+  }
+
+  @Test
+  void expiredNotFoundIsNotServedStaleWhileTheStoreFails() {
+    String unknown = format.generate(Environment.LIVE);
+    assertThat(verifier.verify(unknown).outcome()).isEqualTo(Outcome.NOT_FOUND);
+    clock.advance(Duration.ofSeconds(6));
+    store.setFailing(true);
+
+    assertThat(verifier.verify(unknown).outcome()).isEqualTo(Outcome.UNAVAILABLE);
+  }
+
+  @Test
+  void errorsAreNeverCached() {
+    String key = storeKey();
+    store.setFailing(true);
+    assertThat(verifier.verify(key).outcome()).isEqualTo(Outcome.UNAVAILABLE);
+
+    store.setFailing(false);
+
+    assertThat(verifier.verify(key).outcome()).isEqualTo(Outcome.VALID);
+    assertThat(store.lookups()).isEqualTo(2);
+  }
+
+  @Test
+  void concurrentMissesForOneKeyShareOneLoad() throws Exception {
+    String key = storeKey();
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch loading = new CountDownLatch(1);
+    store.onLookup(() -> {
+      loading.countDown();
+      await(release);
+    });
+    int callers = 32;
+    List<Future<Verdict>> verdicts = new ArrayList<>();
+    try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      verdicts.add(threads.submit(() -> verifier.verify(key)));
+      assertThat(loading.await(5, TimeUnit.SECONDS)).isTrue();
+      for (int i = 1; i < callers; i++) {
+        verdicts.add(threads.submit(() -> verifier.verify(key)));
+      }
+      // Wait until every caller is parked on the shared load before letting it finish.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (registry.get("keyward.verify.shared.loads").counter().count() < callers - 1
+          && System.nanoTime() < deadline) {
+        Thread.sleep(1);
+      }
+      release.countDown();
+      for (Future<Verdict> verdict : verdicts) {
+        assertThat(verdict.get(5, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.VALID);
+      }
+    }
+    assertThat(store.lookups()).isEqualTo(1);
+    assertThat(registry.get("keyward.verify.shared.loads").counter().count()).isEqualTo(callers - 1);
+  }
+
+  @Test
+  void invalidationDuringALoadKeepsThatLoadOutOfTheCache() throws Exception {
+    String key = storeKey();
+    KeyRecord before = store.findByHash(KeyHash.of(key)).orElseThrow();
+    CountDownLatch loading = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    store.onLookup(() -> {
+      loading.countDown();
+      await(release);
+    });
+    try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      Future<Verdict> racing = threads.submit(() -> verifier.verify(key));
+      assertThat(loading.await(5, TimeUnit.SECONDS)).isTrue();
+      // The load read... now a revocation lands and invalidates before the load caches.
+      KeyRecord revoked = new KeyRecord(before.keyId(), before.hash(), null, "n", "o", Set.of(),
+          "{}", Environment.LIVE, KeyOrigin.ISSUED, before.createdAt(), clock.instant(), null,
+          clock.instant(), true, null, 2);
+      store.onLookup(() -> {});
+      verifier.invalidate(before.hash());
+      release.countDown();
+      racing.get(5, TimeUnit.SECONDS);
+      assertThat(store.update(revoked, 1)).isTrue();
+    }
+
+    assertThat(verifier.verify(key).outcome()).isEqualTo(Outcome.REVOKED);
+  }
+
+  @Test
+  void secondTierRecordOfAnotherKeyIsAMiss() {
+    String key = storeKey();
+    String other = storeKey();
+    KeyRecord otherRecord = store.findByHash(KeyHash.of(other)).orElseThrow();
+    CacheTier lying = new CacheTier() {
+      @Override public Optional<KeyRecord> read(KeyHash hash) { return Optional.of(otherRecord); }
+      @Override public void write(KeyRecord record) {}
+      @Override public void invalidate(KeyHash hash) {}
+    };
+    Verifier withTier = verifierWith(lying, UsageSink.NONE);
+
+    Verdict verdict = withTier.verify(key);
+
+    assertThat(verdict.outcome()).isEqualTo(Outcome.VALID);
+    assertThat(((Verdict.Valid) verdict).key().hash()).isEqualTo(KeyHash.of(key));
+  }
+
+  @Test
+  void failingSecondTierAndUsageSinkDoNotTouchTheVerdict() {
+    String key = storeKey();
+    CacheTier broken = new CacheTier() {
+      @Override public Optional<KeyRecord> read(KeyHash hash) { throw new IllegalStateException("redis down"); }
+      @Override public void write(KeyRecord record) { throw new IllegalStateException("redis down"); }
+      @Override public void invalidate(KeyHash hash) { throw new IllegalStateException("redis down"); }
+    };
+    UsageSink sink = event -> { throw new IllegalStateException("sink down"); };
+    Verifier withBrokenSeams = verifierWith(broken, sink);
+
+    assertThat(withBrokenSeams.verify(key).outcome()).isEqualTo(Outcome.VALID);
+    withBrokenSeams.invalidate(KeyHash.of(key));
+    assertThat(withBrokenSeams.verify(key).outcome()).isEqualTo(Outcome.VALID);
+  }
+
+  @Test
+  void usageSinkHearsOfDecisionsOnKnownKeys() {
+    String key = storeKey();
+    List<UsageSink.UsageEvent> events = new ArrayList<>();
+    Verifier reporting = verifierWith(CacheTier.NONE, events::add);
+
+    reporting.verify(key);
+    reporting.verify(key, List.of("admin"));
+    reporting.verify("kw_live_not-a-key");
+
+    assertThat(events).extracting(UsageSink.UsageEvent::outcome)
+        .containsExactly(Outcome.VALID, Outcome.INSUFFICIENT_SCOPE);
+  }
+
+  @Test
+  void outcomesAreCountedByCode() {
+    String key = storeKey();
+    String typo = key.substring(0, key.length() - 1) + (key.endsWith("a") ? "b" : "a");
+    verifier.verify(key);
+    verifier.verify(typo);
+    verifier.verify("");
+
+    assertThat(counter("keyward.verify", "outcome", "VALID")).isEqualTo(1);
+    assertThat(counter("keyward.verify", "outcome", "MALFORMED")).isEqualTo(2);
+  }
+
+  @Test
+  void invalidSettingsAreRefusedNamingTheValue() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> VerifierSettings.DEFAULTS.withStaleFor(Duration.ofSeconds(1)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("staleFor");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> VerifierSettings.DEFAULTS.withMaxEntries(0))
+        .hasMessageContaining("maxEntries");
+  }
+
+  private static void await(CountDownLatch latch) {
+    try {
+      latch.await(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
