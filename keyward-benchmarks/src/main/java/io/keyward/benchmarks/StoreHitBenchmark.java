@@ -51,8 +51,8 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * Runs against a real PostgreSQL: {@code jdbc:postgresql://127.0.0.1:5432/test?user=postgres}, or
  * the URL in the system property {@code keyward.bench.db} of the benchmark JVM or else in the
- * environment variable {@code KEYWARD_BENCH_DB}. A scratch database {@code keyward_bench_<random>}
- * is created beside that one, migrated, filled and dropped at the end.
+ * environment variable {@code KEYWARD_BENCH_DB}. A scratch database {@code
+ * keyward_bench_<random>} is created beside that one, migrated, filled and dropped at the end.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)

@@ -56,7 +56,7 @@ public abstract class VerificationContract {
   }
 
   protected IssuedKey create(Set<String> scopes, Instant expiresAt) {
-    return admin.create(new KeyAttributes("svc", "acme", scopes, "{\"tier\":\"gold\"}", expiresAt,
+    return admin.create(new KeyAttributes("svc", "acme", scopes, "{\"tier\": \"gold\"}", expiresAt,
         Environment.LIVE));
   }
 
