@@ -17,7 +17,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /** Key administration against a running server's admin API. */
 @Command(name = "keys", mixinStandardHelpOptions = true,
@@ -58,14 +60,16 @@ final class KeysCommand {
   }
 
   /** Prints the response; exit 0 on success, 1 on an HTTP error. */
-  static int print(KeywardClient.Response response) {
+  static int print(KeywardClient.Response response, CommandSpec spec) {
     try {
       String text = MAPPER.writeValueAsString(response.body());
       if (response.isSuccess()) {
-        System.out.println(text);
+        spec.commandLine().getOut().println(text);
+        spec.commandLine().getOut().flush();
         return 0;
       }
-      System.err.println("HTTP " + response.status() + ": " + text);
+      spec.commandLine().getErr().println("HTTP " + response.status() + ": " + text);
+      spec.commandLine().getErr().flush();
       return 1;
     } catch (IOException e) {
       throw new IllegalStateException("cannot print response: " + e.getMessage(), e);
@@ -115,11 +119,12 @@ final class KeysCommand {
   @Command(name = "create", mixinStandardHelpOptions = true, description = "Issue a new key; prints it once.")
   static final class Create implements Callable<Integer> {
     @Mixin Connection connection;
+    @Spec CommandSpec spec;
     @Mixin Attributes attributes;
 
     @Override
     public Integer call() {
-      return print(connection.client().createKey(attributes.toMap()));
+      return print(connection.client().createKey(attributes.toMap()), spec);
     }
   }
 
@@ -127,6 +132,7 @@ final class KeysCommand {
       description = "Import a key from another system by the SHA-256 of its text.")
   static final class Import implements Callable<Integer> {
     @Mixin Connection connection;
+    @Spec CommandSpec spec;
     @Mixin Attributes attributes;
 
     @Option(names = "--sha256", required = true, description = "SHA-256 of the key, 64 hex digits.")
@@ -136,13 +142,14 @@ final class KeysCommand {
     public Integer call() {
       Map<String, Object> body = attributes.toMap();
       body.put("sha256", sha256);
-      return print(connection.client().importKey(body));
+      return print(connection.client().importKey(body), spec);
     }
   }
 
   @Command(name = "list", mixinStandardHelpOptions = true, description = "List keys, a page at a time.")
   static final class ListKeys implements Callable<Integer> {
     @Mixin Connection connection;
+    @Spec CommandSpec spec;
 
     @Option(names = "--owner", description = "Only this owner's keys.")
     String ownerId;
@@ -155,31 +162,33 @@ final class KeysCommand {
 
     @Override
     public Integer call() {
-      return print(connection.client().listKeys(ownerId, limit, cursor));
+      return print(connection.client().listKeys(ownerId, limit, cursor), spec);
     }
   }
 
   @Command(name = "get", mixinStandardHelpOptions = true, description = "Show a key (never its secret).")
   static final class Get implements Callable<Integer> {
     @Mixin Connection connection;
+    @Spec CommandSpec spec;
 
     @Parameters(paramLabel = "KEY_ID") String keyId;
 
     @Override
     public Integer call() {
-      return print(connection.client().getKey(keyId));
+      return print(connection.client().getKey(keyId), spec);
     }
   }
 
   @Command(name = "revoke", mixinStandardHelpOptions = true, description = "Revoke a key (idempotent).")
   static final class Revoke implements Callable<Integer> {
     @Mixin Connection connection;
+    @Spec CommandSpec spec;
 
     @Parameters(paramLabel = "KEY_ID") String keyId;
 
     @Override
     public Integer call() {
-      return print(connection.client().revokeKey(keyId));
+      return print(connection.client().revokeKey(keyId), spec);
     }
   }
 
@@ -187,6 +196,7 @@ final class KeysCommand {
       description = "Issue a successor; the old key works for the grace period.")
   static final class Rotate implements Callable<Integer> {
     @Mixin Connection connection;
+    @Spec CommandSpec spec;
 
     @Parameters(paramLabel = "KEY_ID") String keyId;
 
@@ -195,7 +205,7 @@ final class KeysCommand {
 
     @Override
     public Integer call() {
-      return print(connection.client().rotateKey(keyId, graceSeconds));
+      return print(connection.client().rotateKey(keyId, graceSeconds), spec);
     }
   }
 

@@ -256,8 +256,7 @@ public final class KeysApi {
    * when {@code required} is false an absent body gives null.
    */
   private static ObjectNode jsonBody(ServerRequest request, boolean required) {
-    boolean hasBody = request.content().hasEntity();
-    byte[] bytes = hasBody ? request.content().as(byte[].class) : new byte[0];
+    byte[] bytes = readBody(request);
     if (bytes.length == 0 && !required) {
       return null;
     }
@@ -268,6 +267,23 @@ public final class KeysApi {
           "request body must be application/json, got " + (mediaType == null ? "no Content-Type" : mediaType));
     }
     return Json.readObject(bytes);
+  }
+
+  /**
+   * The raw body. A client that hangs up or sends less than it announced is a bad request, not a
+   * server failure; an oversized body stays Helidon's 413.
+   */
+  private static byte[] readBody(ServerRequest request) {
+    if (!request.content().hasEntity()) {
+      return new byte[0];
+    }
+    try {
+      return request.content().as(byte[].class);
+    } catch (io.helidon.http.RequestException | io.helidon.http.HttpException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw ApiError.badRequest("request body could not be read: it ended early");
+    }
   }
 
   private static String keyId(ServerRequest request) {

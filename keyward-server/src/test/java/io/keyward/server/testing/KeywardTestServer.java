@@ -47,7 +47,22 @@ public final class KeywardTestServer implements AutoCloseable {
 
   /** A server whose settings the caller adjusts (port, data dir and database are set here). */
   public static KeywardTestServer start(UnaryOperator<ServerSettings> adjust) {
+    return start(TestDatabase.createEmpty(), adjust);
+  }
+
+  /**
+   * A server that reaches its scratch database through another address (a proxy in front of
+   * the PostgreSQL at {@link TestDatabase#ADMIN_URL}); {@code adminUrlViaProxy} is that URL with
+   * the proxy's port.
+   */
+  public static KeywardTestServer startVia(String adminUrlViaProxy) {
     TestDatabase database = TestDatabase.createEmpty();
+    String viaProxy = adminUrlViaProxy.replaceFirst("/[^/?]+(\\?|$)", "/" + database.name() + "$1");
+    return start(database,
+        s -> s.withDatabaseUrl(new io.keyward.store.postgres.DatabaseUrl(viaProxy, null, null)));
+  }
+
+  private static KeywardTestServer start(TestDatabase database, UnaryOperator<ServerSettings> adjust) {
     try {
       Path dataDir = Files.createTempDirectory("keyward-test");
       MutableClock clock = new MutableClock(java.time.Instant.now());
