@@ -60,6 +60,9 @@ public final class Verifier {
   private final Clock clock;
   private final VerifierSettings settings;
   private final long freshMillis;
+  private final long unsyncedFreshMillis;
+  /** True while the channel carrying other nodes' invalidations is down. */
+  private volatile boolean unsynced;
   private final long staleMillis;
   private final long notFoundMillis;
   private final Cache<KeyHash, CachedLookup> l1;
@@ -78,6 +81,7 @@ public final class Verifier {
     this.clock = builder.clock;
     this.settings = builder.settings;
     this.freshMillis = settings.freshFor().toMillis();
+    this.unsyncedFreshMillis = settings.freshForWhenUnsynced().toMillis();
     this.staleMillis = settings.staleFor().toMillis();
     this.notFoundMillis = settings.notFoundFor().toMillis();
     this.l1 =
@@ -91,6 +95,7 @@ public final class Verifier {
     this.storeWarnings = new RateLimitedLogger(log, clock, Duration.ofSeconds(10));
     this.seamWarnings = new RateLimitedLogger(log, clock, Duration.ofSeconds(10));
     this.metrics = new VerifierMetrics(builder.registry);
+    secondTier.listen(new ChannelEvents());
   }
 
   /** Starts building a verifier over {@code store}. */
@@ -128,6 +133,17 @@ public final class Verifier {
     } catch (RuntimeException e) {
       seamWarnings.warn("second cache tier failed to invalidate: {}", e.toString());
     }
+  }
+
+  /** Drops the cached answer for one key hash in this process only (another node changed it). */
+  public void invalidateLocally(KeyHash hash) {
+    invalidationEpoch.incrementAndGet();
+    l1.invalidate(hash);
+  }
+
+  /** Whether this node is running with its short "unsynced" freshness (channel down). */
+  public boolean isUnsynced() {
+    return unsynced;
   }
 
   /** Drops every cached answer in this process. */
@@ -202,10 +218,10 @@ public final class Verifier {
 
   private Loaded load(KeyHash hash) {
     long epoch = invalidationEpoch.get();
-    Optional<KeyRecord> fromTier = readSecondTier(hash);
-    if (fromTier.isPresent()) {
+    CacheTier.Entry fromTier = readSecondTier(hash);
+    if (fromTier != null) {
       metrics.l2Hit.increment();
-      return cache(hash, fromTier.get(), epoch);
+      return cache(hash, fromTier.record(), fromTier.loadedAtMillis(), epoch, false);
     }
     Optional<KeyRecord> fromStore;
     try {
@@ -221,31 +237,70 @@ public final class Verifier {
       }
       return Loaded.ABSENT;
     }
-    KeyRecord record = fromStore.get();
-    try {
-      secondTier.write(record);
-    } catch (RuntimeException e) {
-      seamWarnings.warn("second cache tier failed to write: {}", e.toString());
-    }
-    return cache(hash, record, epoch);
+    return cache(hash, fromStore.get(), clock.millis(), epoch, true);
   }
 
-  private Loaded cache(KeyHash hash, KeyRecord record, long epoch) {
-    CachedLookup entry = new CachedLookup(record, clock.millis());
+  /**
+   * Caches a loaded record in L1 (and, if it came from the store, in the second tier) unless an
+   * invalidation arrived since the load began: then the record may predate the change, so it is
+   * answered once but kept out of both caches.
+   */
+  private Loaded cache(KeyHash hash, KeyRecord record, long loadedAt, long epoch, boolean fromStore) {
+    CachedLookup entry = new CachedLookup(record, loadedAt);
     if (epoch == invalidationEpoch.get()) {
       l1.put(hash, entry);
+      if (fromStore) {
+        try {
+          secondTier.write(record, loadedAt);
+        } catch (RuntimeException e) {
+          seamWarnings.warn("second cache tier failed to write: {}", e.toString());
+        }
+      }
     }
     return new Loaded.Found(entry);
   }
 
-  private Optional<KeyRecord> readSecondTier(KeyHash hash) {
+  /** A usable second-tier entry for {@code hash}, or null. */
+  private CacheTier.@Nullable Entry readSecondTier(KeyHash hash) {
     try {
-      Optional<KeyRecord> found = secondTier.read(hash);
+      CacheTier.Entry entry = secondTier.read(hash).orElse(null);
+      if (entry == null) {
+        return null;
+      }
       // A tier must never hand back another key's record; if it does, it is a miss (I-4).
-      return found.filter(record -> record.hash().matchesInConstantTime(hash));
+      if (!entry.record().hash().matchesInConstantTime(hash)) {
+        return null;
+      }
+      // An entry read from the store longer ago than the fresh window is not fresh here either.
+      return clock.millis() - entry.loadedAtMillis() < currentFreshMillis() ? entry : null;
     } catch (RuntimeException e) {
       seamWarnings.warn("second cache tier failed to read: {}", e.toString());
-      return Optional.empty();
+      return null;
+    }
+  }
+
+  private long currentFreshMillis() {
+    return unsynced ? unsyncedFreshMillis : freshMillis;
+  }
+
+  /** Hears from the second tier's channel about other nodes' changes. */
+  private final class ChannelEvents implements RemoteInvalidations {
+    @Override
+    public void invalidated(KeyHash hash) {
+      invalidateLocally(hash);
+    }
+
+    @Override
+    public void channelLost() {
+      unsynced = true;
+      invalidateAll();
+    }
+
+    @Override
+    public void channelRestored() {
+      // Changes made while the channel was down were missed; start from the store again.
+      invalidateAll();
+      unsynced = false;
     }
   }
 
@@ -283,7 +338,8 @@ public final class Verifier {
     }
 
     boolean isFreshAt(long now) {
-      return now - loadedAtMillis < (record == null ? notFoundMillis : freshMillis);
+      long window = record == null ? Math.min(notFoundMillis, currentFreshMillis()) : currentFreshMillis();
+      return now - loadedAtMillis < window;
     }
 
     Verdict judge(KeyHash presented, Collection<String> requiredScopes, long now) {

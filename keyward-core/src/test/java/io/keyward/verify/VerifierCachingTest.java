@@ -206,8 +206,10 @@ class VerifierCachingTest {
     String other = storeKey();
     KeyRecord otherRecord = store.findByHash(KeyHash.of(other)).orElseThrow();
     CacheTier lying = new CacheTier() {
-      @Override public Optional<KeyRecord> read(KeyHash hash) { return Optional.of(otherRecord); }
-      @Override public void write(KeyRecord record) {}
+      @Override public Optional<Entry> read(KeyHash hash) {
+        return Optional.of(new Entry(otherRecord, clock.millis()));
+      }
+      @Override public void write(KeyRecord record, long loadedAtMillis) {}
       @Override public void invalidate(KeyHash hash) {}
     };
     Verifier withTier = verifierWith(lying, UsageSink.NONE);
@@ -218,12 +220,115 @@ class VerifierCachingTest {
     assertThat(((Verdict.Valid) verdict).key().hash()).isEqualTo(KeyHash.of(key));
   }
 
+  /** A second tier in memory that records what it is asked, and lets the test play its channel. */
+  private static final class RecordingTier implements CacheTier {
+    final java.util.Map<KeyHash, Entry> entries = new java.util.concurrent.ConcurrentHashMap<>();
+    final List<KeyHash> invalidated = new java.util.concurrent.CopyOnWriteArrayList<>();
+    RemoteInvalidations channel = RemoteInvalidations.NONE;
+
+    @Override public Optional<Entry> read(KeyHash hash) { return Optional.ofNullable(entries.get(hash)); }
+    @Override public void write(KeyRecord record, long at) { entries.put(record.hash(), new Entry(record, at)); }
+    @Override public void invalidate(KeyHash hash) { entries.remove(hash); invalidated.add(hash); }
+    @Override public void listen(RemoteInvalidations invalidations) { channel = invalidations; }
+  }
+
+  @Test
+  void storeLoadsAreWrittenToTheSecondTierAndItsHitsSpareTheStore() {
+    RecordingTier tier = new RecordingTier();
+    String key = storeKey();
+    verifierWith(tier, UsageSink.NONE).verify(key);
+    assertThat(tier.entries).containsKey(KeyHash.of(key));
+
+    Verifier otherNode = verifierWith(tier, UsageSink.NONE);
+    assertThat(otherNode.verify(key).outcome()).isEqualTo(Outcome.VALID);
+
+    assertThat(store.lookups()).isEqualTo(1);
+  }
+
+  @Test
+  void secondTierEntryReadFromTheStoreLongerAgoThanTheFreshWindowIsNotUsed() {
+    RecordingTier tier = new RecordingTier();
+    String key = storeKey();
+    KeyRecord record = store.findByHash(KeyHash.of(key)).orElseThrow();
+    tier.entries.put(record.hash(), new CacheTier.Entry(record, clock.millis() - 30_000));
+
+    verifierWith(tier, UsageSink.NONE).verify(key);
+
+    assertThat(store.lookups()).isEqualTo(2); // one above, one by the verifier
+  }
+
+  @Test
+  void remoteInvalidationDropsTheLocalCopyOnly() {
+    RecordingTier tier = new RecordingTier();
+    Verifier node = verifierWith(tier, UsageSink.NONE);
+    String key = storeKey();
+    node.verify(key);
+    tier.entries.clear();
+
+    tier.channel.invalidated(KeyHash.of(key));
+    node.verify(key);
+
+    assertThat(store.lookups()).isEqualTo(2);
+    assertThat(tier.invalidated).isEmpty();
+  }
+
+  @Test
+  void lostChannelFlushesAndShortensFreshnessUntilItIsBack() {
+    RecordingTier tier = new RecordingTier();
+    Verifier node = verifierWith(tier, UsageSink.NONE);
+    String key = storeKey();
+    node.verify(key);
+    tier.entries.clear();
+
+    tier.channel.channelLost();
+    node.verify(key); // flushed: reloaded
+    clock.advance(Duration.ofMillis(1_999));
+    tier.entries.clear();
+    node.verify(key); // within the unsynced window: cached
+    assertThat(store.lookups()).isEqualTo(2);
+    clock.advance(Duration.ofMillis(1));
+    tier.entries.clear();
+    node.verify(key); // the unsynced window (2 s) is over
+    assertThat(store.lookups()).isEqualTo(3);
+    assertThat(node.isUnsynced()).isTrue();
+
+    tier.channel.channelRestored();
+    tier.entries.clear();
+    node.verify(key); // flushed again on restore
+    clock.advance(Duration.ofSeconds(20));
+    node.verify(key); // normal freshness again
+    assertThat(store.lookups()).isEqualTo(4);
+    assertThat(node.isUnsynced()).isFalse();
+  }
+
+  @Test
+  void loadRacingAnInvalidationIsKeptOutOfTheSecondTierToo() throws Exception {
+    RecordingTier tier = new RecordingTier();
+    Verifier node = verifierWith(tier, UsageSink.NONE);
+    String key = storeKey();
+    CountDownLatch loading = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    store.onLookup(() -> {
+      loading.countDown();
+      await(release);
+    });
+    try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      Future<Verdict> racing = threads.submit(() -> node.verify(key));
+      assertThat(loading.await(5, TimeUnit.SECONDS)).isTrue();
+      tier.channel.invalidated(KeyHash.of(key));
+      release.countDown();
+      racing.get(5, TimeUnit.SECONDS);
+    }
+
+    assertThat(tier.entries).isEmpty();
+  }
+
   @Test
   void failingSecondTierAndUsageSinkDoNotTouchTheVerdict() {
     String key = storeKey();
     CacheTier broken = new CacheTier() {
-      @Override public Optional<KeyRecord> read(KeyHash hash) { throw new IllegalStateException("redis down"); }
-      @Override public void write(KeyRecord record) { throw new IllegalStateException("redis down"); }
+      @Override public Optional<Entry> read(KeyHash hash) { throw new IllegalStateException("redis down"); }
+      @Override public void write(KeyRecord record, long at) { throw new IllegalStateException("redis down"); }
       @Override public void invalidate(KeyHash hash) { throw new IllegalStateException("redis down"); }
     };
     UsageSink sink = event -> { throw new IllegalStateException("sink down"); };
