@@ -78,4 +78,17 @@ public final class Base62 {
     }
     return value;
   }
+
+  /** As {@link #decodeFixed(CharSequence, int, int)}, over ASCII bytes. */
+  public static long decodeFixed(byte[] text, int from, int length) {
+    long value = 0;
+    for (int i = from; i < from + length; i++) {
+      int digit = text[i] < 0 ? -1 : digitValue((char) text[i]);
+      if (digit < 0) {
+        return -1;
+      }
+      value = value * 62 + digit;
+    }
+    return value;
+  }
 }

@@ -20,7 +20,8 @@ import java.util.zip.CRC32;
  * decided by lookup, never by shape. Imported keys must be 1 to {@value #MAX_KEY_LENGTH_CHARS}
  * printable ASCII characters.
  *
- * <p>Instances are immutable and thread-safe. {@link #parse} never throws and never allocates.
+ * <p>Instances are immutable and thread-safe. {@link #parse} and {@link #parseAscii} never throw;
+ * {@link #parseAscii} never allocates.
  */
 public final class KeyFormat {
   /** Longest key string accepted from anyone, in characters; longer input is malformed. */
@@ -51,9 +52,18 @@ public final class KeyFormat {
 
   private static final Environment[] ENVIRONMENTS = Environment.values();
   private static final ParsedKey FOREIGN = new ParsedKey.Foreign();
+
+  /** Bits of {@link #CHARACTER_CLASSES}: printable ASCII (0x21..0x7E), and a base62 digit. */
+  private static final int PRINTABLE = 1;
+  private static final int BASE62 = 2;
+  /** The class bits of each byte value; 0 for anything not printable ASCII. */
+  private static final byte[] CHARACTER_CLASSES = new byte[256];
   private static final ParsedKey[][] ISSUED = new ParsedKey[Environment.values().length][VERSIONS.length];
 
   static {
+    for (int c = 0x21; c <= 0x7E; c++) {
+      CHARACTER_CLASSES[c] = (byte) (PRINTABLE | (Base62.digitValue((char) c) >= 0 ? BASE62 : 0));
+    }
     for (Environment environment : Environment.values()) {
       for (int v = 1; v < VERSIONS.length; v++) {
         ISSUED[environment.ordinal()][v] = new ParsedKey.Issued(environment, v);
@@ -99,7 +109,7 @@ public final class KeyFormat {
     key.append(prefix).append('_').append(environment.label()).append('_');
     key.append(Base62.ALPHABET.charAt(CURRENT.number()));
     Base62.appendRandom(key, random, CURRENT.randomDigits());
-    long checksum = crc32(key, key.length());
+    long checksum = crc32(asciiBytes(key), key.length());
     Base62.appendFixed(key, checksum, CURRENT.checksumDigits());
     return key.toString();
   }
@@ -114,21 +124,49 @@ public final class KeyFormat {
    * hash may decide it. A shape check never rejects a key that was valid yesterday.
    */
   public ParsedKey parse(CharSequence key) {
-    if (key == null || key.isEmpty()) {
+    return parseAscii(asciiBytes(key));
+  }
+
+  /**
+   * The characters of {@code key} as bytes, one per character, for {@link #parseAscii} and
+   * {@link KeyHash#ofAscii}: a printable ASCII character becomes itself and any other character
+   * becomes 0, which the parser rejects. At most {@value #MAX_KEY_LENGTH_CHARS} + 1 characters are
+   * converted, enough for the parser to see that a longer key is too long; null gives no bytes.
+   *
+   * <p>The verifier converts a key once and uses the bytes for both the checksum and the hash.
+   */
+  public static byte[] asciiBytes(CharSequence key) {
+    if (key == null) {
+      return new byte[0];
+    }
+    byte[] bytes = new byte[Math.min(key.length(), MAX_KEY_LENGTH_CHARS + 1)];
+    for (int i = 0; i < bytes.length; i++) {
+      char c = key.charAt(i);
+      // Not a plain (byte) cast: that would turn e.g. U+0141 into 'A' and make it look printable.
+      bytes[i] = c >= 0x21 && c <= 0x7E ? (byte) c : 0;
+    }
+    return bytes;
+  }
+
+  /**
+   * As {@link #parse(CharSequence)}, for a key given as {@link #asciiBytes} of it. Total: any
+   * array, including null, gives an answer.
+   */
+  public ParsedKey parseAscii(byte[] key) {
+    if (key == null || key.length == 0) {
       return MalformedReason.EMPTY.asResult();
     }
-    int length = key.length();
+    int length = key.length;
     if (length > MAX_KEY_LENGTH_CHARS) {
       return MalformedReason.TOO_LONG.asResult();
     }
-    for (int i = 0; i < length; i++) {
-      char c = key.charAt(i);
-      if (c < 0x21 || c > 0x7E) {
-        return MalformedReason.ILLEGAL_CHARACTER.asResult();
-      }
+    // The character checks AND table entries without a branch per character; measured to be
+    // about twice as fast as a range test and a base62 lookup that each stop at the first miss.
+    if ((classesOf(key, 0, length) & PRINTABLE) == 0) {
+      return MalformedReason.ILLEGAL_CHARACTER.asResult();
     }
     int p = prefix.length();
-    if (length <= p || key.charAt(p) != '_' || !startsWith(key, prefix)) {
+    if (length <= p || key[p] != '_' || !regionMatches(key, 0, prefix)) {
       return FOREIGN;
     }
     Environment environment = environmentAt(key, p + 1);
@@ -139,7 +177,7 @@ public final class KeyFormat {
     if (bodyStart >= length) {
       return FOREIGN;
     }
-    int versionNumber = Base62.digitValue(key.charAt(bodyStart));
+    int versionNumber = Base62.digitValue((char) key[bodyStart]);
     if (versionNumber <= 0 || versionNumber >= VERSIONS.length) {
       return FOREIGN;
     }
@@ -147,10 +185,8 @@ public final class KeyFormat {
     if (length - bodyStart != version.bodyLength()) {
       return FOREIGN;
     }
-    for (int i = bodyStart + 1; i < length; i++) {
-      if (Base62.digitValue(key.charAt(i)) < 0) {
-        return FOREIGN;
-      }
+    if ((classesOf(key, bodyStart + 1, length) & BASE62) == 0) {
+      return FOREIGN;
     }
     int checksumStart = length - version.checksumDigits();
     long written = Base62.decodeFixed(key, checksumStart, version.checksumDigits());
@@ -193,41 +229,42 @@ public final class KeyFormat {
     return -1;
   }
 
-  private static boolean startsWith(CharSequence key, String start) {
-    for (int i = 0; i < start.length(); i++) {
-      if (key.charAt(i) != start.charAt(i)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private static Environment environmentAt(CharSequence key, int from) {
+  private static Environment environmentAt(byte[] key, int from) {
     for (Environment environment : ENVIRONMENTS) {
       String label = environment.label();
       int end = from + label.length();
-      if (end < key.length() && key.charAt(end) == '_' && regionMatches(key, from, label)) {
+      if (end < key.length && key[end] == '_' && regionMatches(key, from, label)) {
         return environment;
       }
     }
     return null;
   }
 
-  private static boolean regionMatches(CharSequence key, int from, String label) {
-    for (int i = 0; i < label.length(); i++) {
-      if (key.charAt(from + i) != label.charAt(i)) {
+  private static boolean regionMatches(byte[] key, int from, String text) {
+    for (int i = 0; i < text.length(); i++) {
+      if (key[from + i] != text.charAt(i)) {
         return false;
       }
     }
     return true;
   }
 
-  /** CRC32 of the first {@code end} characters, which are all ASCII here. */
-  private static long crc32(CharSequence key, int end) {
-    CRC32 crc = new CRC32();
-    for (int i = 0; i < end; i++) {
-      crc.update(key.charAt(i));
+  /** The class bits every byte in {@code [from, to)} has. */
+  private static int classesOf(byte[] key, int from, int to) {
+    int classes = PRINTABLE | BASE62;
+    for (int i = from; i < to; i++) {
+      classes &= CHARACTER_CLASSES[key[i] & 0xFF];
     }
+    return classes;
+  }
+
+  /**
+   * CRC32 of the first {@code end} bytes. One call over the array, which the JIT compiles to the
+   * CPU's CRC instructions; feeding it a character at a time cost more than the rest of parsing.
+   */
+  private static long crc32(byte[] key, int end) {
+    CRC32 crc = new CRC32();
+    crc.update(key, 0, end);
     return crc.getValue();
   }
 }

@@ -4,7 +4,7 @@ package io.keyward.key;
  * What a key string is, as far as its text tells: a key in this deployment's format, a key from
  * another system (to be looked up by its hash, never rejected by shape), or malformed.
  *
- * <p>All instances are shared constants: parsing allocates nothing.
+ * <p>All instances are shared constants: {@link KeyFormat#parseAscii} allocates nothing.
  */
 public sealed interface ParsedKey {
 

@@ -83,12 +83,15 @@ public final class Verifier {
     this.freshMillis = settings.freshFor().toMillis();
     this.unsyncedFreshMillis = settings.freshForWhenUnsynced().toMillis();
     this.staleMillis = settings.staleFor().toMillis();
-    this.notFoundMillis = settings.notFoundFor().toMillis();
+    // Nothing is answered from L1 once staleFor has passed since it was loaded, not even "not
+    // found" (freshFor is never longer than staleFor; the settings check that).
+    this.notFoundMillis = Math.min(settings.notFoundFor().toMillis(), staleMillis);
+    // No expireAfterWrite: every answer from L1 is checked against its load time here (isFreshAt
+    // and the stale-serve check), so Caffeine's own expiry changed no verdict, and it read the
+    // clock on every lookup. An entry past staleFor stays until it is reloaded or evicted by size.
     this.l1 =
         Caffeine.newBuilder()
             .maximumSize(settings.maxEntries())
-            .expireAfterWrite(settings.staleFor())
-            .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
             .executor(Runnable::run)
             .build();
     var log = LoggerFactory.getLogger(Verifier.class);
@@ -158,11 +161,13 @@ public final class Verifier {
   }
 
   private Verdict decide(@Nullable CharSequence key, Collection<String> requiredScopes) {
-    ParsedKey parsed = format.parse(key);
+    // Converted once: the same bytes feed the checksum and SHA-256.
+    byte[] ascii = KeyFormat.asciiBytes(key);
+    ParsedKey parsed = format.parseAscii(ascii);
     if (parsed instanceof ParsedKey.Malformed malformed) {
       return Verdict.Denied.malformed(malformed.reason());
     }
-    KeyHash hash = KeyHash.of(key);
+    KeyHash hash = KeyHash.ofAscii(ascii);
     long now = clock.millis();
     CachedLookup cached = l1.getIfPresent(hash);
     if (cached != null && cached.isFreshAt(now)) {
@@ -305,6 +310,9 @@ public final class Verifier {
   }
 
   private void report(KeyRecord key, Outcome outcome) {
+    if (usageSink == UsageSink.NONE) {
+      return; // it would discard the event; skip building it and reading the clock for it
+    }
     try {
       usageSink.accept(new UsageSink.UsageEvent(key.keyId(), outcome, clock.millis()));
     } catch (RuntimeException e) {
