@@ -63,6 +63,11 @@ public final class Verifier {
   private final long unsyncedFreshMillis;
   /** True while the channel carrying other nodes' invalidations is down. */
   private volatile boolean unsynced;
+  /**
+   * Entries loaded at or before this time are not fresh (a logical flush when the channel drops or
+   * comes back): they must be reloaded before they are answered, but stay for stale serving.
+   */
+  private volatile long freshnessCutoffMillis = Long.MIN_VALUE;
   private final long staleMillis;
   private final long notFoundMillis;
   private final Cache<KeyHash, CachedLookup> l1;
@@ -277,7 +282,10 @@ public final class Verifier {
         return null;
       }
       // An entry read from the store longer ago than the fresh window is not fresh here either.
-      return clock.millis() - entry.loadedAtMillis() < currentFreshMillis() ? entry : null;
+      long loadedAt = entry.loadedAtMillis();
+      return loadedAt > freshnessCutoffMillis && clock.millis() - loadedAt < currentFreshMillis()
+          ? entry
+          : null;
     } catch (RuntimeException e) {
       seamWarnings.warn("second cache tier failed to read: {}", e.toString());
       return null;
@@ -295,17 +303,27 @@ public final class Verifier {
       invalidateLocally(hash);
     }
 
+    /**
+     * Invalidations may be missed from now on: nothing cached so far is fresh any more, and new
+     * loads are fresh only for the short unsynced window. Entries are kept (not dropped) so that
+     * they can still be served stale if the store fails too.
+     */
     @Override
     public void channelLost() {
       unsynced = true;
-      invalidateAll();
+      expireEverythingLoadedUntilNow();
     }
 
     @Override
     public void channelRestored() {
-      // Changes made while the channel was down were missed; start from the store again.
-      invalidateAll();
+      // Changes made while the channel was down were missed; reload before answering as fresh.
+      expireEverythingLoadedUntilNow();
       unsynced = false;
+    }
+
+    private void expireEverythingLoadedUntilNow() {
+      invalidationEpoch.incrementAndGet(); // loads in flight may predate a missed change
+      freshnessCutoffMillis = clock.millis();
     }
   }
 
@@ -347,7 +365,7 @@ public final class Verifier {
 
     boolean isFreshAt(long now) {
       long window = record == null ? Math.min(notFoundMillis, currentFreshMillis()) : currentFreshMillis();
-      return now - loadedAtMillis < window;
+      return now - loadedAtMillis < window && loadedAtMillis > freshnessCutoffMillis;
     }
 
     Verdict judge(KeyHash presented, Collection<String> requiredScopes, long now) {

@@ -14,6 +14,7 @@ import io.keyward.key.KeyRecord;
 import io.keyward.key.MalformedReason;
 import io.keyward.store.KeyLookup;
 import io.keyward.store.KeyStore;
+import io.keyward.verify.CacheTier;
 import io.keyward.verify.Outcome;
 import io.keyward.verify.Verdict;
 import io.keyward.verify.Verifier;
@@ -43,6 +44,11 @@ public abstract class VerificationContract {
   /** An empty store for one test. */
   protected abstract KeyStore newEmptyStore();
 
+  /** The second cache tier to verify through; none unless a subclass says otherwise. */
+  protected CacheTier secondTier() {
+    return CacheTier.NONE;
+  }
+
   @BeforeEach
   void assemble() {
     store = newEmptyStore();
@@ -50,7 +56,7 @@ public abstract class VerificationContract {
       storeLookups.incrementAndGet();
       return store.findByHash(hash);
     };
-    verifier = Verifier.builder(format, counting).clock(clock).build();
+    verifier = Verifier.builder(format, counting).clock(clock).secondTier(secondTier()).build();
     admin = new KeyAdministration(format, store, clock, new KeyIds(clock, new SecureRandom()),
         verifier::invalidate);
   }

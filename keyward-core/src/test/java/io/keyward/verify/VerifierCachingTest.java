@@ -280,7 +280,9 @@ class VerifierCachingTest {
     node.verify(key);
     tier.entries.clear();
 
+    clock.advance(Duration.ofMillis(1));
     tier.channel.channelLost();
+    clock.advance(Duration.ofMillis(1)); // a load in the cutoff's own millisecond is not fresh
     node.verify(key); // flushed: reloaded
     clock.advance(Duration.ofMillis(1_999));
     tier.entries.clear();
@@ -292,13 +294,31 @@ class VerifierCachingTest {
     assertThat(store.lookups()).isEqualTo(3);
     assertThat(node.isUnsynced()).isTrue();
 
+    clock.advance(Duration.ofMillis(1));
     tier.channel.channelRestored();
+    clock.advance(Duration.ofMillis(1));
     tier.entries.clear();
     node.verify(key); // flushed again on restore
     clock.advance(Duration.ofSeconds(20));
     node.verify(key); // normal freshness again
     assertThat(store.lookups()).isEqualTo(4);
     assertThat(node.isUnsynced()).isFalse();
+  }
+
+  @Test
+  void lostChannelStillLeavesEntriesForStaleServingWhenTheStoreFailsToo() {
+    RecordingTier tier = new RecordingTier();
+    Verifier node = verifierWith(tier, UsageSink.NONE);
+    String key = storeKey();
+    node.verify(key);
+    tier.entries.clear();
+    clock.advance(Duration.ofMillis(1));
+
+    tier.channel.channelLost();
+    store.setFailing(true);
+
+    assertThat(node.verify(key).outcome()).isEqualTo(Outcome.VALID);
+    assertThat(registry.get("keyward.cache.stale.serves").counter().count()).isEqualTo(1);
   }
 
   @Test

@@ -76,11 +76,10 @@ class PostgresKeyStoreTest extends KeyStoreContract {
       holder.setAutoCommit(false);
       holder.createStatement().execute("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE");
 
-      long started = System.nanoTime();
-      assertThatThrownBy(() -> store.findByHash(KeyHash.of("x"))).isInstanceOf(StoreException.class);
-      // Bounded by the pool's statement timeout, not by how long the lock is held.
-      assertThat(System.nanoTime() - started)
-          .isLessThan(java.util.concurrent.TimeUnit.SECONDS.toNanos(30));
+      // The lock is held until we roll back; only the pool's statement timeout can end the wait.
+      assertThatThrownBy(() -> store.findByHash(KeyHash.of("x")))
+          .isInstanceOf(StoreException.class)
+          .hasMessageContaining("57014"); // query_canceled: statement timeout
       holder.rollback();
     }
   }

@@ -1,0 +1,76 @@
+package io.keyward.cache.redis;
+
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.ScanArgs;
+import io.lettuce.core.ScanIterator;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.codec.RedisCodec;
+import io.lettuce.core.codec.StringCodec;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * The machine's real Redis (127.0.0.1:6379, or {@code KEYWARD_TEST_REDIS_URL}) for one test
+ * class: a namespace of its own, a raw connection to damage entries with, and cleanup.
+ */
+public final class RedisTestSupport implements AutoCloseable {
+  /** The Redis tests use. */
+  public static final String URL =
+      System.getenv().getOrDefault("KEYWARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0");
+
+  private final String namespace;
+  private final RedisClient client;
+  private final StatefulRedisConnection<String, byte[]> connection;
+
+  private RedisTestSupport() {
+    this.namespace = "kwtest-" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+    this.client = RedisClient.create(URL);
+    this.connection = client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+  }
+
+  public static RedisTestSupport open() {
+    return new RedisTestSupport();
+  }
+
+  public String namespace() {
+    return namespace;
+  }
+
+  /** Tier settings on this namespace, with the given URL (a proxy's, say). */
+  public RedisTierSettings settings(String url) {
+    return RedisTierSettings.defaults(url).withNamespace(namespace);
+  }
+
+  /** Tier settings on this namespace, straight to Redis. */
+  public RedisTierSettings settings() {
+    return settings(URL);
+  }
+
+  /** Raw commands, for writing damage and reading what is there. */
+  public RedisCommands<String, byte[]> raw() {
+    return connection.sync();
+  }
+
+  /** Every entry key of this namespace. */
+  public List<String> entryKeys() {
+    List<String> keys = new ArrayList<>();
+    ScanIterator.scan(raw(), ScanArgs.Builder.matches(namespace + ":key:*").limit(500))
+        .forEachRemaining(keys::add);
+    return keys;
+  }
+
+  @Override
+  public void close() {
+    try {
+      for (String key : entryKeys()) {
+        raw().del(key);
+      }
+      connection.close();
+    } finally {
+      client.shutdown();
+    }
+  }
+}
