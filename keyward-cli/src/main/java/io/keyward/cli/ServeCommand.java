@@ -1,5 +1,6 @@
 package io.keyward.cli;
 
+import io.keyward.cache.redis.RedisTierSettings;
 import io.keyward.server.KeywardServer;
 import io.keyward.server.ServerSettings;
 import io.keyward.verify.VerifierSettings;
@@ -46,6 +47,36 @@ final class ServeCommand implements Callable<Integer> {
       description = "Most keys held in the in-process cache (default: ${DEFAULT-VALUE}).")
   long maxEntries;
 
+  @Option(names = "--cache-unsynced-fresh-seconds",
+      defaultValue = "${env:KEYWARD_CACHE_UNSYNCED_FRESH_SECONDS:-2}",
+      description = "Fresh window while the Redis invalidation channel is down (default: ${DEFAULT-VALUE}).")
+  long unsyncedFreshSeconds;
+
+  @Option(names = "--redis-url", defaultValue = "${env:KEYWARD_REDIS_URL}",
+      description = "Redis for the second cache tier and cross-node revocation: redis://host:6379/0,"
+          + " rediss://..., redis-sentinel://host:26379/0#master (env KEYWARD_REDIS_URL). Off without it.")
+  String redisUrl;
+
+  @Option(names = "--redis-timeout-ms", defaultValue = "${env:KEYWARD_REDIS_TIMEOUT_MS:-50}",
+      description = "Redis command timeout; a slower answer is a cache miss (default: ${DEFAULT-VALUE}).")
+  long redisTimeoutMs;
+
+  @Option(names = "--redis-connect-timeout-ms", defaultValue = "${env:KEYWARD_REDIS_CONNECT_TIMEOUT_MS:-200}",
+      description = "Redis connect timeout (default: ${DEFAULT-VALUE}).")
+  long redisConnectTimeoutMs;
+
+  @Option(names = "--redis-ttl-seconds", defaultValue = "${env:KEYWARD_REDIS_TTL_SECONDS:-30}",
+      description = "Lifetime of a Redis entry (default: ${DEFAULT-VALUE}).")
+  long redisTtlSeconds;
+
+  @Option(names = "--redis-namespace", defaultValue = "${env:KEYWARD_REDIS_NAMESPACE:-keyward}",
+      description = "Prefix of Keyward's Redis keys and channel (default: ${DEFAULT-VALUE}).")
+  String redisNamespace;
+
+  @Option(names = "--redis-channel-silence-ms", defaultValue = "${env:KEYWARD_REDIS_CHANNEL_SILENCE_MS:-2000}",
+      description = "Silence on the invalidation channel after which it counts as lost (default: ${DEFAULT-VALUE}).")
+  long redisSilenceMs;
+
   @Option(names = "--max-in-flight", defaultValue = "${env:KEYWARD_MAX_IN_FLIGHT:-4096}",
       description = "Most requests served at once; more get 429 (default: ${DEFAULT-VALUE}).")
   int maxInFlight;
@@ -73,12 +104,29 @@ final class ServeCommand implements Callable<Integer> {
       verifier = VerifierSettings.DEFAULTS
           .withFreshFor(Duration.ofSeconds(freshSeconds))
           .withStaleFor(Duration.ofSeconds(staleSeconds))
-          .withMaxEntries(maxEntries);
+          .withMaxEntries(maxEntries)
+          .withFreshForWhenUnsynced(Duration.ofSeconds(unsyncedFreshSeconds));
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("cache settings: " + e.getMessage());
     }
     return new ServerSettings(host, port, database.dataDir, database.databaseUrl(), keyPrefix,
         !noMigrate, verifier, ServerSettings.DEFAULT_MAX_BODY_BYTES, maxInFlight, poolSize,
-        Clock.systemUTC());
+        Clock.systemUTC(), redisSettings());
+  }
+
+  private RedisTierSettings redisSettings() {
+    if (redisUrl == null || redisUrl.isBlank()) {
+      return null;
+    }
+    try {
+      RedisTierSettings defaults = RedisTierSettings.defaults(redisUrl.strip());
+      return new RedisTierSettings(redisUrl.strip(), Duration.ofMillis(redisTimeoutMs),
+          Duration.ofMillis(redisConnectTimeoutMs), Duration.ofSeconds(redisTtlSeconds),
+          redisNamespace, defaults.breakerThreshold(), defaults.breakerOpenFor(),
+          defaults.maxPendingWrites(), Duration.ofMillis(Math.max(1, redisSilenceMs / 4)),
+          Duration.ofMillis(redisSilenceMs));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("Redis settings (--redis-*/KEYWARD_REDIS_*): " + e.getMessage());
+    }
   }
 }

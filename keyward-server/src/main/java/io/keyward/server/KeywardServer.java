@@ -12,6 +12,7 @@ import io.helidon.webserver.http.DirectHandlers;
 import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerResponse;
 import io.keyward.admin.IssuedKey;
+import io.keyward.cache.redis.RedisCacheTier;
 import io.keyward.admin.KeyAdministration;
 import io.keyward.key.KeyFormat;
 import io.keyward.key.KeyIds;
@@ -25,6 +26,7 @@ import io.keyward.store.postgres.DatabaseUrl;
 import io.keyward.store.postgres.EmbeddedDatabase;
 import io.keyward.store.postgres.Migrations;
 import io.keyward.store.postgres.PostgresKeyStore;
+import io.keyward.verify.CacheTier;
 import io.keyward.verify.Verifier;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -178,11 +180,19 @@ public final class KeywardServer implements AutoCloseable {
       new ProcessorMetrics().bindTo(registry);
       resources.push(registry::close);
 
+      CacheTier secondTier = CacheTier.NONE;
+      if (settings.redis() != null) {
+        RedisCacheTier tier = RedisCacheTier.connect(settings.redis(), settings.clock(), registry);
+        resources.push(tier);
+        secondTier = tier;
+        LOG.info("Redis second cache tier on {}", settings.redis());
+      }
       KeyFormat format = KeyFormat.withPrefix(settings.keyPrefix());
       verifier = Verifier.builder(format, store)
           .clock(settings.clock())
           .settings(settings.verifier())
           .meterRegistry(registry)
+          .secondTier(secondTier)
           .build();
       admin = new KeyAdministration(
           format, store, settings.clock(), new KeyIds(settings.clock(), new SecureRandom()),

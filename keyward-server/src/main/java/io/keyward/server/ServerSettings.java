@@ -1,5 +1,6 @@
 package io.keyward.server;
 
+import io.keyward.cache.redis.RedisTierSettings;
 import io.keyward.key.KeyFormat;
 import io.keyward.store.postgres.DatabaseUrl;
 import io.keyward.verify.VerifierSettings;
@@ -16,6 +17,7 @@ import org.jspecify.annotations.Nullable;
  * @param migrateOnStart whether to apply pending schema migrations at start
  * @param maxBodyBytes the largest request body accepted (larger: 413)
  * @param maxInFlight the most requests served at once (more: 429)
+ * @param redis the Redis second cache tier, or null to run without one
  */
 public record ServerSettings(
     String host,
@@ -28,7 +30,8 @@ public record ServerSettings(
     int maxBodyBytes,
     int maxInFlight,
     int maxDatabaseConnections,
-    Clock clock) {
+    Clock clock,
+    @Nullable RedisTierSettings redis) {
 
   /** Largest request body by default: 64 KiB. */
   public static final int DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -65,36 +68,41 @@ public record ServerSettings(
   public static ServerSettings defaults() {
     return new ServerSettings(
         "127.0.0.1", 8080, Path.of("keyward-data"), null, KeyFormat.DEFAULT_PREFIX, true,
-        VerifierSettings.DEFAULTS, DEFAULT_MAX_BODY_BYTES, 4096, 16, Clock.systemUTC());
+        VerifierSettings.DEFAULTS, DEFAULT_MAX_BODY_BYTES, 4096, 16, Clock.systemUTC(), null);
   }
 
   public ServerSettings withPort(int value) {
     return new ServerSettings(host, value, dataDir, databaseUrl, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock);
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis);
   }
 
   public ServerSettings withDataDir(Path value) {
     return new ServerSettings(host, port, value, databaseUrl, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock);
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis);
   }
 
   public ServerSettings withDatabaseUrl(@Nullable DatabaseUrl value) {
     return new ServerSettings(host, port, dataDir, value, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock);
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis);
   }
 
   public ServerSettings withVerifier(VerifierSettings value) {
     return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, migrateOnStart,
-        value, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock);
+        value, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis);
   }
 
   public ServerSettings withClock(Clock value) {
     return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, value);
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, value, redis);
+  }
+
+  public ServerSettings withRedis(@Nullable RedisTierSettings value) {
+    return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, migrateOnStart,
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, value);
   }
 
   public ServerSettings withMaxInFlight(int value) {
     return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, value, maxDatabaseConnections, clock);
+        verifier, maxBodyBytes, value, maxDatabaseConnections, clock, redis);
   }
 }

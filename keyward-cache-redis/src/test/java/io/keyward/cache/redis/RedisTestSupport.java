@@ -62,6 +62,21 @@ public final class RedisTestSupport implements AutoCloseable {
     return keys;
   }
 
+  /** The same record re-encoded as another release would write it (envelope version {@code v}). */
+  public static byte[] asEnvelopeVersion(byte[] value, io.keyward.key.KeyHash hash, int version) {
+    var decoded = (EntryEnvelope.Decoded.Usable) EntryEnvelope.decode(value, hash);
+    return EntryEnvelope.encode(decoded.record(), decoded.writtenAtMillis(), version,
+        EntryEnvelope.RECORD_VERSION);
+  }
+
+  /** How many times a reason was counted, read from a Prometheus scrape. */
+  public static double corruptCount(String metrics, CorruptionReason reason) {
+    String prefix = "keyward_cache_l2_corrupt_total{reason=\"" + reason.tag() + "\"}";
+    return metrics.lines().filter(line -> line.startsWith(prefix))
+        .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
+        .sum();
+  }
+
   @Override
   public void close() {
     try {
