@@ -219,11 +219,17 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
 
   @Override
   public void write(KeyRecord record, long loadedAtMillis) {
-    if (writtenByNewerRelease.getIfPresent(record.hash()) != null || !breaker.allowsCall()) {
+    if (writtenByNewerRelease.getIfPresent(record.hash()) != null) {
       return;
     }
     if (!pendingWrites.tryAcquire()) {
       metrics.droppedWrites.increment();
+      return;
+    }
+    // Asked last: a call the breaker allows (perhaps its one probe) must report back, and every
+    // path below does, through whenComplete or failed().
+    if (!breaker.allowsCall()) {
+      pendingWrites.release();
       return;
     }
     try {
@@ -315,11 +321,21 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
       if (message.startsWith("hb:")) {
         return;
       }
+      KeyHash hash;
       try {
-        listener.get().invalidated(KeyHash.fromHex(message));
-        metrics.received.increment();
+        hash = KeyHash.fromHex(message);
       } catch (IllegalArgumentException e) {
         warnings.warn("ignored a malformed invalidation message on {}", channel);
+        return;
+      }
+      listener.get().invalidated(hash);
+      metrics.received.increment();
+      // This node may have loaded the old record just before the change and written it to Redis
+      // after the changing node's DEL. Redis runs this connection's commands in order, so a DEL
+      // sent now lands after any such SET of ours. Asynchronous: this runs on the I/O thread.
+      // isOpen, not allowsCall: this DEL reports nothing back, so it must not take the probe.
+      if (!breaker.isOpen()) {
+        redis.del(settings.entryKey(message));
       }
     }
   }

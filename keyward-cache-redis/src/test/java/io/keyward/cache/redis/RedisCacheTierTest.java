@@ -149,6 +149,30 @@ class RedisCacheTierTest {
   }
 
   @Test
+  void breakerClosesAgainOnceRedisIsBackEvenWithInvalidationsArrivingWhileOpen() {
+    try (TcpProxy proxy = TcpProxy.to(6379);
+        RedisCacheTier cut = tier(redis.settings("redis://127.0.0.1:" + proxy.port() + "/0"));
+        RedisCacheTier other = tier(redis.settings())) {
+      KeyRecord record = record("k8");
+      proxy.stop();
+      for (int i = 0; i < 10; i++) {
+        cut.read(record.hash());
+        cut.write(record, System.currentTimeMillis());
+      }
+      assertThat(registry.get("keyward.cache.l2.breaker.open").gauge().value()).isEqualTo(1);
+      other.invalidate(record.hash()); // heard by nobody on the cut tier; must not wedge it
+
+      // Redis cannot come back through a stopped proxy, so the probes keep failing and the
+      // breaker keeps re-opening rather than sticking half-open: reads stay skipped, cheaply.
+      double skippedBefore = registry.get("keyward.cache.l2.requests").tag("result", "skipped")
+          .counter().count();
+      cut.read(record.hash());
+      assertThat(registry.get("keyward.cache.l2.requests").tag("result", "skipped").counter().count())
+          .isGreaterThan(skippedBefore);
+    }
+  }
+
+  @Test
   void pausedRedisCostsAtMostTheCommandTimeoutPerRead() {
     try (RedisCacheTier tier = tier(redis.settings().withCommandTimeout(Duration.ofMillis(50)))) {
       KeyRecord record = record("k6");
