@@ -7,14 +7,13 @@ import io.keyward.cache.redis.EntryEnvelope;
 import io.keyward.cache.redis.RedisTestSupport;
 import io.keyward.key.KeyHash;
 import io.keyward.server.testing.KeywardCluster;
+import static io.keyward.testing.Eventually.await;
 import io.keyward.verify.Outcome;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -182,19 +181,6 @@ class IncidentI4ReplayTest {
     return RedisTestSupport.corruptCount(metrics, reason);
   }
 
-  static void await(BooleanSupplier condition) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("condition not met within 15 s");
-      }
-      try {
-        Thread.sleep(20);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new AssertionError(e);
-      }
-    }
-  }
+
 
 }

@@ -3,6 +3,7 @@ package io.keyward.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keyward.server.testing.KeywardCluster;
+import io.keyward.testing.Eventually;
 import io.keyward.verify.Outcome;
 import io.keyward.verify.Verifier;
 import java.io.IOException;
@@ -13,7 +14,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -63,7 +63,7 @@ class RevocationPropagationTest {
       String key = created.get("key").asText();
 
       cut.redisProxy().stop(); // this node loses Redis: its cache tier and its channel
-      awaitTrue(() -> cut.server().verifier().isUnsynced());
+      Eventually.await(() -> cut.server().verifier().isUnsynced());
       cut.clock().advance(Duration.ofMillis(1)); // past the cutoff the channel loss set
       assertThat(cut.server().verifier().verify(key).outcome()).isEqualTo(Outcome.VALID);
       a.client().revokeKey(created.get("keyId").asText());
@@ -76,18 +76,10 @@ class RevocationPropagationTest {
   }
 
   private static void awaitRevoked(Verifier verifier, String key) {
-    awaitTrue(() -> verifier.verify(key).outcome() == Outcome.REVOKED);
+    Eventually.await(() -> verifier.verify(key).outcome() == Outcome.REVOKED);
   }
 
-  private static void awaitTrue(java.util.function.BooleanSupplier condition) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("not within 15 s");
-      }
-      Thread.onSpinWait();
-    }
-  }
+
 
   private static double pct(List<Double> sorted, int percentile) {
     int index = (int) Math.ceil(percentile / 100.0 * sorted.size()) - 1;
