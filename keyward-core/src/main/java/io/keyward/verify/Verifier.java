@@ -53,6 +53,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class Verifier {
 
+  private static final Verdict UNEXPECTED_FAILURE =
+      new Verdict.Unavailable("verification failed unexpectedly");
+
   private final KeyFormat format;
   private final KeyLookup store;
   private final CacheTier secondTier;
@@ -117,7 +120,15 @@ public final class Verifier {
    */
   public Verdict verify(@Nullable CharSequence key, Collection<String> requiredScopes) {
     long started = System.nanoTime();
-    Verdict verdict = decide(key, requiredScopes);
+    Verdict verdict;
+    try {
+      verdict = decide(key, requiredScopes);
+    } catch (RuntimeException e) {
+      // A bug or a caller's impossible argument (a null scope, say): still "cannot decide",
+      // never a denial and never an exception out of the verify path.
+      seamWarnings.warn("verification failed unexpectedly: {}", e.toString());
+      verdict = UNEXPECTED_FAILURE;
+    }
     metrics.record(verdict.outcome(), System.nanoTime() - started);
     if (verdict instanceof Verdict.Valid valid) {
       report(valid.key(), Outcome.VALID);

@@ -386,6 +386,15 @@ class VerifierCachingTest {
   }
 
   @Test
+  void nullRequiredScopeIsUnavailableNotAnException() {
+    String key = storeKey();
+    java.util.List<String> scopes = new java.util.ArrayList<>();
+    scopes.add(null);
+
+    assertThat(verifier.verify(key, scopes).outcome()).isEqualTo(Outcome.UNAVAILABLE);
+  }
+
+  @Test
   void invalidSettingsAreRefusedNamingTheValue() {
     org.assertj.core.api.Assertions.assertThatThrownBy(
             () -> VerifierSettings.DEFAULTS.withStaleFor(Duration.ofSeconds(1)))
