@@ -38,6 +38,11 @@ final class Fixtures {
 
   /** An enabled, unexpired, unrevoked record of {@code key} with two scopes. */
   static KeyRecord record(String key) {
+    return record(key, "{\"team\":\"benchmarks\"}");
+  }
+
+  /** As {@link #record(String)}, with the given metadata JSON. */
+  static KeyRecord record(String key, String metaJson) {
     Instant now = Instant.now();
     return new KeyRecord(
         IDS.next(),
@@ -46,7 +51,7 @@ final class Fixtures {
         "benchmark key",
         "owner_benchmark",
         Set.of("keys:read", "orders:write"),
-        "{\"team\":\"benchmarks\"}",
+        metaJson,
         Environment.LIVE,
         KeyOrigin.ISSUED,
         now,

@@ -110,7 +110,11 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
     this.heartbeat = ("hb:" + java.util.UUID.randomUUID()).getBytes(StandardCharsets.US_ASCII);
 
     RedisURI uri = RedisURI.create(settings.url());
-    uri.setTimeout(settings.commandTimeout());
+    // Lettuce bounds the connection handshake by the URI's timeout. A cold JVM's first handshake
+    // can take longer than a command may, so it gets its own, longer bound; commands keep theirs
+    // through TimeoutOptions below.
+    Duration handshake = handshakeTimeout(settings);
+    uri.setTimeout(handshake);
     this.client = RedisClient.create(uri);
     client.setOptions(ClientOptions.builder()
         .autoReconnect(true)
@@ -124,18 +128,29 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
       this.redis = connection.async();
       this.pubSub = client.connectPubSub();
       pubSub.addListener(new InvalidationSubscriber());
-      pubSub.sync().subscribe(settings.invalidationChannel());
+      pubSub.async().subscribe(settings.invalidationChannel())
+          .get(handshake.toMillis(), TimeUnit.MILLISECONDS);
       subscribed.set(true);
       lastMessageNanos = System.nanoTime();
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | ExecutionException | TimeoutException e) {
       client.shutdown(Duration.ZERO, Duration.ofSeconds(1));
       throw new IllegalStateException("cannot connect to Redis at " + settings + ": "
           + e.getMessage(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(1));
+      throw new IllegalStateException("interrupted while connecting to Redis", e);
     }
     this.heartbeats = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().daemon().name("keyward-redis-heartbeat").factory());
     long every = settings.heartbeatEvery().toMillis();
     heartbeats.scheduleWithFixedDelay(this::beat, every, every, TimeUnit.MILLISECONDS);
+  }
+
+  /** How long connecting (handshake and first subscribe) may take: the connect timeout, at least 1 s. */
+  static Duration handshakeTimeout(RedisTierSettings settings) {
+    Duration floor = Duration.ofSeconds(1);
+    return settings.connectTimeout().compareTo(floor) > 0 ? settings.connectTimeout() : floor;
   }
 
   /** Publishes this node's heartbeat and checks that the channel has been heard from lately. */

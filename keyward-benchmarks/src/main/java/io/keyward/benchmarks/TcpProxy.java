@@ -1,0 +1,103 @@
+package io.keyward.benchmarks;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A TCP proxy on a loopback port in front of a real server, so that a benchmark can take the
+ * server away for real: {@link #stop()} kills every connection and makes the port refuse. A copy of
+ * {@code io.keyward.testing.TcpProxy} (keyward-core's test-jar), kept here so that benchmarks.jar
+ * does not depend on test code.
+ */
+final class TcpProxy implements AutoCloseable {
+  private final ServerSocket listener;
+  private final String targetHost;
+  private final int targetPort;
+  private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
+  private volatile boolean running = true;
+
+  private TcpProxy(String targetHost, int targetPort) throws IOException {
+    this.targetHost = targetHost;
+    this.targetPort = targetPort;
+    this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    Thread.ofVirtual().name("tcp-proxy-accept").start(this::accept);
+  }
+
+  /** Starts a proxy on a free loopback port to {@code targetHost:targetPort}. */
+  static TcpProxy to(String targetHost, int targetPort) {
+    try {
+      return new TcpProxy(targetHost, targetPort);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot open proxy port: " + e.getMessage(), e);
+    }
+  }
+
+  int port() {
+    return listener.getLocalPort();
+  }
+
+  /** Kills every connection and closes the port: connecting to it is refused from now on. */
+  void stop() {
+    running = false;
+    try {
+      listener.close();
+    } catch (IOException ignored) {
+      // closing is all we want
+    }
+    for (Socket socket : sockets) {
+      try {
+        socket.close();
+      } catch (IOException ignored) {
+        // already gone
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+
+  private void accept() {
+    while (running) {
+      try {
+        Socket client = listener.accept();
+        Socket server = new Socket(targetHost, targetPort);
+        sockets.add(client);
+        sockets.add(server);
+        Thread.ofVirtual().start(() -> pump(client, server));
+        Thread.ofVirtual().start(() -> pump(server, client));
+      } catch (IOException e) {
+        return;
+      }
+    }
+  }
+
+  private void pump(Socket from, Socket to) {
+    byte[] buffer = new byte[16 * 1024];
+    try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+      int read;
+      while ((read = in.read(buffer)) >= 0) {
+        out.write(buffer, 0, read);
+        out.flush();
+      }
+    } catch (IOException e) {
+      // the other side closed, or stop() did
+    } finally {
+      sockets.remove(from);
+      sockets.remove(to);
+      try {
+        from.close();
+        to.close();
+      } catch (IOException ignored) {
+        // done either way
+      }
+    }
+  }
+}
