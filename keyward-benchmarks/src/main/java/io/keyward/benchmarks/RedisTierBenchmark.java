@@ -2,6 +2,7 @@ package io.keyward.benchmarks;
 
 import io.keyward.cache.redis.EntryEnvelope;
 import io.keyward.cache.redis.RedisCacheTier;
+import io.keyward.cache.redis.SigningKey;
 import io.keyward.cache.redis.RedisTierSettings;
 import io.keyward.key.KeyFormat;
 import io.keyward.key.KeyHash;
@@ -80,6 +81,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 5, time = 1)
 @Measurement(iterations = 5, time = 1)
 public class RedisTierBenchmark {
+  /** Entries are signed as in production (HMAC-SHA256); the key itself does not matter here. */
+  private static final SigningKey SIGNING_KEY = SigningKey.of(new byte[SigningKey.LENGTH_BYTES]);
+
   /** How many keys are stored and rotated through; a power of two. */
   static final int KEYS = 1024;
 
@@ -150,7 +154,7 @@ public class RedisTierBenchmark {
     try {
       fill();
       MeterRegistry tierRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-      tier = RedisCacheTier.connect(tierSettings, Clock.systemUTC(), tierRegistry);
+      tier = RedisCacheTier.connect(tierSettings, SIGNING_KEY, Clock.systemUTC(), tierRegistry);
       // A cold JVM can miss the 50 ms command timeout now and then: retry, and fail only on an
       // entry that never reads.
       for (int i = 0; i < KEYS; i++) {
@@ -226,7 +230,7 @@ public class RedisTierBenchmark {
       hashes[i] = record.hash();
       // RedisTierSettings.entryKey is package-private; this is its format.
       entryKeys[i] = namespace + ":key:v1:" + record.hash().toHex();
-      byte[] envelope = EntryEnvelope.encode(record, now);
+      byte[] envelope = EntryEnvelope.encode(record, now, SIGNING_KEY);
       entryBytes = envelope.length;
       writes.add(raw.set(entryKeys[i], envelope, ttl));
     }
@@ -246,8 +250,8 @@ public class RedisTierBenchmark {
     viaProxy.setPort(proxy.port());
     deadTierRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     deadTier =
-        RedisCacheTier.connect(
-            tierSettings.withUrl(viaProxy.toURI().toString()), Clock.systemUTC(), deadTierRegistry);
+        RedisCacheTier.connect(tierSettings.withUrl(viaProxy.toURI().toString()), SIGNING_KEY,
+            Clock.systemUTC(), deadTierRegistry);
     int attempts = 0;
     while (deadTier.read(hashes[0]).isEmpty()) {
       if (++attempts == 5) {

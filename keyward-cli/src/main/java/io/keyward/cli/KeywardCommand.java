@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "keyward 0.1.0",
     description = "API-key authentication service: issue, verify, revoke and rotate API keys.",
-    subcommands = {ServeCommand.class, MigrateCommand.class, KeysCommand.class,
+    subcommands = {ServeCommand.class, MigrateCommand.class, KeysCommand.class, RootKeyCommand.class,
         CommandLine.HelpCommand.class})
 public final class KeywardCommand {
 

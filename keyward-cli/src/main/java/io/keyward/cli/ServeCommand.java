@@ -101,11 +101,12 @@ final class ServeCommand implements Callable<Integer> {
   ServerSettings settings() {
     VerifierSettings verifier;
     try {
-      verifier = VerifierSettings.DEFAULTS
-          .withFreshFor(Duration.ofSeconds(freshSeconds))
-          .withStaleFor(Duration.ofSeconds(staleSeconds))
-          .withMaxEntries(maxEntries)
-          .withFreshForWhenUnsynced(Duration.ofSeconds(unsyncedFreshSeconds));
+      // One constructor call, so the settings are checked against each other, not against
+      // defaults half-way through (fresh 900 s with stale 1200 s is a valid pair).
+      VerifierSettings defaults = VerifierSettings.DEFAULTS;
+      verifier = new VerifierSettings(Duration.ofSeconds(freshSeconds),
+          Duration.ofSeconds(staleSeconds), defaults.notFoundFor(), maxEntries,
+          defaults.loadWait(), Duration.ofSeconds(unsyncedFreshSeconds));
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("cache settings: " + e.getMessage());
     }

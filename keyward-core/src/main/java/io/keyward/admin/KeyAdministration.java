@@ -29,6 +29,8 @@ public final class KeyAdministration {
   public static final int MAX_PAGE_SIZE = 1_000;
 
   private static final int UPDATE_ATTEMPTS = 5;
+  /** The latest expiry accepted (what every store and client can represent). */
+  private static final Instant LATEST_EXPIRY = Instant.parse("9999-12-31T23:59:59Z");
 
   private final KeyFormat format;
   private final KeyStore store;
@@ -62,13 +64,25 @@ public final class KeyAdministration {
    * @return the key, or null if the store already held keys
    */
   public @Nullable IssuedKey createRootKeyIfEmpty(Consumer<IssuedKey> beforeInsert) {
-    var attributes =
-        new KeyAttributes("root", "keyward", Set.of(Permissions.ADMIN), "{}", null, Environment.LIVE);
     String secret = format.generate(Environment.LIVE);
-    IssuedKey issued = new IssuedKey(newRecord(secret, attributes, null), secret);
+    IssuedKey issued = new IssuedKey(newRecord(secret, ROOT_KEY_ATTRIBUTES, null), secret);
     beforeInsert.accept(issued);
     return store.insertIfEmpty(issued.record()) ? issued : null;
   }
+
+  /**
+   * Creates another root key whatever the store holds: the way back in when the only root key is
+   * lost. Needs direct access to the store, which is what makes it safe to offer.
+   */
+  public IssuedKey createRootKey() {
+    String secret = format.generate(Environment.LIVE);
+    IssuedKey issued = new IssuedKey(newRecord(secret, ROOT_KEY_ATTRIBUTES, null), secret);
+    store.insert(issued.record());
+    return issued;
+  }
+
+  private static final KeyAttributes ROOT_KEY_ATTRIBUTES =
+      new KeyAttributes("root", "keyward", Set.of(Permissions.ADMIN), "{}", null, Environment.LIVE);
 
   /**
    * Imports a key issued by another system, known only by the SHA-256 of its text, so that
@@ -246,6 +260,9 @@ public final class KeyAdministration {
   private void requireFuture(@Nullable Instant expiresAt) {
     if (expiresAt != null && !expiresAt.isAfter(now())) {
       throw new InvalidFieldException("expiresAt", "must be in the future");
+    }
+    if (expiresAt != null && expiresAt.isAfter(LATEST_EXPIRY)) {
+      throw new InvalidFieldException("expiresAt", "must be before the year 10000");
     }
   }
 

@@ -39,11 +39,19 @@ public record KeyAttributes(
     if (metaJson == null) {
       metaJson = "{}";
     }
+    requireStorableMeta(metaJson);
+    if (environment == null) {
+      throw new InvalidFieldException("environment", "must be 'live' or 'test'");
+    }
+  }
+
+  /** Metadata PostgreSQL's jsonb can hold: within the size limit and without a NUL escape. */
+  static void requireStorableMeta(String metaJson) {
     if (metaJson.length() > MAX_META_CHARS) {
       throw new InvalidFieldException("meta", "at most " + MAX_META_CHARS + " characters of JSON");
     }
-    if (environment == null) {
-      throw new InvalidFieldException("environment", "must be 'live' or 'test'");
+    if (metaJson.contains("\\u0000")) {
+      throw new InvalidFieldException("meta", "must not contain the NUL character (\\u0000)");
     }
   }
 

@@ -23,9 +23,8 @@ public record KeyPatch(
     if (scopes != null) {
       scopes = KeyAttributes.validScopes(scopes);
     }
-    if (metaJson != null && metaJson.length() > KeyAttributes.MAX_META_CHARS) {
-      throw new InvalidFieldException(
-          "meta", "at most " + KeyAttributes.MAX_META_CHARS + " characters of JSON");
+    if (metaJson != null) {
+      KeyAttributes.requireStorableMeta(metaJson);
     }
   }
 

@@ -24,8 +24,11 @@ import java.util.zip.CRC32;
  * {@link #parseAscii} never allocates.
  */
 public final class KeyFormat {
-  /** Longest key string accepted from anyone, in characters; longer input is malformed. */
-  public static final int MAX_KEY_LENGTH_CHARS = 512;
+  /**
+   * Longest key string accepted from anyone, in characters; longer input is malformed. Generous
+   * so that long tokens imported from other systems (JWT-style) still verify.
+   */
+  public static final int MAX_KEY_LENGTH_CHARS = 4096;
 
   /** The default deployment prefix. */
   public static final String DEFAULT_PREFIX = "kw";

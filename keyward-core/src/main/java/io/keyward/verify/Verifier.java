@@ -77,6 +77,8 @@ public final class Verifier {
   private final ConcurrentHashMap<KeyHash, CompletableFuture<Loaded>> inFlight =
       new ConcurrentHashMap<>();
   private final AtomicLong invalidationEpoch = new AtomicLong();
+  /** Keys changed within the fresh window, whose second-tier entries are not trusted yet. */
+  private final Cache<KeyHash, Boolean> recentlyChanged;
   private final RateLimitedLogger storeWarnings;
   private final RateLimitedLogger seamWarnings;
   private final VerifierMetrics metrics;
@@ -100,6 +102,13 @@ public final class Verifier {
     this.l1 =
         Caffeine.newBuilder()
             .maximumSize(settings.maxEntries())
+            .executor(Runnable::run)
+            .build();
+    this.recentlyChanged =
+        Caffeine.newBuilder()
+            .maximumSize(100_000)
+            .expireAfterWrite(settings.freshFor())
+            .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
             .executor(Runnable::run)
             .build();
     var log = LoggerFactory.getLogger(Verifier.class);
@@ -146,6 +155,7 @@ public final class Verifier {
   /** Drops the cached answer for one key hash here and in the second tier. */
   public void invalidate(KeyHash hash) {
     invalidationEpoch.incrementAndGet();
+    recentlyChanged.put(hash, Boolean.TRUE);
     l1.invalidate(hash);
     try {
       secondTier.invalidate(hash);
@@ -157,6 +167,7 @@ public final class Verifier {
   /** Drops the cached answer for one key hash in this process only (another node changed it). */
   public void invalidateLocally(KeyHash hash) {
     invalidationEpoch.incrementAndGet();
+    recentlyChanged.put(hash, Boolean.TRUE);
     l1.invalidate(hash);
   }
 
@@ -245,6 +256,8 @@ public final class Verifier {
       return cache(hash, fromTier.record(), fromTier.loadedAtMillis(), epoch, false);
     }
     Optional<KeyRecord> fromStore;
+    // Taken before the query: the record is at least this fresh, never fresher.
+    long queriedAt = clock.millis();
     try {
       fromStore = store.findByHash(hash);
     } catch (RuntimeException e) {
@@ -253,12 +266,10 @@ public final class Verifier {
       return new Loaded.Failed("key store unavailable");
     }
     if (fromStore.isEmpty()) {
-      if (epoch == invalidationEpoch.get()) {
-        l1.put(hash, new CachedLookup(null, clock.millis()));
-      }
+      putUnlessInvalidated(hash, new CachedLookup(null, queriedAt), epoch);
       return Loaded.ABSENT;
     }
-    return cache(hash, fromStore.get(), clock.millis(), epoch, true);
+    return cache(hash, fromStore.get(), queriedAt, epoch, true);
   }
 
   /**
@@ -268,8 +279,7 @@ public final class Verifier {
    */
   private Loaded cache(KeyHash hash, KeyRecord record, long loadedAt, long epoch, boolean fromStore) {
     CachedLookup entry = new CachedLookup(record, loadedAt);
-    if (epoch == invalidationEpoch.get()) {
-      l1.put(hash, entry);
+    if (putUnlessInvalidated(hash, entry, epoch)) {
       if (fromStore) {
         try {
           secondTier.write(record, loadedAt);
@@ -281,8 +291,32 @@ public final class Verifier {
     return new Loaded.Found(entry);
   }
 
+  /**
+   * Puts {@code entry} in L1 unless an invalidation has happened since {@code epoch}. Checked
+   * again after the put, since an invalidation can land between the check and the put; then the
+   * entry is taken out again.
+   *
+   * @return whether the entry stayed
+   */
+  private boolean putUnlessInvalidated(KeyHash hash, CachedLookup entry, long epoch) {
+    if (epoch != invalidationEpoch.get()) {
+      return false;
+    }
+    l1.put(hash, entry);
+    if (epoch != invalidationEpoch.get()) {
+      l1.asMap().remove(hash, entry);
+      return false;
+    }
+    return true;
+  }
+
   /** A usable second-tier entry for {@code hash}, or null. */
   private CacheTier.@Nullable Entry readSecondTier(KeyHash hash) {
+    if (secondTier == CacheTier.NONE || recentlyChanged.getIfPresent(hash) != null) {
+      // Changed within the fresh window: another node may still write the old record to the
+      // tier (its load raced the change), so only the store is trusted for this key for now.
+      return null;
+    }
     try {
       CacheTier.Entry entry = secondTier.read(hash).orElse(null);
       if (entry == null) {

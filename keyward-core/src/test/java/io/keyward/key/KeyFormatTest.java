@@ -151,7 +151,7 @@ class KeyFormatTest {
   void parserIsTotalOverArbitraryStrings() {
     SplittableRandom random = new SplittableRandom(SEED);
     for (int i = 0; i < TRIES * 10; i++) {
-      int length = random.nextInt(600);
+      int length = random.nextInt(10) == 0 ? random.nextInt(KeyFormat.MAX_KEY_LENGTH_CHARS + 100) : random.nextInt(600);
       StringBuilder text = new StringBuilder(length);
       for (int j = 0; j < length; j++) {
         text.append(random.nextInt(4) == 0
@@ -169,8 +169,9 @@ class KeyFormatTest {
   @Test
   void onlyWhatNoKeyCanBeIsMalformedByItsText() {
     assertThat(format.parse("")).isEqualTo(MalformedReason.EMPTY.asResult());
-    assertThat(format.parse("a".repeat(513))).isEqualTo(MalformedReason.TOO_LONG.asResult());
-    assertThat(format.parse("a".repeat(512))).isInstanceOf(ParsedKey.Foreign.class);
+    int limit = KeyFormat.MAX_KEY_LENGTH_CHARS;
+    assertThat(format.parse("a".repeat(limit + 1))).isEqualTo(MalformedReason.TOO_LONG.asResult());
+    assertThat(format.parse("a".repeat(limit))).isInstanceOf(ParsedKey.Foreign.class);
     assertThat(format.parse("kw_live_ abc")).isEqualTo(MalformedReason.ILLEGAL_CHARACTER.asResult());
     assertThat(format.parse("key\u0000")).isEqualTo(MalformedReason.ILLEGAL_CHARACTER.asResult());
     assertThat(format.parse("clé")).isEqualTo(MalformedReason.ILLEGAL_CHARACTER.asResult());

@@ -13,6 +13,7 @@ import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerResponse;
 import io.keyward.admin.IssuedKey;
 import io.keyward.cache.redis.RedisCacheTier;
+import io.keyward.cache.redis.SigningKey;
 import io.keyward.admin.KeyAdministration;
 import io.keyward.key.KeyFormat;
 import io.keyward.key.KeyIds;
@@ -21,6 +22,7 @@ import io.keyward.server.api.Json;
 import io.keyward.server.api.KeysApi;
 import io.keyward.server.api.SystemApi;
 import io.keyward.server.auth.RootKeyAuthenticator;
+import io.keyward.store.postgres.ClusterSecrets;
 import io.keyward.store.postgres.ConnectionPool;
 import io.keyward.store.postgres.DatabaseUrl;
 import io.keyward.store.postgres.EmbeddedDatabase;
@@ -182,7 +184,10 @@ public final class KeywardServer implements AutoCloseable {
 
       CacheTier secondTier = CacheTier.NONE;
       if (settings.redis() != null) {
-        RedisCacheTier tier = RedisCacheTier.connect(settings.redis(), settings.clock(), registry);
+        byte[] signingKey = new ClusterSecrets(pool, new SecureRandom())
+            .getOrCreate(ClusterSecrets.CACHE_SIGNING_KEY);
+        RedisCacheTier tier = RedisCacheTier.connect(settings.redis(), SigningKey.of(signingKey),
+            settings.clock(), registry);
         resources.push(tier);
         secondTier = tier;
         LOG.info("Redis second cache tier on {}", settings.redis());
@@ -201,10 +206,15 @@ public final class KeywardServer implements AutoCloseable {
       RootKeyFile file = new RootKeyFile(dataDir);
       rootKeyFile = file.path();
       createdRootKey = createRootKey(file, console);
+      if (databaseUrlWasEmbedded(settings)) {
+        LOG.warn("The embedded PostgreSQL trusts every local connection to its port: on a shared"
+            + " host, any local user could reach it. Use --db-url for anything but a single-user"
+            + " machine.");
+      }
 
-      var auth = new RootKeyAuthenticator(verifier);
+      var auth = new RootKeyAuthenticator(verifier, format);
       var keysApi = new KeysApi(admin, verifier, auth);
-      var systemApi = new SystemApi(registry, store::preflight);
+      var systemApi = new SystemApi(registry, new CachedPreflight(store::preflight));
       var inFlight = new Semaphore(settings.maxInFlight());
       web = WebServer.builder()
           .host(settings.host())
@@ -242,6 +252,10 @@ public final class KeywardServer implements AutoCloseable {
           .start();
       resources.push(web::stop);
       LOG.info("Keyward listening on http://{}:{}", settings.host(), web.port());
+    }
+
+    private static boolean databaseUrlWasEmbedded(ServerSettings settings) {
+      return settings.databaseUrl() == null;
     }
 
     private @Nullable IssuedKey createRootKey(RootKeyFile file, PrintStream console) {

@@ -4,7 +4,6 @@ import io.keyward.admin.IssuedKey;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -15,50 +14,57 @@ import java.nio.file.attribute.PosixFilePermissions;
  * two steps so that the file holds a key only if that key was stored: a private temporary file
  * first, renamed into place once the database has the key, deleted otherwise.
  */
-final class RootKeyFile {
+public final class RootKeyFile {
   static final String NAME = "root.key";
 
+  private final Path dataDir;
   private final Path file;
-  private final Path pending;
+  private Path pending;
 
-  RootKeyFile(Path dataDir) {
+  public RootKeyFile(Path dataDir) {
+    this.dataDir = dataDir;
     this.file = dataDir.resolve(NAME);
-    this.pending = dataDir.resolve(NAME + ".pending");
   }
 
-  Path path() {
+  public Path path() {
     return file;
   }
 
-  /** Writes the key to the pending file, created with mode 0600 before any byte is written. */
-  void writePending(IssuedKey key) {
+  /**
+   * Writes the key to a pending file of this process's own (a unique name, so processes sharing
+   * the data directory cannot touch each other's), created with mode 0600 before any byte.
+   */
+  public void writePending(IssuedKey key) {
     try {
-      Files.deleteIfExists(pending);
       try {
-        Files.createFile(pending,
+        pending = Files.createTempFile(dataDir, NAME + ".", ".pending",
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
       } catch (UnsupportedOperationException notPosix) {
-        Files.createFile(pending);
+        pending = Files.createTempFile(dataDir, NAME + ".", ".pending");
       }
       Files.writeString(pending, key.secret() + "\n", StandardCharsets.US_ASCII);
-    } catch (FileAlreadyExistsException e) {
-      throw new UncheckedIOException("another process is writing " + pending, e);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + pending + ": " + e.getMessage(), e);
+      throw new UncheckedIOException("cannot write a pending root key in " + dataDir + ": "
+          + e.getMessage(), e);
     }
   }
 
   /** Moves the pending file into place. */
-  void commit() {
+  public void commit() {
     try {
       Files.move(pending, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot move " + pending + " to " + file + ": " + e.getMessage(), e);
+      throw new UncheckedIOException("the root key was stored but cannot be moved from " + pending
+          + " to " + file + " (" + e.getMessage() + "); it was printed above, and"
+          + " `keyward root-key create` makes a new one", e);
     }
   }
 
   /** Deletes the pending file, if any. */
-  void discard() {
+  public void discard() {
+    if (pending == null) {
+      return;
+    }
     try {
       Files.deleteIfExists(pending);
     } catch (IOException e) {

@@ -157,6 +157,10 @@ class ApiEndToEndTest {
     assertThat(anonymous.raw().headers().firstValue("WWW-Authenticate")).isPresent();
 
     assertError(keyward.clientWithKey("kw_live_nonsense").listKeys(null, null, null),
+        401, "UNAUTHORIZED", "not a key issued by this Keyward");
+    String unknownButWellFormed = io.keyward.key.KeyFormat.withPrefix("kw")
+        .generate(io.keyward.key.Environment.LIVE);
+    assertError(keyward.clientWithKey(unknownButWellFormed).listKeys(null, null, null),
         401, "UNAUTHORIZED", "NOT_FOUND");
 
     String plain = created(attributes("acme", "read")).get("key").asText();
@@ -164,6 +168,29 @@ class ApiEndToEndTest {
         "keyward:admin");
     assertError(keyward.clientWithKey(plain).verify(plain, List.of()), 403, "FORBIDDEN",
         "keyward:verify");
+  }
+
+  @Test
+  void importedKeyCannotBeABearerKeyEvenWithAdminScope() throws Exception {
+    String legacy = "legacy-admin-" + System.nanoTime();
+    Map<String, Object> body = attributes("ops", "keyward:admin");
+    body.put("sha256", java.util.HexFormat.of().formatHex(java.security.MessageDigest
+        .getInstance("SHA-256").digest(legacy.getBytes(StandardCharsets.US_ASCII))));
+    assertThat(client.importKey(body).status()).isEqualTo(201);
+
+    assertError(keyward.clientWithKey(legacy).listKeys(null, null, null), 401, "UNAUTHORIZED",
+        "not a key issued");
+  }
+
+  @Test
+  void unstorableMetadataAndFarExpiriesAre400NotA503() {
+    Map<String, Object> nul = attributes("acme");
+    nul.put("meta", Map.of("note", "a\u0000b"));
+    assertError(client.createKey(nul), 400, "INVALID_FIELD", "meta");
+
+    Map<String, Object> far = attributes("acme");
+    far.put("expiresAt", "+300000-01-01T00:00:00Z");
+    assertThat(client.createKey(far).status()).isEqualTo(400);
   }
 
   @Test

@@ -131,9 +131,10 @@ class IncidentI4ReplayTest {
       }
       case RECORD_OF_ANOTHER_KEY -> goodEntries.entrySet().stream()
           .filter(entry -> !entry.getKey().equals(entryKey)).findFirst().orElseThrow().getValue();
-      case OLDER_ENVELOPE_VERSION -> RedisTestSupport.asEnvelopeVersion(good, hash, 0);
+      case OLDER_ENVELOPE_VERSION -> RedisTestSupport.asEnvelopeVersion(good, hash, 0, cluster.signingKey());
       case NEWER_ENVELOPE_VERSION ->
-          RedisTestSupport.asEnvelopeVersion(good, hash, EntryEnvelope.ENVELOPE_VERSION + 1);
+          RedisTestSupport.asEnvelopeVersion(good, hash, EntryEnvelope.ENVELOPE_VERSION + 1,
+              cluster.signingKey());
       case REDIS_HASH_INSTEAD_OF_STRING -> null;
       case EMPTY_STRING -> new byte[0];
     };
@@ -165,7 +166,8 @@ class IncidentI4ReplayTest {
   private static long entriesDecodingAs(Class<?> kind) {
     return ourEntryKeys().stream().filter(entryKey -> {
       try {
-        return kind.isInstance(EntryEnvelope.decode(cluster.redis().raw().get(entryKey), hashOf(entryKey)));
+        return kind.isInstance(EntryEnvelope.decode(cluster.redis().raw().get(entryKey), hashOf(entryKey),
+            cluster.signingKey()));
       } catch (RuntimeException wrongType) {
         return false;
       }

@@ -10,7 +10,10 @@ public enum CorruptionReason {
   NOT_ENVELOPE,
   /** Shorter than its header says: cut off. */
   TRUNCATED,
-  /** The checksum does not match: bytes changed after writing. */
+  /**
+   * The keyed checksum (HMAC) does not match: bytes changed after writing, or the entry was not
+   * written by a node holding this deployment's signing key.
+   */
   BAD_CHECKSUM,
   /** An envelope or record version older than this release reads (and not one it can convert). */
   OLDER_VERSION,

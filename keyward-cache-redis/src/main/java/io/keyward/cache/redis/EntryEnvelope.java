@@ -16,7 +16,6 @@ import java.time.Instant;
 import java.util.HashSet;
 import java.util.Locale;
 import java.util.Set;
-import java.util.zip.CRC32C;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -31,8 +30,12 @@ import org.jspecify.annotations.Nullable;
  *     38     8  written at, epoch milliseconds (when the record was read from the store)
  *     46     4  payload length n
  *     50     n  payload: the record, schema version 1 (see writeRecord)
- *   50+n     4  CRC32C of bytes [0, 50+n)
+ *   50+n    16  HMAC-SHA256 of bytes [0, 50+n) under the deployment's signing key, first 16 bytes
  * </pre>
+ *
+ * The MAC makes an entry prove both that it is intact and that a Keyward node of this deployment
+ * wrote it: someone who can write to Redis but does not hold the signing key (kept in the
+ * database, see {@code ClusterSecrets}) cannot forge an entry that would make a key valid.
  *
  * Decoding is strict: anything that is not exactly this (wrong magic, length, checksum, version,
  * key hash, trailing bytes, an impossible field) is a {@link Decoded.Unusable} with its reason,
@@ -49,7 +52,7 @@ public final class EntryEnvelope {
   public static final int RECORD_VERSION = 1;
 
   private static final int HEADER_BYTES = 50;
-  private static final int CHECKSUM_BYTES = 4;
+  private static final int CHECKSUM_BYTES = 16;
   /** Largest payload accepted; a record is a few hundred bytes, metadata at most ~24 KiB. */
   private static final int MAX_PAYLOAD_BYTES = 256 * 1024;
 
@@ -64,26 +67,25 @@ public final class EntryEnvelope {
     record Unusable(CorruptionReason reason) implements Decoded {}
   }
 
-  /** Encodes a record read from the store at {@code writtenAtMillis}. */
-  public static byte[] encode(KeyRecord record, long writtenAtMillis) {
-    return encode(record, writtenAtMillis, ENVELOPE_VERSION, RECORD_VERSION);
+  /** Encodes a record read from the store at {@code writtenAtMillis}, signed with {@code key}. */
+  public static byte[] encode(KeyRecord record, long writtenAtMillis, SigningKey key) {
+    return encode(record, writtenAtMillis, ENVELOPE_VERSION, RECORD_VERSION, key);
   }
 
   /** Encodes with explicit versions: for tests that play an older or newer release. */
-  static byte[] encode(KeyRecord record, long writtenAtMillis, int envelopeVersion, int recordVersion) {
+  static byte[] encode(KeyRecord record, long writtenAtMillis, int envelopeVersion,
+      int recordVersion, SigningKey key) {
     byte[] payload = writeRecord(record);
     ByteBuffer buffer = ByteBuffer.allocate(HEADER_BYTES + payload.length + CHECKSUM_BYTES);
     buffer.put(MAGIC).put((byte) envelopeVersion).put((byte) recordVersion);
     buffer.put(record.hash().toBytes());
     buffer.putLong(writtenAtMillis).putInt(payload.length).put(payload);
-    CRC32C crc = new CRC32C();
-    crc.update(buffer.array(), 0, buffer.position());
-    buffer.putInt((int) crc.getValue());
+    buffer.put(key.mac(buffer.array(), buffer.position()), 0, CHECKSUM_BYTES);
     return buffer.array();
   }
 
-  /** Decodes a value read for {@code expected}; total: never throws. */
-  public static Decoded decode(byte @Nullable [] value, KeyHash expected) {
+  /** Decodes a value read for {@code expected}, checking it against {@code key}; total. */
+  public static Decoded decode(byte @Nullable [] value, KeyHash expected, SigningKey key) {
     if (value == null || value.length == 0) {
       return unusable(CorruptionReason.EMPTY);
     }
@@ -107,9 +109,10 @@ public final class EntryEnvelope {
     if (value.length > expectedLength) {
       return unusable(CorruptionReason.BAD_CHECKSUM);
     }
-    CRC32C crc = new CRC32C();
-    crc.update(value, 0, HEADER_BYTES + payloadLength);
-    if ((int) crc.getValue() != buffer.getInt(HEADER_BYTES + payloadLength)) {
+    byte[] mac = key.mac(value, HEADER_BYTES + payloadLength);
+    if (!java.security.MessageDigest.isEqual(
+        java.util.Arrays.copyOf(mac, CHECKSUM_BYTES),
+        java.util.Arrays.copyOfRange(value, HEADER_BYTES + payloadLength, value.length))) {
       return unusable(CorruptionReason.BAD_CHECKSUM);
     }
     // Versions are judged after the checksum, so a flipped version byte counts as damage.

@@ -76,6 +76,7 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
   private static final Duration LEAVE_NEWER_ALONE_FOR = Duration.ofMinutes(1);
 
   private final RedisTierSettings settings;
+  private final SigningKey signingKey;
   private final Clock clock;
   private final RedisClient client;
   private final StatefulRedisConnection<String, byte[]> connection;
@@ -96,8 +97,10 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
   /** System.nanoTime() of the last message on the channel: liveness is measured in real time. */
   private volatile long lastMessageNanos = System.nanoTime();
 
-  private RedisCacheTier(RedisTierSettings settings, Clock clock, MeterRegistry registry) {
+  private RedisCacheTier(RedisTierSettings settings, SigningKey signingKey, Clock clock,
+      MeterRegistry registry) {
     this.settings = settings;
+    this.signingKey = signingKey;
     this.clock = clock;
     this.breaker = new CircuitBreaker(clock, settings.breakerThreshold(), settings.breakerOpenFor());
     this.pendingWrites = new Semaphore(settings.maxPendingWrites());
@@ -158,11 +161,8 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
     try {
       connection.async().publish(settings.invalidationChannel(), heartbeat);
       long silentNanos = System.nanoTime() - lastMessageNanos;
-      if (silentNanos > settings.channelSilenceLimit().toNanos()
-          && subscribed.compareAndSet(true, false)) {
-        LOG.warn("no message on the invalidation channel for {} ms; expiring the local cache and"
-            + " shortening its freshness until it is heard again", silentNanos / 1_000_000);
-        listener.get().channelLost();
+      if (silentNanos > settings.channelSilenceLimit().toNanos()) {
+        markLost("no message on the invalidation channel for " + silentNanos / 1_000_000 + " ms");
       }
     } catch (RuntimeException e) {
       warnings.warn("heartbeat failed: {}", e.toString());
@@ -172,11 +172,13 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
   /**
    * Connects to Redis and subscribes to the invalidation channel.
    *
+   * @param signingKey the deployment's key for signing entries; every node must use the same
    * @throws IllegalStateException if Redis cannot be reached at start (later outages are
    *     absorbed, but a wrong URL should stop the deploy)
    */
-  public static RedisCacheTier connect(RedisTierSettings settings, Clock clock, MeterRegistry registry) {
-    return new RedisCacheTier(settings, clock, registry);
+  public static RedisCacheTier connect(RedisTierSettings settings, SigningKey signingKey,
+      Clock clock, MeterRegistry registry) {
+    return new RedisCacheTier(settings, signingKey, clock, registry);
   }
 
   @Override
@@ -206,6 +208,7 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
       return Optional.empty();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      failed("GET interrupted"); // every allowed call reports back, or a probe would wedge the breaker
       return Optional.empty();
     } catch (RuntimeException e) {
       failed("GET failed: " + e);
@@ -216,7 +219,7 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
       metrics.misses.increment();
       return Optional.empty();
     }
-    return switch (EntryEnvelope.decode(value, hash)) {
+    return switch (EntryEnvelope.decode(value, hash, signingKey)) {
       case EntryEnvelope.Decoded.Usable usable -> {
         metrics.hits.increment();
         // Never trust a clock ahead of ours for freshness.
@@ -248,7 +251,7 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
       return;
     }
     try {
-      redis.set(settings.entryKey(record.hash().toHex()), EntryEnvelope.encode(record, loadedAtMillis), setArgs)
+      redis.set(settings.entryKey(record.hash().toHex()), EntryEnvelope.encode(record, loadedAtMillis, signingKey), setArgs)
           .whenComplete((ok, error) -> {
             pendingWrites.release();
             if (error == null) {
@@ -279,14 +282,39 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (ExecutionException | TimeoutException | RuntimeException e) {
-      warnings.warn("could not delete or announce an invalidated entry; other nodes see it within"
-          + " their fresh window and the entry TTL ({}): {}", settings.entryTtl(), e.toString());
+      metrics.invalidationsFailed.increment();
+      warnings.warn("could not delete or announce an invalidated entry; other nodes see the change"
+          + " within their fresh window: {}", e.toString());
     }
   }
 
   /** The settings this tier runs with. */
   public RedisTierSettings settings() {
     return settings;
+  }
+
+  /**
+   * The channel's state and the verifier's mode change together, under one lock, so a loss and a
+   * restore racing each other (heartbeat thread, I/O thread) cannot leave them disagreeing.
+   */
+  private void markLost(String why) {
+    synchronized (subscribed) {
+      if (subscribed.compareAndSet(true, false)) {
+        LOG.warn("{}; expiring the local cache and shortening its freshness until the channel is"
+            + " heard again", why);
+        listener.get().channelLost();
+      }
+    }
+  }
+
+  private void markRestored() {
+    synchronized (subscribed) {
+      if (subscribed.compareAndSet(false, true)) {
+        LOG.info("invalidation channel {} is heard again; normal freshness resumes",
+            settings.invalidationChannel());
+        listener.get().channelRestored();
+      }
+    }
   }
 
   /** Whether the invalidation subscription is live now. */
@@ -329,9 +357,8 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
     @Override
     public void message(String channel, String message) {
       lastMessageNanos = System.nanoTime();
-      if (subscribed.compareAndSet(false, true)) {
-        LOG.info("invalidation channel {} is heard again; normal freshness resumes", channel);
-        listener.get().channelRestored();
+      if (!subscribed.get()) {
+        markRestored();
       }
       if (message.startsWith("hb:")) {
         return;
@@ -359,10 +386,8 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
   private final class SubscriptionWatcher implements RedisConnectionStateListener {
     @Override
     public void onRedisDisconnected(RedisChannelHandler<?, ?> handler) {
-      if (handler == pubSub && subscribed.compareAndSet(true, false)) {
-        LOG.warn("lost the invalidation channel; flushing the local cache and shortening its"
-            + " freshness until it is back");
-        listener.get().channelLost();
+      if (handler == pubSub) {
+        markLost("the invalidation channel's connection dropped");
       }
     }
 
@@ -383,6 +408,7 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
     final Counter breakerOpened;
     final Counter published;
     final Counter received;
+    final Counter invalidationsFailed;
     final Map<CorruptionReason, Counter> corrupt = new EnumMap<>(CorruptionReason.class);
 
     Metrics(MeterRegistry registry, CircuitBreaker breaker, AtomicBoolean subscribed) {
@@ -400,6 +426,10 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
           .description("Invalidations announced to other nodes").register(registry);
       received = Counter.builder("keyward.invalidations.received")
           .description("Invalidations received from any node").register(registry);
+      invalidationsFailed = Counter.builder("keyward.invalidations.failed")
+          .description("Invalidations this node could not delete from Redis or announce; other"
+              + " nodes see those changes only within their fresh window")
+          .register(registry);
       for (CorruptionReason reason : CorruptionReason.values()) {
         corrupt.put(reason, Counter.builder("keyward.cache.l2.corrupt")
             .description("Redis entries that could not be used, by reason; each was a miss")

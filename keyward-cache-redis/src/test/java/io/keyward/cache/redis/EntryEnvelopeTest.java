@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 /** The entry format: round trips, and every kind of damage is an unusable entry, never a record. */
 class EntryEnvelopeTest {
   static final KeyHash HASH = KeyHash.of("kw_live_envelope-test");
+  static final SigningKey KEY = RedisTestSupport.SIGNING_KEY;
 
   static KeyRecord record(KeyHash hash) {
     Instant at = Instant.parse("2030-01-02T03:04:05.123456Z");
@@ -30,7 +31,7 @@ class EntryEnvelopeTest {
   void recordRoundTripsWithItsLoadTime() {
     KeyRecord record = record(HASH);
 
-    var decoded = EntryEnvelope.decode(EntryEnvelope.encode(record, 1_234L), HASH);
+    var decoded = EntryEnvelope.decode(EntryEnvelope.encode(record, 1_234L, KEY), HASH, KEY);
 
     assertThat(decoded).isEqualTo(new EntryEnvelope.Decoded.Usable(record, 1_234L));
   }
@@ -41,18 +42,18 @@ class EntryEnvelopeTest {
     KeyRecord record = new KeyRecord("key_03FTCvhZw4D0YPzz2iS3RV", HASH, null, "n", "o", Set.of(),
         "{}", Environment.TEST, KeyOrigin.IMPORTED, at, at, null, at, false, null, 1);
 
-    assertThat(EntryEnvelope.decode(EntryEnvelope.encode(record, 0), HASH))
+    assertThat(EntryEnvelope.decode(EntryEnvelope.encode(record, 0, KEY), HASH, KEY))
         .isEqualTo(new EntryEnvelope.Decoded.Usable(record, 0));
   }
 
   @Test
   void everySingleByteChangeIsDetected() {
-    byte[] good = EntryEnvelope.encode(record(HASH), 99);
+    byte[] good = EntryEnvelope.encode(record(HASH), 99, KEY);
     for (int i = 0; i < good.length; i++) {
       for (int bit = 0; bit < 8; bit++) {
         byte[] bad = good.clone();
         bad[i] ^= (byte) (1 << bit);
-        assertThat(EntryEnvelope.decode(bad, HASH)).as("byte %d bit %d", i, bit)
+        assertThat(EntryEnvelope.decode(bad, HASH, KEY)).as("byte %d bit %d", i, bit)
             .isInstanceOf(EntryEnvelope.Decoded.Unusable.class);
       }
     }
@@ -60,10 +61,10 @@ class EntryEnvelopeTest {
 
   @Test
   void everyTruncationIsUnusable() {
-    byte[] good = EntryEnvelope.encode(record(HASH), 99);
+    byte[] good = EntryEnvelope.encode(record(HASH), 99, KEY);
     for (int length = 0; length < good.length; length++) {
       byte[] cut = java.util.Arrays.copyOf(good, length);
-      assertThat(EntryEnvelope.decode(cut, HASH)).as("length %d", length)
+      assertThat(EntryEnvelope.decode(cut, HASH, KEY)).as("length %d", length)
           .isInstanceOf(EntryEnvelope.Decoded.Unusable.class);
     }
     assertThat(reason(java.util.Arrays.copyOf(good, good.length - 1))).isEqualTo(CorruptionReason.TRUNCATED);
@@ -71,7 +72,7 @@ class EntryEnvelopeTest {
 
   @Test
   void eachKindOfDamageHasItsReason() {
-    byte[] good = EntryEnvelope.encode(record(HASH), 99);
+    byte[] good = EntryEnvelope.encode(record(HASH), 99, KEY);
     byte[] flipped = good.clone();
     flipped[60] ^= 1;
     byte[] trailing = java.util.Arrays.copyOf(good, good.length + 3);
@@ -83,11 +84,22 @@ class EntryEnvelopeTest {
     assertThat(reason(flipped)).isEqualTo(CorruptionReason.BAD_CHECKSUM);
     assertThat(reason(trailing)).isEqualTo(CorruptionReason.BAD_CHECKSUM);
     assertThat(reason(java.util.Arrays.copyOf(good, 30))).isEqualTo(CorruptionReason.TRUNCATED);
-    assertThat(EntryEnvelope.decode(good, KeyHash.of("another key")))
+    assertThat(EntryEnvelope.decode(good, KeyHash.of("another key"), KEY))
         .isEqualTo(new EntryEnvelope.Decoded.Unusable(CorruptionReason.OTHER_KEY));
-    assertThat(reason(EntryEnvelope.encode(record(HASH), 1, 0, 1))).isEqualTo(CorruptionReason.OLDER_VERSION);
-    assertThat(reason(EntryEnvelope.encode(record(HASH), 1, 2, 1))).isEqualTo(CorruptionReason.NEWER_VERSION);
-    assertThat(reason(EntryEnvelope.encode(record(HASH), 1, 1, 2))).isEqualTo(CorruptionReason.NEWER_VERSION);
+    assertThat(reason(EntryEnvelope.encode(record(HASH), 1, 0, 1, KEY))).isEqualTo(CorruptionReason.OLDER_VERSION);
+    assertThat(reason(EntryEnvelope.encode(record(HASH), 1, 2, 1, KEY))).isEqualTo(CorruptionReason.NEWER_VERSION);
+    assertThat(reason(EntryEnvelope.encode(record(HASH), 1, 1, 2, KEY))).isEqualTo(CorruptionReason.NEWER_VERSION);
+  }
+
+  @Test
+  void entryWrittenWithoutTheDeploymentsSigningKeyIsRejected() {
+    // Someone who can write to Redis but lacks the key: a well-formed entry that would make a key
+    // valid (with an admin scope, say) must still be refused.
+    SigningKey attackers = SigningKey.of(new byte[SigningKey.LENGTH_BYTES]);
+    byte[] forged = EntryEnvelope.encode(record(HASH), 99, attackers);
+
+    assertThat(EntryEnvelope.decode(forged, HASH, KEY))
+        .isEqualTo(new EntryEnvelope.Decoded.Unusable(CorruptionReason.BAD_CHECKSUM));
   }
 
   @Test
@@ -99,7 +111,7 @@ class EntryEnvelopeTest {
       if (i % 2 == 0 && junk.length > 4) {
         System.arraycopy(EntryEnvelope.MAGIC, 0, junk, 0, 4); // magic right, rest garbage
       }
-      assertThat(EntryEnvelope.decode(junk, HASH)).isInstanceOf(EntryEnvelope.Decoded.Unusable.class);
+      assertThat(EntryEnvelope.decode(junk, HASH, KEY)).isInstanceOf(EntryEnvelope.Decoded.Unusable.class);
     }
   }
 
@@ -114,11 +126,11 @@ class EntryEnvelopeTest {
       sample = HexFormat.of().parseHex(new String(in.readAllBytes(), StandardCharsets.US_ASCII).strip());
     }
 
-    assertThat(EntryEnvelope.decode(sample, HASH))
+    assertThat(EntryEnvelope.decode(sample, HASH, KEY))
         .isEqualTo(new EntryEnvelope.Decoded.Usable(record(HASH), 1_893_456_000_000L));
   }
 
   private static CorruptionReason reason(byte[] value) {
-    return ((EntryEnvelope.Decoded.Unusable) EntryEnvelope.decode(value, HASH)).reason();
+    return ((EntryEnvelope.Decoded.Unusable) EntryEnvelope.decode(value, HASH, KEY)).reason();
   }
 }

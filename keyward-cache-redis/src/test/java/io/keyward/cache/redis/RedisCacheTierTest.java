@@ -36,7 +36,7 @@ class RedisCacheTierTest {
   }
 
   private RedisCacheTier tier(RedisTierSettings settings) {
-    return RedisCacheTier.connect(settings, Clock.systemUTC(), registry);
+    return RedisCacheTier.connect(settings, RedisTestSupport.SIGNING_KEY, Clock.systemUTC(), registry);
   }
 
   private static KeyRecord record(String key) {
@@ -76,13 +76,13 @@ class RedisCacheTierTest {
       KeyRecord record = record("k2");
       KeyRecord other = record("k3");
       String key = redis.settings().entryKey(record.hash().toHex());
-      byte[] good = EntryEnvelope.encode(record, System.currentTimeMillis());
+      byte[] good = EntryEnvelope.encode(record, System.currentTimeMillis(), RedisTestSupport.SIGNING_KEY);
       List<byte[]> damage = List.of(
           "garbage".getBytes(StandardCharsets.UTF_8),
           java.util.Arrays.copyOf(good, good.length / 2),
           flip(good, 70),
-          EntryEnvelope.encode(other, System.currentTimeMillis()),
-          EntryEnvelope.encode(record, System.currentTimeMillis(), 0, 1),
+          EntryEnvelope.encode(other, System.currentTimeMillis(), RedisTestSupport.SIGNING_KEY),
+          EntryEnvelope.encode(record, System.currentTimeMillis(), 0, 1, RedisTestSupport.SIGNING_KEY),
           new byte[0]);
       for (byte[] bytes : damage) {
         redis.raw().set(key, bytes);
@@ -111,7 +111,7 @@ class RedisCacheTierTest {
     try (RedisCacheTier tier = tier(redis.settings())) {
       KeyRecord record = record("k4");
       String key = redis.settings().entryKey(record.hash().toHex());
-      byte[] newer = EntryEnvelope.encode(record, System.currentTimeMillis(), 2, 1);
+      byte[] newer = EntryEnvelope.encode(record, System.currentTimeMillis(), 2, 1, RedisTestSupport.SIGNING_KEY);
       redis.raw().set(key, newer);
 
       assertThat(tier.read(record.hash())).isEmpty();
@@ -149,7 +149,7 @@ class RedisCacheTierTest {
   }
 
   @Test
-  void breakerClosesAgainOnceRedisIsBackEvenWithInvalidationsArrivingWhileOpen() {
+  void breakerKeepsSkippingCheaplyWhileRedisStaysUnreachable() {
     try (TcpProxy proxy = TcpProxy.to(6379);
         RedisCacheTier cut = tier(redis.settings("redis://127.0.0.1:" + proxy.port() + "/0"));
         RedisCacheTier other = tier(redis.settings())) {
@@ -204,25 +204,50 @@ class RedisCacheTierTest {
   }
 
   @Test
-  void silentChannelIsReportedLost() {
+  void droppedConnectionReportsTheChannelLost() {
     List<String> events = new CopyOnWriteArrayList<>();
-    RedisTierSettings settings = redis.settings().withChannelSilenceLimit(Duration.ofSeconds(1));
     try (TcpProxy proxy = TcpProxy.to(6379);
-        RedisCacheTier tier = tier(new RedisTierSettings(
-            "redis://127.0.0.1:" + proxy.port() + "/0", settings.commandTimeout(),
-            settings.connectTimeout(), settings.entryTtl(), settings.namespace(), 5,
-            Duration.ofMillis(200), 1_000, Duration.ofMillis(200), Duration.ofSeconds(1)))) {
-      tier.listen(new RemoteInvalidations() {
-        @Override public void invalidated(KeyHash hash) {}
-        @Override public void channelLost() { events.add("lost"); }
-        @Override public void channelRestored() { events.add("restored"); }
-      });
+        RedisCacheTier tier = tier(redis.settings("redis://127.0.0.1:" + proxy.port() + "/0"))) {
+      tier.listen(recorder(events));
 
       proxy.stop();
 
       await(() -> events.contains("lost"));
       assertThat(tier.isSubscribed()).isFalse();
     }
+  }
+
+  @Test
+  void silentChannelWithLiveConnectionsIsReportedLostAndThenRestored() {
+    List<String> events = new CopyOnWriteArrayList<>();
+    RedisTierSettings s = redis.settings();
+    RedisTierSettings quick = new RedisTierSettings(s.url(), s.commandTimeout(), s.connectTimeout(),
+        s.entryTtl(), s.namespace(), s.breakerThreshold(), s.breakerOpenFor(), s.maxPendingWrites(),
+        Duration.ofMillis(100), Duration.ofMillis(500));
+    try (RedisCacheTier tier = tier(quick)) {
+      tier.listen(recorder(events));
+
+      // Redis stops running writes (PUBLISH included) for 2 s; every connection stays open, so
+      // only the missing heartbeats can tell that invalidations would not arrive.
+      var codec = io.lettuce.core.codec.RedisCodec.of(io.lettuce.core.codec.StringCodec.UTF8,
+          io.lettuce.core.codec.ByteArrayCodec.INSTANCE);
+      redis.raw().dispatch(io.lettuce.core.protocol.CommandType.CLIENT,
+          new io.lettuce.core.output.StatusOutput<>(codec),
+          new io.lettuce.core.protocol.CommandArgs<>(codec).add("PAUSE").add(2_000).add("WRITE"));
+
+      await(() -> events.contains("lost"));
+      await(() -> events.contains("restored"));
+      assertThat(events).containsExactly("lost", "restored");
+      assertThat(tier.isSubscribed()).isTrue();
+    }
+  }
+
+  private static RemoteInvalidations recorder(List<String> events) {
+    return new RemoteInvalidations() {
+      @Override public void invalidated(KeyHash hash) {}
+      @Override public void channelLost() { events.add("lost"); }
+      @Override public void channelRestored() { events.add("restored"); }
+    };
   }
 
   private static RemoteInvalidations listener(List<KeyHash> heard) {

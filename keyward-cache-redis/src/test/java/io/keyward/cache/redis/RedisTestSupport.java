@@ -21,6 +21,10 @@ public final class RedisTestSupport implements AutoCloseable {
   public static final String URL =
       System.getenv().getOrDefault("KEYWARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0");
 
+  /** The signing key of the tests' tiers (a deployment's comes from ClusterSecrets). */
+  public static final SigningKey SIGNING_KEY = SigningKey.of(
+      "keyward-test-signing-key-32bytes".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+
   private final String namespace;
   private final RedisClient client;
   private final StatefulRedisConnection<String, byte[]> connection;
@@ -63,10 +67,11 @@ public final class RedisTestSupport implements AutoCloseable {
   }
 
   /** The same record re-encoded as another release would write it (envelope version {@code v}). */
-  public static byte[] asEnvelopeVersion(byte[] value, io.keyward.key.KeyHash hash, int version) {
-    var decoded = (EntryEnvelope.Decoded.Usable) EntryEnvelope.decode(value, hash);
+  public static byte[] asEnvelopeVersion(byte[] value, io.keyward.key.KeyHash hash, int version,
+      SigningKey key) {
+    var decoded = (EntryEnvelope.Decoded.Usable) EntryEnvelope.decode(value, hash, key);
     return EntryEnvelope.encode(decoded.record(), decoded.writtenAtMillis(), version,
-        EntryEnvelope.RECORD_VERSION);
+        EntryEnvelope.RECORD_VERSION, key);
   }
 
   /** How many times a reason was counted, read from a Prometheus scrape. */

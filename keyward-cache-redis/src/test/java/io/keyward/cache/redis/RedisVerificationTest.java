@@ -20,7 +20,8 @@ class RedisVerificationTest extends VerificationContract {
   @Override
   protected CacheTier secondTier() {
     redis = RedisTestSupport.open();
-    tier = RedisCacheTier.connect(redis.settings(), clock, new SimpleMeterRegistry());
+    tier = RedisCacheTier.connect(redis.settings(), RedisTestSupport.SIGNING_KEY, clock,
+        new SimpleMeterRegistry());
     return tier;
   }
 

@@ -2,7 +2,9 @@ package io.keyward.server.auth;
 
 import io.helidon.http.HeaderNames;
 import io.keyward.admin.Permissions;
+import io.keyward.key.KeyFormat;
 import io.keyward.key.KeyRecord;
+import io.keyward.key.ParsedKey;
 import io.keyward.server.api.ApiError;
 import io.keyward.verify.Verdict;
 import io.keyward.verify.Verifier;
@@ -11,15 +13,18 @@ import io.helidon.webserver.http.ServerRequest;
 /**
  * Checks the {@code Authorization: Bearer <key>} of admin and verify calls. A root key is an
  * ordinary Keyward key holding {@link Permissions#ADMIN} (or {@link Permissions#VERIFY} for
- * verify-only callers), so it goes through the same verifier and cache as any key.
+ * verify-only callers), so it goes through the same verifier and cache as any key. It must be a
+ * key this deployment issued (its prefix and format): imported keys cannot call Keyward.
  */
 public final class RootKeyAuthenticator {
   private static final String BEARER = "Bearer ";
 
   private final Verifier verifier;
+  private final KeyFormat format;
 
-  public RootKeyAuthenticator(Verifier verifier) {
+  public RootKeyAuthenticator(Verifier verifier, KeyFormat format) {
     this.verifier = verifier;
+    this.format = format;
   }
 
   /** The caller's key, if it may manage keys; else 401, 403 or 503. */
@@ -50,6 +55,11 @@ public final class RootKeyAuthenticator {
       throw ApiError.unauthorized("Authorization header must use the Bearer scheme");
     }
     String token = header.substring(BEARER.length()).strip();
+    // Callers' keys are issued by this deployment. Anything else is refused by its shape, so an
+    // unauthenticated flood of made-up bearer strings costs no database lookup.
+    if (!(format.parse(token) instanceof ParsedKey.Issued)) {
+      throw ApiError.unauthorized("the bearer key is not a key issued by this Keyward");
+    }
     return switch (verifier.verify(token)) {
       case Verdict.Valid valid -> valid.key();
       case Verdict.Denied denied ->

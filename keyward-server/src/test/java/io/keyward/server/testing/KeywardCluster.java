@@ -97,6 +97,13 @@ public final class KeywardCluster implements AutoCloseable {
     return database;
   }
 
+  /** The key the nodes sign Redis entries with (from the shared database). */
+  public io.keyward.cache.redis.SigningKey signingKey() {
+    return io.keyward.cache.redis.SigningKey.of(
+        new io.keyward.store.postgres.ClusterSecrets(database.pool(), new java.security.SecureRandom())
+            .getOrCreate(io.keyward.store.postgres.ClusterSecrets.CACHE_SIGNING_KEY));
+  }
+
   @Override
   public void close() {
     for (Node node : nodes) {

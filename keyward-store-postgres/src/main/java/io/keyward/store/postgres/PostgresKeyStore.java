@@ -58,10 +58,11 @@ public final class PostgresKeyStore implements KeyStore {
   /** Checks that every column this release reads and writes exists and is visible. */
   static final String PREFLIGHT = "SELECT " + COLUMNS + " FROM api_keys WHERE false";
 
-  /** Every statement above: the query contract of this release. */
+  /** Every statement this release issues (here and in ClusterSecrets): its query contract. */
   public static final List<String> QUERY_CONTRACT =
       List.of(FIND_BY_HASH, FIND_BY_ID, INSERT, UPDATE, LIST_ALL, LIST_AFTER, LIST_OWNER,
-          LIST_OWNER_AFTER, LOCK_BOOTSTRAP, ANY_KEY, PREFLIGHT);
+          LIST_OWNER_AFTER, LOCK_BOOTSTRAP, ANY_KEY, PREFLIGHT, ClusterSecrets.CREATE_IF_ABSENT,
+          ClusterSecrets.READ);
 
   private static final String UNIQUE_VIOLATION = "23505";
 
