@@ -2,6 +2,7 @@ package io.keyward.benchmarks;
 
 import io.keyward.cache.redis.EntryEnvelope;
 import io.keyward.cache.redis.RedisCacheTier;
+import io.keyward.testing.TcpProxy;
 import io.keyward.cache.redis.SigningKey;
 import io.keyward.cache.redis.RedisTierSettings;
 import io.keyward.key.KeyFormat;

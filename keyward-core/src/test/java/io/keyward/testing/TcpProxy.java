@@ -15,11 +15,13 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class TcpProxy implements AutoCloseable {
   private final ServerSocket listener;
+  private final String targetHost;
   private final int targetPort;
   private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
   private volatile boolean running = true;
 
-  private TcpProxy(int targetPort) throws IOException {
+  private TcpProxy(String targetHost, int targetPort) throws IOException {
+    this.targetHost = targetHost;
     this.targetPort = targetPort;
     this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
     Thread.ofVirtual().name("tcp-proxy-accept").start(this::accept);
@@ -27,8 +29,13 @@ public final class TcpProxy implements AutoCloseable {
 
   /** Starts a proxy to 127.0.0.1:{@code targetPort}. */
   public static TcpProxy to(int targetPort) {
+    return to("127.0.0.1", targetPort);
+  }
+
+  /** Starts a proxy to {@code targetHost:targetPort}. */
+  public static TcpProxy to(String targetHost, int targetPort) {
     try {
-      return new TcpProxy(targetPort);
+      return new TcpProxy(targetHost, targetPort);
     } catch (IOException e) {
       throw new IllegalStateException("cannot open proxy port: " + e.getMessage(), e);
     }
@@ -64,7 +71,7 @@ public final class TcpProxy implements AutoCloseable {
     while (running) {
       try {
         Socket client = listener.accept();
-        Socket server = new Socket(InetAddress.getLoopbackAddress(), targetPort);
+        Socket server = new Socket(targetHost, targetPort);
         sockets.add(client);
         sockets.add(server);
         Thread.ofVirtual().start(() -> pump(client, server));

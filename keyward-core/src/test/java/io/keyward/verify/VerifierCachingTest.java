@@ -144,17 +144,12 @@ class VerifierCachingTest {
   @Test
   void concurrentMissesForOneKeyShareOneLoad() throws Exception {
     String key = storeKey();
-    CountDownLatch release = new CountDownLatch(1);
-    CountDownLatch loading = new CountDownLatch(1);
-    store.onLookup(() -> {
-      loading.countDown();
-      await(release);
-    });
+    BlockedLookups lookups = new BlockedLookups();
     int callers = 32;
     List<Future<Verdict>> verdicts = new ArrayList<>();
     try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
       verdicts.add(threads.submit(() -> verifier.verify(key)));
-      assertThat(loading.await(5, TimeUnit.SECONDS)).isTrue();
+      lookups.awaitFirstLookup();
       for (int i = 1; i < callers; i++) {
         verdicts.add(threads.submit(() -> verifier.verify(key)));
       }
@@ -164,7 +159,7 @@ class VerifierCachingTest {
           && System.nanoTime() < deadline) {
         Thread.sleep(1);
       }
-      release.countDown();
+      lookups.releaseThem();
       for (Future<Verdict> verdict : verdicts) {
         assertThat(verdict.get(5, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.VALID);
       }
@@ -177,22 +172,16 @@ class VerifierCachingTest {
   void invalidationDuringALoadKeepsThatLoadOutOfTheCache() throws Exception {
     String key = storeKey();
     KeyRecord before = store.findByHash(KeyHash.of(key)).orElseThrow();
-    CountDownLatch loading = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
-    store.onLookup(() -> {
-      loading.countDown();
-      await(release);
-    });
+    BlockedLookups lookups = new BlockedLookups();
     try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
       Future<Verdict> racing = threads.submit(() -> verifier.verify(key));
-      assertThat(loading.await(5, TimeUnit.SECONDS)).isTrue();
+      lookups.awaitFirstLookup();
       // The load read... now a revocation lands and invalidates before the load caches.
       KeyRecord revoked = new KeyRecord(before.keyId(), before.hash(), null, "n", "o", Set.of(),
           "{}", Environment.LIVE, KeyOrigin.ISSUED, before.createdAt(), clock.instant(), null,
           clock.instant(), true, null, 2);
-      store.onLookup(() -> {});
       verifier.invalidate(before.hash());
-      release.countDown();
+      lookups.releaseThem();
       racing.get(5, TimeUnit.SECONDS);
       assertThat(store.update(revoked, 1)).isTrue();
     }
@@ -326,17 +315,12 @@ class VerifierCachingTest {
     RecordingTier tier = new RecordingTier();
     Verifier node = verifierWith(tier, UsageSink.NONE);
     String key = storeKey();
-    CountDownLatch loading = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
-    store.onLookup(() -> {
-      loading.countDown();
-      await(release);
-    });
+    BlockedLookups lookups = new BlockedLookups();
     try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
       Future<Verdict> racing = threads.submit(() -> node.verify(key));
-      assertThat(loading.await(5, TimeUnit.SECONDS)).isTrue();
+      lookups.awaitFirstLookup();
       tier.channel.invalidated(KeyHash.of(key));
-      release.countDown();
+      lookups.releaseThem();
       racing.get(5, TimeUnit.SECONDS);
     }
 
@@ -403,6 +387,28 @@ class VerifierCachingTest {
     org.assertj.core.api.Assertions.assertThatThrownBy(
             () -> VerifierSettings.DEFAULTS.withMaxEntries(0))
         .hasMessageContaining("maxEntries");
+  }
+
+  /** Makes every store lookup wait until released; tells when the first one has started. */
+  private final class BlockedLookups {
+    final CountDownLatch started = new CountDownLatch(1);
+    final CountDownLatch release = new CountDownLatch(1);
+
+    BlockedLookups() {
+      store.onLookup(() -> {
+        started.countDown();
+        await(release);
+      });
+    }
+
+    void awaitFirstLookup() throws InterruptedException {
+      assertThat(started.await(5, TimeUnit.SECONDS)).isTrue();
+    }
+
+    void releaseThem() {
+      store.onLookup(() -> {});
+      release.countDown();
+    }
   }
 
   private static void await(CountDownLatch latch) {
