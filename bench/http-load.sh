@@ -2,11 +2,17 @@
 # HTTP load test of POST /v1/keys/verify with wrk, against a scratch Keyward server on loopback.
 # See bench/README.md. Usage:
 #   bench/http-load.sh [--scenario l1|l2|store] [--l2] [--keys N] [--threads T]
-#                      [--connections C] [--duration D] [--warmup D] [--port P]
+#                      [--connections C] [--duration D] [--warmup D] [--port P] [--keycloak]
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+
+# --keycloak: this run, then Keycloak's token introspection with the same wrk settings, and the
+# ratios (bench/compare.sh, which calls this script back without the flag).
+for arg in "$@"; do
+  [ "$arg" = --keycloak ] && exec bench/compare.sh "$@"
+done
 
 scenario=l1
 use_l2=""
