@@ -86,7 +86,7 @@ public class RedisTierBenchmark {
   private static final SigningKey SIGNING_KEY = SigningKey.of(new byte[SigningKey.LENGTH_BYTES]);
 
   /** How many keys are stored and rotated through; a power of two. */
-  static final int KEYS = 1024;
+  static final int KEYS = KeyCursor.KEYS;
 
   static final String DEFAULT_REDIS = "redis://127.0.0.1:6379/0";
 
@@ -123,16 +123,6 @@ public class RedisTierBenchmark {
   private String[] entryKeys;
   private int entryBytes;
 
-  /** Which key a thread reads next. */
-  @State(Scope.Thread)
-  public static class Cursor {
-    private int index;
-
-    int next() {
-      index = (index + 1) & (KEYS - 1);
-      return index;
-    }
-  }
 
   @Setup(Level.Trial)
   public void setUp() throws Exception {
@@ -193,7 +183,7 @@ public class RedisTierBenchmark {
               .secondTier(tier)
               .meterRegistry(verifierRegistry)
               .build();
-      Cursor check = new Cursor();
+      KeyCursor check = new KeyCursor();
       for (int i = 0; i < KEYS; i++) {
         Outcome outcome = verifyL2Hit(check).outcome();
         if (outcome != Outcome.VALID) {
@@ -322,27 +312,27 @@ public class RedisTierBenchmark {
 
   /** A plain async GET of an existing entry, waited for with the tier's timeout. */
   @Benchmark
-  public byte[] bareGet(Cursor cursor)
+  public byte[] bareGet(KeyCursor cursor)
       throws InterruptedException, ExecutionException, TimeoutException {
     return raw.get(entryKeys[cursor.next()]).get(timeoutNanos, TimeUnit.NANOSECONDS);
   }
 
   /** The tier's read of an existing entry: GET, envelope checks and record decode. */
   @Benchmark
-  public Optional<CacheTier.Entry> l2Hit(Cursor cursor) {
+  public Optional<CacheTier.Entry> l2Hit(KeyCursor cursor) {
     return tier.read(hashes[cursor.next()]);
   }
 
   /** A valid key that misses L1 and is answered by Redis. */
   @Benchmark
-  public Verdict verifyL2Hit(Cursor cursor) {
+  public Verdict verifyL2Hit(KeyCursor cursor) {
     return verifier.verify(keys[cursor.next()]);
   }
 
   /** A read on a tier whose Redis is gone and whose breaker is open. */
   @Benchmark
   @OutputTimeUnit(TimeUnit.NANOSECONDS)
-  public Optional<CacheTier.Entry> breakerOpenMiss(Cursor cursor) {
+  public Optional<CacheTier.Entry> breakerOpenMiss(KeyCursor cursor) {
     return deadTier.read(hashes[cursor.next()]);
   }
 

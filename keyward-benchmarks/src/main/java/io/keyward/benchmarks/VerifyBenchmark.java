@@ -57,7 +57,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 public class VerifyBenchmark {
   /** How many keys each benchmark rotates through; a power of two. */
-  static final int KEYS = 1024;
+  static final int KEYS = KeyCursor.KEYS;
 
   /** Long enough that no cached answer goes stale during a run, however long it is made. */
   private static final Duration NEVER_DURING_A_RUN = Duration.ofHours(12);
@@ -75,16 +75,6 @@ public class VerifyBenchmark {
   private final LongAdder storeLookups = new LongAdder();
   private long storeLookupsAfterSetup;
 
-  /** Which key a thread verifies next. */
-  @State(Scope.Thread)
-  public static class Cursor {
-    private int index;
-
-    int next() {
-      index = (index + 1) & (KEYS - 1);
-      return index;
-    }
-  }
 
   @Setup(Level.Trial)
   public void setUp() {
@@ -131,7 +121,7 @@ public class VerifyBenchmark {
       throw new IllegalStateException(
           "expected one store lookup per valid and unknown key, saw " + storeLookupsAfterSetup);
     }
-    if (floor(new Cursor()) == null) {
+    if (floor(new KeyCursor()) == null) {
       throw new IllegalStateException("the floor's map does not hold the keys");
     }
   }
@@ -147,7 +137,7 @@ public class VerifyBenchmark {
 
   /** SHA-256 of the key's ASCII text and a ConcurrentHashMap lookup by the hash. */
   @Benchmark
-  public Object floor(Cursor cursor) {
+  public Object floor(KeyCursor cursor) {
     String key = validKeys[cursor.next()];
     byte[] digest = freshSha256().digest(key.getBytes(StandardCharsets.US_ASCII));
     return floorMap.get(KeyHash.fromBytes(digest));
@@ -155,19 +145,19 @@ public class VerifyBenchmark {
 
   /** A valid key answered from the in-process cache. */
   @Benchmark
-  public Verdict l1Hit(Cursor cursor) {
+  public Verdict l1Hit(KeyCursor cursor) {
     return verifier.verify(validKeys[cursor.next()]);
   }
 
   /** A key with the deployment's prefix and a bad checksum. */
   @Benchmark
-  public Verdict malformedKey(Cursor cursor) {
+  public Verdict malformedKey(KeyCursor cursor) {
     return verifier.verify(malformedKeys[cursor.next()]);
   }
 
   /** A well-formed key no record has, answered from the cached "not found". */
   @Benchmark
-  public Verdict unknownKeyNotFoundCached(Cursor cursor) {
+  public Verdict unknownKeyNotFoundCached(KeyCursor cursor) {
     return verifier.verify(unknownKeys[cursor.next()]);
   }
 
