@@ -370,6 +370,20 @@ class VerifierCachingTest {
   }
 
   @Test
+  void callerChecksAreCountedApartFromClientVerifications() {
+    String key = storeKey();
+    verifier.verifyCaller(key);
+    verifier.verifyCaller("");
+    verifier.verify(key);
+
+    assertThat(counter("keyward.caller.verify", "outcome", "VALID")).isEqualTo(1);
+    assertThat(counter("keyward.caller.verify", "outcome", "MALFORMED")).isEqualTo(1);
+    assertThat(counter("keyward.verify", "outcome", "VALID")).isEqualTo(1);
+    assertThat(counter("keyward.verify", "outcome", "MALFORMED")).isZero();
+    assertThat(registry.get("keyward.verify.latency").timer().count()).isEqualTo(1);
+  }
+
+  @Test
   void nullRequiredScopeIsUnavailableNotAnException() {
     String key = storeKey();
     java.util.List<String> scopes = new java.util.ArrayList<>();

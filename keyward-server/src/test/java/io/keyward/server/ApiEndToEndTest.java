@@ -410,14 +410,75 @@ class ApiEndToEndTest {
   }
 
   @Test
+  void aKeyWithoutMetaVerifiesWithAnEmptyMetaObjectAndSortedScopes() {
+    Map<String, Object> attributes = attributes("acme", "write", "admin", "read");
+    attributes.remove("meta");
+    String key = created(attributes).get("key").asText();
+
+    Response verified = client.verify(key, List.of());
+
+    assertThat(verified.raw().body())
+        .contains("\"scopes\":[\"admin\",\"read\",\"write\"],\"meta\":{},");
+  }
+
+  @Test
+  void aBodyThatEndsBeforeItsContentLengthGets400() throws Exception {
+    try (Socket socket = new Socket("127.0.0.1", keyward.baseUri().getPort())) {
+      socket.setSoTimeout(10_000);
+      OutputStream out = socket.getOutputStream();
+      out.write(("POST /v1/keys/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + keyward.rootKey()
+          + "\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"key\":\"kw_")
+          .getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      socket.shutdownOutput();
+
+      String answer = readResponse(socket.getInputStream());
+      assertThat(answer).startsWith("HTTP/1.1 400").contains("\"BAD_REQUEST\"");
+    }
+  }
+
+  @Test
+  void aChunkedBodyWithoutContentLengthIsReadWhole() throws Exception {
+    String key = created(attributes("acme")).get("key").asText();
+    String body = "{\"key\":\"" + key + "\"}";
+    try (Socket socket = new Socket("127.0.0.1", keyward.baseUri().getPort())) {
+      socket.setSoTimeout(10_000);
+      OutputStream out = socket.getOutputStream();
+      int half = body.length() / 2;
+      out.write(("POST /v1/keys/verify HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer "
+          + keyward.rootKey() + "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+          + Integer.toHexString(half) + "\r\n" + body.substring(0, half) + "\r\n"
+          + Integer.toHexString(body.length() - half) + "\r\n" + body.substring(half) + "\r\n0\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+
+      String answer = readResponse(socket.getInputStream());
+      assertThat(answer).startsWith("HTTP/1.1 200").contains("\"code\":\"VALID\"");
+    }
+  }
+
+  @Test
   void createdTimesAreRfc3339() {
     JsonNode key = created(attributes("acme"));
 
     assertThat(Instant.parse(key.get("createdAt").asText())).isNotNull();
   }
 
-  /** Reads a raw HTTP response, for the one test that speaks HTTP by hand. */
-  static String readAll(InputStream in) throws java.io.IOException {
-    return new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+  /**
+   * Reads one raw HTTP response with a Content-Length, for the tests that speak HTTP by hand (the
+   * server may keep the connection open after it, even when asked to close).
+   */
+  static String readResponse(InputStream in) throws java.io.IOException {
+    var head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      int b = in.read();
+      if (b < 0) {
+        return head.toString();
+      }
+      head.append((char) b);
+    }
+    var length = java.util.regex.Pattern.compile("(?im)^content-length:\\s*(\\d+)").matcher(head);
+    byte[] body = length.find() ? in.readNBytes(Integer.parseInt(length.group(1))) : new byte[0];
+    return head + new String(body, StandardCharsets.UTF_8);
   }
 }

@@ -12,6 +12,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Instant;
+import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
 
 /** Keyward's JSON reading and writing (Jackson), with limits on what a request may hold. */
@@ -83,13 +84,22 @@ public final class Json {
     g.writeStringField("name", key.name());
     g.writeStringField("ownerId", key.ownerId());
     g.writeArrayFieldStart("scopes");
-    for (String scope : key.scopes().stream().sorted().toList()) {
+    String[] scopes = key.scopes().toArray(new String[0]);
+    if (scopes.length > 1) {
+      Arrays.sort(scopes);
+    }
+    for (String scope : scopes) {
       g.writeString(scope);
     }
     g.writeEndArray();
     g.writeFieldName("meta");
     // Stored as jsonb, so it is a valid JSON object; no need to parse it again.
-    g.writeRawValue(key.metaJson());
+    if (key.metaJson().equals("{}")) {
+      g.writeStartObject(); // the common case, without raw writing's copy
+      g.writeEndObject();
+    } else {
+      g.writeRawValue(key.metaJson());
+    }
     g.writeStringField("environment", key.environment().label());
     g.writeStringField("origin", key.origin().name().toLowerCase(java.util.Locale.ROOT));
     writeNullable(g, "hint", key.hint());
@@ -103,7 +113,18 @@ public final class Json {
 
   static void writeInstant(JsonGenerator g, String field, @Nullable Instant value)
       throws IOException {
-    writeNullable(g, field, value == null ? null : value.toString());
+    if (value == null) {
+      g.writeNullField(field);
+      return;
+    }
+    char[] text = new char[IsoInstant.MAX_LENGTH];
+    int length = IsoInstant.format(value, text);
+    g.writeFieldName(field);
+    if (length < 0) {
+      g.writeString(value.toString());
+    } else {
+      g.writeString(text, 0, length);
+    }
   }
 
   static void writeNullable(JsonGenerator g, String field, @Nullable String value)

@@ -2,6 +2,7 @@ package io.keyward.server.api;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.helidon.http.HeaderNames;
+import io.helidon.http.HeaderValues;
 import io.helidon.http.HttpMediaType;
 import io.helidon.http.Status;
 import io.helidon.webserver.http.HttpRouting;
@@ -22,12 +23,15 @@ import io.keyward.server.auth.RootKeyAuthenticator;
 import io.keyward.store.StoreException;
 import io.keyward.verify.Verdict;
 import io.keyward.verify.Verifier;
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.function.Supplier;
 
@@ -49,6 +53,8 @@ public final class KeysApi {
   private static final Set<String> ROTATE_FIELDS = Set.of("gracePeriodSeconds");
   private static final Set<String> VERIFY_FIELDS = Set.of("key", "scopes");
   private static final String CURSOR_PREFIX = "k1:";
+  /** Bodies announced up to this length are read into an array of exactly their size. */
+  private static final long EXACT_READ_LIMIT = 16 * 1024;
 
   private final KeyAdministration admin;
   private final Verifier verifier;
@@ -278,10 +284,26 @@ public final class KeysApi {
       return new byte[0];
     }
     try {
+      OptionalLong length = request.headers().contentLength();
+      if (length.isPresent() && length.getAsLong() <= EXACT_READ_LIMIT) {
+        // The common case, a small body of announced length: read exactly that many bytes.
+        // (Reading "all bytes" instead allocates and zeroes a 16 KiB buffer per request, which
+        // profiling under load found to be a tenth of the verify path's CPU.) Helidon has already
+        // refused a length over the payload limit with 413.
+        int expected = (int) length.getAsLong();
+        byte[] body;
+        try (InputStream in = request.content().inputStream()) {
+          body = in.readNBytes(expected);
+        }
+        if (body.length != expected) {
+          throw ApiError.badRequest("request body could not be read: it ended early");
+        }
+        return body;
+      }
       return request.content().as(byte[].class);
-    } catch (io.helidon.http.RequestException | io.helidon.http.HttpException e) {
+    } catch (io.helidon.http.RequestException | io.helidon.http.HttpException | ApiError e) {
       throw e;
-    } catch (RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       throw ApiError.badRequest("request body could not be read: it ended early");
     }
   }
@@ -340,7 +362,7 @@ public final class KeysApi {
 
   static void send(ServerResponse response, Status status, byte[] body) {
     response.status(status);
-    response.header(HeaderNames.CONTENT_TYPE, "application/json");
+    response.header(HeaderValues.CONTENT_TYPE_JSON);
     response.send(body);
   }
 }

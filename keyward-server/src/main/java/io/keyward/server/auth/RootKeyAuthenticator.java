@@ -60,7 +60,7 @@ public final class RootKeyAuthenticator {
     if (!(format.parse(token) instanceof ParsedKey.Issued)) {
       throw ApiError.unauthorized("the bearer key is not a key issued by this Keyward");
     }
-    return switch (verifier.verify(token)) {
+    return switch (verifier.verifyCaller(token)) {
       case Verdict.Valid valid -> valid.key();
       case Verdict.Denied denied ->
           throw ApiError.unauthorized("the bearer key is not valid (" + denied.outcome() + ")");
