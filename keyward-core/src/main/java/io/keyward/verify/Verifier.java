@@ -129,7 +129,7 @@ public final class Verifier {
    */
   public Verdict verify(@Nullable CharSequence key, Collection<String> requiredScopes) {
     long started = System.nanoTime();
-    Verdict verdict = decideSafely(key, requiredScopes);
+    Verdict verdict = decideSafely(key, requiredScopes, false);
     metrics.record(verdict.outcome(), System.nanoTime() - started);
     report(verdict);
     return verdict;
@@ -139,18 +139,21 @@ public final class Verifier {
    * Verifies the key of a caller of Keyward's own API (a root key in an {@code Authorization}
    * header): the same decision, caches and usage events as {@link #verify(CharSequence)}, but
    * counted in {@code keyward.caller.verify} and not in {@code keyward.verify} or its latency
-   * histogram, so that those count only the verifications clients asked for.
+   * histogram, so that those count only the verifications clients asked for. Callers hold keys
+   * this deployment issued: any other shape is {@code NOT_FOUND} without a lookup, so a flood of
+   * made-up bearer strings costs no store query.
    */
   public Verdict verifyCaller(@Nullable CharSequence key) {
-    Verdict verdict = decideSafely(key, List.of());
+    Verdict verdict = decideSafely(key, List.of(), true);
     metrics.callerOutcomes[verdict.outcome().ordinal()].increment();
     report(verdict);
     return verdict;
   }
 
-  private Verdict decideSafely(@Nullable CharSequence key, Collection<String> requiredScopes) {
+  private Verdict decideSafely(
+      @Nullable CharSequence key, Collection<String> requiredScopes, boolean issuedOnly) {
     try {
-      return decide(key, requiredScopes);
+      return decide(key, requiredScopes, issuedOnly);
     } catch (RuntimeException e) {
       // A bug or a caller's impossible argument (a null scope, say): still "cannot decide",
       // never a denial and never an exception out of the verify path.
@@ -207,12 +210,16 @@ public final class Verifier {
     return l1.estimatedSize();
   }
 
-  private Verdict decide(@Nullable CharSequence key, Collection<String> requiredScopes) {
+  private Verdict decide(
+      @Nullable CharSequence key, Collection<String> requiredScopes, boolean issuedOnly) {
     // Converted once: the same bytes feed the checksum and SHA-256.
     byte[] ascii = KeyFormat.asciiBytes(key);
     ParsedKey parsed = format.parseAscii(ascii);
     if (parsed instanceof ParsedKey.Malformed malformed) {
       return Verdict.Denied.malformed(malformed.reason());
+    }
+    if (issuedOnly && !(parsed instanceof ParsedKey.Issued)) {
+      return Verdict.Denied.notFound();
     }
     KeyHash hash = KeyHash.ofAscii(ascii);
     long now = clock.millis();

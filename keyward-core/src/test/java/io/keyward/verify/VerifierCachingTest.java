@@ -384,6 +384,20 @@ class VerifierCachingTest {
   }
 
   @Test
+  void callerKeysOfAnyShapeButOursAreNotFoundWithoutAStoreLookup() {
+    String imported = "sk_live_imported_from_elsewhere_0123456789";
+    store.insert(record(imported, ids.next()));
+
+    assertThat(verifier.verify(imported)).isInstanceOf(Verdict.Valid.class);
+    int lookups = store.lookups();
+    verifier.invalidateLocally(KeyHash.of(imported));
+
+    assertThat(verifier.verifyCaller(imported).outcome()).isEqualTo(Outcome.NOT_FOUND);
+    assertThat(store.lookups()).isEqualTo(lookups);
+    assertThat(verifier.verifyCaller(storeKey())).isInstanceOf(Verdict.Valid.class);
+  }
+
+  @Test
   void nullRequiredScopeIsUnavailableNotAnException() {
     String key = storeKey();
     java.util.List<String> scopes = new java.util.ArrayList<>();

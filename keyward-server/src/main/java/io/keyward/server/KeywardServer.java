@@ -212,7 +212,7 @@ public final class KeywardServer implements AutoCloseable {
             + " machine.");
       }
 
-      var auth = new RootKeyAuthenticator(verifier, format);
+      var auth = new RootKeyAuthenticator(verifier);
       var keysApi = new KeysApi(admin, verifier, auth);
       var systemApi = new SystemApi(registry, new CachedPreflight(store::preflight));
       var inFlight = new Semaphore(settings.maxInFlight());

@@ -161,7 +161,7 @@ class ApiEndToEndTest {
     String unknownButWellFormed = io.keyward.key.KeyFormat.withPrefix("kw")
         .generate(io.keyward.key.Environment.LIVE);
     assertError(keyward.clientWithKey(unknownButWellFormed).listKeys(null, null, null),
-        401, "UNAUTHORIZED", "NOT_FOUND");
+        401, "UNAUTHORIZED", "not a key issued by this Keyward");
 
     String plain = created(attributes("acme", "read")).get("key").asText();
     assertError(keyward.clientWithKey(plain).listKeys(null, null, null), 403, "FORBIDDEN",
