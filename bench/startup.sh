@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Time from process start to GET /health/ready answering 200, for Keyward with an external
-# PostgreSQL (a scratch database) and with the embedded one, each a first start and a restart.
-# See bench/README.md. Usage:
+# PostgreSQL (a scratch database) and with the embedded one, each a first start and a restart,
+# started with ./keyward as users do, with its class-data sharing archive (cds) and without it
+# (plain, KEYWARD_CDS=off). See bench/README.md. Usage:
 #   bench/startup.sh [--repetitions N] [--port P]
 set -euo pipefail
 
@@ -15,7 +16,7 @@ pg_port=5432
 pg_user=postgres
 pg_admin_db=test
 
-usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --repetitions) repetitions="$2"; shift 2 ;;
@@ -29,12 +30,10 @@ for tool in curl psql; do
   command -v "$tool" >/dev/null || { echo "startup: needs $tool" >&2; exit 1; }
 done
 
-# Build first (./keyward builds when sources are newer than the jar), so no build is timed; then
-# java -jar directly, as a service manager would start it.
+# Build first (./keyward builds when sources are newer than the jar), so no build is timed.
 echo "== building if needed" >&2
 ./keyward --help >/dev/null
 source bin/find-jdk.sh
-jar="$root/keyward-cli/target/keyward.jar"
 
 suffix="$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 work="$(mktemp -d /tmp/kw-startup.XXXXXX)"
@@ -70,14 +69,15 @@ for _ in $(seq 1 20); do in_use "$port" || break; port=$((port + 1)); done
 in_use "$port" && { echo "startup: no free port near $port" >&2; exit 1; }
 ready_url="http://127.0.0.1:$port/health/ready"
 
-# time_start LOG [serve options...]: starts the server, polls /health/ready every 10 ms (each poll
-# is a curl, a few ms itself), sets elapsed to the milliseconds from just before the start to the
-# first 200, and stops the server.
+# time_start LOG [serve options...]: starts ./keyward serve (it execs java: $! is the JVM) with
+# KEYWARD_CDS=$cds, polls /health/ready every 10 ms (each poll is a curl, a few ms itself), sets
+# elapsed to the milliseconds from just before the start to the first 200, and stops the server.
+cds=on
 time_start() {
   local log="$1"; shift
   local t0 t1
   t0=$(date +%s%N)
-  "$JAVA_HOME/bin/java" -jar "$jar" serve --host 127.0.0.1 --port "$port" "$@" >"$log" 2>&1 &
+  KEYWARD_CDS=$cds ./keyward serve --host 127.0.0.1 --port "$port" "$@" >"$log" 2>&1 &
   server_pid=$!
   while :; do
     if curl -fs -o /dev/null --max-time 2 "$ready_url"; then t1=$(date +%s%N); break; fi
@@ -93,19 +93,37 @@ time_start() {
 declare -A times
 record() { times[$1]="${times[$1]:-} $elapsed"; echo "   $1 #$2: $elapsed ms" >&2; }
 
-for r in $(seq 1 "$repetitions"); do
-  # (a) External PostgreSQL: a fresh scratch database (first start runs the migrations and
-  # creates the root key), then a restart on the same database and data directory.
-  db="kwstart_${suffix}_$r"
+new_db() {             # a fresh scratch database; sets url
+  local db="kwstart_${suffix}_$1"
   psql -q -h "$pg_host" -p "$pg_port" -U "$pg_user" -d "$pg_admin_db" -c "CREATE DATABASE $db" >/dev/null
   dbs+=("$db")
   url="jdbc:postgresql://$pg_host:$pg_port/$db?user=$pg_user"
-  time_start "$work/ext-$r-1.log" --data-dir "$work/ext-$r" --db-url "$url"; record external-first "$r"
-  time_start "$work/ext-$r-2.log" --data-dir "$work/ext-$r" --db-url "$url"; record external-restart "$r"
-  # (b) Embedded PostgreSQL: a fresh data directory (initdb, migrations, root key), then a
-  # restart on it. zonky's PostgreSQL binaries stay unpacked under java.io.tmpdir between runs.
-  time_start "$work/emb-$r-1.log" --data-dir "$work/emb-$r"; record embedded-first "$r"
-  time_start "$work/emb-$r-2.log" --data-dir "$work/emb-$r"; record embedded-restart "$r"
+}
+
+# (0) The first start after a build has no class-data archive yet: it runs without one and
+# writes it when it stops. Timed once, on its own.
+rm -f keyward-cli/target/cds/serve.jsa
+new_db archive
+time_start "$work/archive.log" --data-dir "$work/archive" --db-url "$url"; record first-after-build 1
+[ -s keyward-cli/target/cds/serve.jsa ] || echo "startup: no class-data archive was written" >&2
+
+cases=()
+for cds in on off; do
+  mode=$([ "$cds" = on ] && echo cds || echo plain)
+  cases+=("external-first-$mode" "external-restart-$mode" "embedded-first-$mode" "embedded-restart-$mode")
+  for r in $(seq 1 "$repetitions"); do
+    # (a) External PostgreSQL: a fresh scratch database (first start runs the migrations and
+    # creates the root key), then a restart on the same database and data directory.
+    new_db "${mode}_$r"
+    time_start "$work/ext-$mode-$r-1.log" --data-dir "$work/ext-$mode-$r" --db-url "$url"
+    record "external-first-$mode" "$r"
+    time_start "$work/ext-$mode-$r-2.log" --data-dir "$work/ext-$mode-$r" --db-url "$url"
+    record "external-restart-$mode" "$r"
+    # (b) Embedded PostgreSQL: a fresh data directory (initdb, migrations, root key), then a
+    # restart on it. zonky's PostgreSQL binaries stay unpacked under java.io.tmpdir between runs.
+    time_start "$work/emb-$mode-$r-1.log" --data-dir "$work/emb-$mode-$r"; record "embedded-first-$mode" "$r"
+    time_start "$work/emb-$mode-$r-2.log" --data-dir "$work/emb-$mode-$r"; record "embedded-restart-$mode" "$r"
+  done
 done
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END {
@@ -113,10 +131,14 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END {
 echo
 echo "== start to /health/ready 200, ms ($repetitions repetitions; $(nproc) cores;" \
   "$("$JAVA_HOME/bin/java" -version 2>&1 | head -n 1))"
-printf '   %-18s %8s   %s\n' case median runs
-for k in external-first external-restart embedded-first embedded-restart; do
-  printf '   %-18s %8s  %s\n' "$k" "$(echo "${times[$k]}" | median)" "${times[$k]}"
+printf '   %-24s %8s   %s\n' case median runs
+for k in first-after-build "${cases[@]}"; do
+  printf '   %-24s %8s  %s\n' "$k" "$(echo "${times[$k]}" | median)" "${times[$k]}"
 done
-echo "== RESULT startup median ms: external first $(echo "${times[external-first]}" | median)," \
-  "restart $(echo "${times[external-restart]}" | median); embedded first" \
-  "$(echo "${times[embedded-first]}" | median), restart $(echo "${times[embedded-restart]}" | median)"
+m() { echo "${times[$1]}" | median; }
+echo "== RESULT startup median ms (with the class-data archive; without it in brackets):" \
+  "external first $(m external-first-cds) ($(m external-first-plain))," \
+  "restart $(m external-restart-cds) ($(m external-restart-plain));" \
+  "embedded first $(m embedded-first-cds) ($(m embedded-first-plain))," \
+  "restart $(m embedded-restart-cds) ($(m embedded-restart-plain));" \
+  "first start after a build $(m first-after-build)"
