@@ -13,7 +13,7 @@ connections=32
 duration=20s
 keyward_args=()
 keycloak_args=()
-usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,5p' "$root/bench/compare.sh" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --keycloak) shift ;;

@@ -4,11 +4,16 @@
 #   bench/http-load.sh [--scenario l1|l2|store|ceiling] [--l2] [--keys N] [--threads T]
 #                      [--connections C] [--duration D] [--warmup D] [--port P] [--keycloak]
 #                      [--with-ceiling] [--malformed-share P] [--unknown-share P]
-#                      [--unknown-keys N] [--mixes] [--connections-sweep]
+#                      [--unknown-keys N] [--mixes [--repeat R] [--mix-kinds malformed,unknown]]
+#                      [--connections-sweep] [--heap-histogram] [--create-connections C]
+#   bench/http-load.sh --key-counts N1,N2,... [--heap-histogram] [--l2] [--threads T]
+#                      [--connections C] [--duration D] [--warmup D] [--port P]
+#                      [--create-connections C]
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+lua_dir="$root/bench/lua"
 
 # --keycloak: this run, then Keycloak's token introspection with the same wrk settings, and the
 # ratios (bench/compare.sh, which calls this script back without the flag).
@@ -18,11 +23,11 @@ done
 
 scenario=l1
 use_l2=""
-keys=10000
+keys=100000
 threads=2
 connections=32
 duration=20s
-warmup=""            # default: one pass over every key in order, plus 3 s at random
+warmup=5s            # wrk at random after the pass that verifies every key once
 port=18480
 pg_host=127.0.0.1
 pg_port=5432
@@ -34,67 +39,163 @@ with_ceiling=""      # after every verify run, GET /health/live with the same wr
 malformed_share=0    # percent of requests with a malformed key (one body character changed)
 unknown_share=0      # percent of requests with a well-formed key this server never issued
 unknown_keys=""      # how many such keys (default: --keys, at most 10,000)
-mixes=""             # clean, 30% malformed, 30% unknown back to back on one server
+mixes=""             # clean, 30% malformed, 30% unknown on one server, --repeat times
+repeat=1
+mix_kinds=malformed,unknown
 sweep=""             # verify at 1, 16, 64 and 256 connections
+heap_histogram=""    # live heap before and after the pass that fills L1 (jcmd GC.class_histogram)
+create_connections=16
+key_counts=""        # the l1 scenario with --with-ceiling once per count, fresh server each
+sweep_args=()        # options passed on to each run of a --key-counts sweep
+not_in_sweep=()      # options a --key-counts sweep does not take
 
-usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "$root/bench/http-load.sh" | sed 's/^# \{0,1\}//'; }
+fail_usage() { echo "http-load: $*" >&2; usage >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --scenario) scenario="$2"; shift 2 ;;
-    --l2) use_l2=yes; shift ;;
-    --keys) keys="$2"; shift 2 ;;
-    --threads) threads="$2"; shift 2 ;;
-    --connections) connections="$2"; shift 2 ;;
-    --duration) duration="$2"; shift 2 ;;
-    --warmup) warmup="$2"; shift 2 ;;
-    --port) port="$2"; shift 2 ;;
+    --l2|--heap-histogram|--with-ceiling|--mixes|--connections-sweep|-h|--help) ;;
+    -*) [ $# -ge 2 ] || fail_usage "$1 needs a value" ;;
+  esac
+  case "$1" in
+    --scenario) scenario="$2"; not_in_sweep+=("$1"); shift 2 ;;
+    --l2) use_l2=yes; sweep_args+=("$1"); shift ;;
+    --keys) keys="$2"; not_in_sweep+=("$1"); shift 2 ;;
+    --threads) threads="$2"; sweep_args+=("$1" "$2"); shift 2 ;;
+    --connections) connections="$2"; sweep_args+=("$1" "$2"); shift 2 ;;
+    --duration) duration="$2"; sweep_args+=("$1" "$2"); shift 2 ;;
+    --warmup) warmup="$2"; sweep_args+=("$1" "$2"); shift 2 ;;
+    --port) port="$2"; sweep_args+=("$1" "$2"); shift 2 ;;
+    --create-connections) create_connections="$2"; sweep_args+=("$1" "$2"); shift 2 ;;
+    --heap-histogram) heap_histogram=yes; sweep_args+=("$1"); shift ;;
     --with-ceiling) with_ceiling=yes; shift ;;
-    --malformed-share) malformed_share="$2"; shift 2 ;;
-    --unknown-share) unknown_share="$2"; shift 2 ;;
-    --unknown-keys) unknown_keys="$2"; shift 2 ;;
-    --mixes) mixes=yes; shift ;;
-    --connections-sweep) sweep=yes; shift ;;
+    --malformed-share) malformed_share="$2"; not_in_sweep+=("$1"); shift 2 ;;
+    --unknown-share) unknown_share="$2"; not_in_sweep+=("$1"); shift 2 ;;
+    --unknown-keys) unknown_keys="$2"; not_in_sweep+=("$1"); shift 2 ;;
+    --mixes) mixes=yes; not_in_sweep+=("$1"); shift ;;
+    --repeat) repeat="$2"; not_in_sweep+=("$1"); shift 2 ;;
+    --mix-kinds) mix_kinds="$2"; not_in_sweep+=("$1"); shift 2 ;;
+    --connections-sweep) sweep=yes; not_in_sweep+=("$1"); shift ;;
+    --key-counts) key_counts="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
-    *) echo "http-load: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    *) fail_usage "unknown argument '$1'" ;;
   esac
 done
 
-# Scenario → server options. Fresh windows are long in l1/l2 so that no entry goes stale during
-# a run (the default 30 s is shorter than warm-up + run); store sets it to 1 s on purpose.
+positive() {          # NAME VALUE: a positive whole number, or exit 2
+  [[ "$2" =~ ^[1-9][0-9]*$ ]] || fail_usage "$1 must be a positive whole number, got '$2'"
+}
+positive --keys "$keys"
+positive --threads "$threads"
+positive --connections "$connections"
+positive --create-connections "$create_connections"
+positive --repeat "$repeat"
+positive --port "$port"
+[ "$connections" -ge "$threads" ] || fail_usage "--connections ($connections) must be at least --threads ($threads) (wrk)"
+for d in "$duration" "$warmup"; do
+  [[ "$d" =~ ^[1-9][0-9]*[smh]?$ ]] || fail_usage "--duration and --warmup take wrk durations like 20s, 2m; got '$d'"
+done
+
+# wrk's latency strings (us, ms, s) → milliseconds.
+to_ms() { awk -v v="$1" 'BEGIN {
+  if (v ~ /us$/) x = v / 1000; else if (v ~ /ms$/) x = v + 0; else if (v ~ /s$/) x = v * 1000; else x = v + 0
+  printf "%.2f", x }'; }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END {
+  if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# (0) --key-counts: the l1 scenario with --with-ceiling once per count, each with a fresh server
+# and database (this script, called back), and one table at the end.
+if [ -n "$key_counts" ]; then
+  [ "${#not_in_sweep[@]}" -eq 0 ] \
+    || fail_usage "--key-counts runs the l1 scenario with --with-ceiling; it does not take ${not_in_sweep[*]}"
+  [[ "$key_counts" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] \
+    || fail_usage "--key-counts takes positive counts separated by commas, like 1000,100000,1000000; got '$key_counts'"
+  IFS=, read -ra counts <<<"$key_counts"
+  sweep_log="$(mktemp -d /tmp/kw-key-counts.XXXXXX)"
+  trap 'rm -rf "$sweep_log"' EXIT
+  rows=()
+  for k in "${counts[@]}"; do
+    echo "==== key-count sweep: $k keys: bench/http-load.sh --scenario l1 --with-ceiling --keys $k ${sweep_args[*]}" >&2
+    "$root/bench/http-load.sh" --scenario l1 --with-ceiling --keys "$k" "${sweep_args[@]}" | tee "$sweep_log/$k.txt"
+    out="$sweep_log/$k.txt"
+    created=$(sed -n 's/^== RESULT created [0-9]* keys in .* s: \([0-9]*\) keys\/s.*/\1/p' "$out")
+    read -r rps p50 p99 p999 < <(sed -n \
+      's/^== RESULT scenario=l1 .*: \([0-9.]*\) req\/s, p50 \([^,]*\), p99 \([^,]*\), p99\.9 \([^;]*\).*/\1 \2 \3 \4/p' "$out") || true
+    c_rps=$(sed -n 's/^== RESULT scenario=ceiling .*: \([0-9.]*\) req\/s.*/\1/p' "$out")
+    ratio=$(sed -n 's/^== RATIO verify\/ceiling (main): \([0-9.]*\)x.*/\1/p' "$out")
+    per_key=$(sed -n 's/^== RESULT heap .* \([0-9.]*\) bytes per cached key.*/\1/p' "$out")
+    [ -n "$rps" ] && [ -n "$c_rps" ] && [ -n "$ratio" ] \
+      || { echo "http-load: no RESULT/RATIO lines in the $k-key run's output" >&2; exit 1; }
+    rows+=("$(printf '   %10s %10s %10.0f %9s %9s %9s %10.0f %7sx %10s' "$k" "${created:--}" "$rps" \
+      "$(to_ms "$p50")" "$(to_ms "$p99")" "$(to_ms "$p999")" "$c_rps" "$ratio" "${per_key:--}")")
+  done
+  echo
+  echo "== SUMMARY key-count sweep: scenario=l1 with ceiling, ${sweep_args[*]:-default options} ($(nproc) cores shared by wrk and the server; ms)"
+  printf '   %10s %10s %10s %9s %9s %9s %10s %8s %10s\n' keys "created/s" "req/s" p50 p99 p99.9 \
+    ceiling ratio "heap B/key"
+  printf '%s\n' "${rows[@]}"
+  exit 0
+fi
+
+# Scenario → server options. The fresh window is an hour in l1/l2 (stale window too: it may not
+# be shorter) so that nothing loaded by the warm-up goes stale during the runs (the default 30 s,
+# and even 300 s, is shorter than warm-up plus --mixes --repeat 3); store sets it to 1 s on
+# purpose. In l1, L1 holds every key: --cache-max-entries is raised above the default 100,000
+# when the keys (plus the unknown keys' "not found" entries, the root key and a margin) need it.
 server_opts=()
 case "$scenario" in
-  l1|ceiling) server_opts+=(--cache-fresh-seconds 300) ;;
-  l2)    use_l2=yes; server_opts+=(--cache-max-entries 100 --cache-fresh-seconds 300 --redis-ttl-seconds 300) ;;
-  store) [ -z "$use_l2" ] || { echo "http-load: --scenario store runs without Redis; drop --l2" >&2; exit 2; }
+  l1|ceiling) server_opts+=(--cache-fresh-seconds 3600 --cache-stale-seconds 3600) ;;
+  l2)    use_l2=yes; server_opts+=(--cache-max-entries 100 --cache-fresh-seconds 3600
+           --cache-stale-seconds 3600 --redis-ttl-seconds 3600) ;;
+  store) [ -z "$use_l2" ] || fail_usage "--scenario store runs without Redis; drop --l2"
          server_opts+=(--cache-max-entries 100 --cache-fresh-seconds 1) ;;
-  *) echo "http-load: --scenario must be l1, l2, store or ceiling, got '$scenario'" >&2; exit 2 ;;
+  *) fail_usage "--scenario must be l1, l2, store or ceiling, got '$scenario'" ;;
 esac
-[[ "$keys" =~ ^[1-9][0-9]*$ ]] || { echo "http-load: --keys must be a positive number" >&2; exit 2; }
 for share in "$malformed_share" "$unknown_share"; do
   [[ "$share" =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v s="$share" 'BEGIN { exit !(s <= 100) }' \
-    || { echo "http-load: a share is a percentage from 0 to 100, got '$share'" >&2; exit 2; }
+    || fail_usage "a share is a percentage from 0 to 100, got '$share'"
 done
 awk -v m="$malformed_share" -v u="$unknown_share" 'BEGIN { exit !(m + u <= 100) }' \
-  || { echo "http-load: --malformed-share plus --unknown-share exceeds 100" >&2; exit 2; }
+  || fail_usage "--malformed-share plus --unknown-share exceeds 100"
+[ "$repeat" = 1 ] || [ -n "$mixes" ] || fail_usage "--repeat repeats the --mixes rounds; add --mixes"
+[ "$mix_kinds" = malformed,unknown ] || [ -n "$mixes" ] || fail_usage "--mix-kinds chooses the --mixes runs; add --mixes"
+case "$mix_kinds" in
+  malformed,unknown|unknown,malformed) mix_bad=yes; mix_unk=yes ;;
+  malformed) mix_bad=yes; mix_unk="" ;;
+  unknown) mix_bad=""; mix_unk=yes ;;
+  *) fail_usage "--mix-kinds is malformed, unknown or both (malformed,unknown), got '$mix_kinds'" ;;
+esac
 # --mixes runs 30% of each (or the share given, when not 0).
 mix_malformed=$(awk -v s="$malformed_share" 'BEGIN { print (s > 0 ? s : 30) }')
 mix_unknown=$(awk -v s="$unknown_share" 'BEGIN { print (s > 0 ? s : 30) }')
 needs_unknown=""
-if [ -n "$mixes" ] || awk -v s="$unknown_share" 'BEGIN { exit !(s > 0) }'; then needs_unknown=yes; fi
+if { [ -n "$mixes" ] && [ -n "$mix_unk" ]; } || awk -v s="$unknown_share" 'BEGIN { exit !(s > 0) }'; then needs_unknown=yes; fi
 [ -n "$unknown_keys" ] || unknown_keys=$(( keys < 10000 ? keys : 10000 ))
-[[ "$unknown_keys" =~ ^[1-9][0-9]*$ ]] || { echo "http-load: --unknown-keys must be a positive number" >&2; exit 2; }
-if [ "$scenario" = ceiling ] && [ -n "$mixes$sweep$needs_unknown" ]; then
-  echo "http-load: --scenario ceiling verifies nothing; --mixes, --unknown-share and --connections-sweep need a verify scenario" >&2
-  exit 2
+positive --unknown-keys "$unknown_keys"
+if [ "$scenario" = ceiling ] && [ -n "$mixes$sweep$needs_unknown$heap_histogram" ]; then
+  fail_usage "--scenario ceiling verifies nothing; --mixes, --unknown-share, --connections-sweep and --heap-histogram need a verify scenario"
+fi
+if [ "$scenario" = l1 ] || [ "$scenario" = ceiling ]; then
+  not_found_entries=0; [ -z "$needs_unknown" ] || not_found_entries=$unknown_keys
+  l1_entries=$(( keys + not_found_entries + (keys / 10 > 1000 ? keys / 10 : 1000) ))
+  [ "$l1_entries" -le 100000 ] || server_opts+=(--cache-max-entries "$l1_entries")
 fi
 
 for tool in curl psql; do
   command -v "$tool" >/dev/null || { echo "http-load: needs $tool" >&2; exit 1; }
 done
+# (wrk only warns about a script it cannot read, and then sends plain GETs.)
+for f in create-keys warm-walk verify ceiling; do
+  [ -r "$lua_dir/$f.lua" ] || { echo "http-load: missing $lua_dir/$f.lua" >&2; exit 1; }
+done
 
-# (1) Build if needed (./keyward builds when sources are newer than the jar).
+# (1) Build if needed (./keyward builds when sources are newer than the jar); the JDK it runs
+# (for jcmd with --heap-histogram).
 echo "== building if needed" >&2
 ./keyward --help >/dev/null
+# shellcheck source=../bin/find-jdk.sh
+source bin/find-jdk.sh
+jcmd="$JAVA_HOME/bin/jcmd"
+[ -z "$heap_histogram" ] || [ -x "$jcmd" ] || { echo "http-load: --heap-histogram needs $jcmd" >&2; exit 1; }
 
 # (2) wrk.
 if ! command -v wrk >/dev/null; then
@@ -111,6 +212,7 @@ server_pid=""
 db_created=""
 scratch_pid=""        # the short-lived second server that issues the unknown keys
 scratch_db=""
+bg_pid=""             # a wrk running in the background (key creation, the warm-up pass)
 
 stop_server() {       # pid: TERM, KILL after 10 s
   local pid="$1"
@@ -121,8 +223,17 @@ stop_server() {       # pid: TERM, KILL after 10 s
     wait "$pid" 2>/dev/null || true
   fi
 }
+psql_admin() { psql -q -v ON_ERROR_STOP=1 -h "$pg_host" -p "$pg_port" -U "$pg_user" -d "$pg_admin_db" "$@"; }
+# create_database NAME: a scratch database whose sessions commit without waiting for the WAL
+# flush (synchronous_commit = off, set on this database only: nothing else on the PostgreSQL
+# server changes; a crash could lose the last few commits, which a scratch database can afford).
+# It makes creating keys through the API several times faster on this kind of machine.
+create_database() {
+  psql_admin -c "CREATE DATABASE $1" >/dev/null
+  psql_admin -c "ALTER DATABASE $1 SET synchronous_commit = off" >/dev/null
+}
 drop_database() {
-  timeout 30 psql -q -h "$pg_host" -p "$pg_port" -U "$pg_user" -d "$pg_admin_db" \
+  timeout 60 psql -q -h "$pg_host" -p "$pg_port" -U "$pg_user" -d "$pg_admin_db" \
     -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null 2>&1 \
     || echo "http-load: could not drop database $1" >&2
 }
@@ -130,13 +241,14 @@ drop_database() {
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  if [ -n "$bg_pid" ]; then kill -KILL "$bg_pid" 2>/dev/null || true; wait "$bg_pid" 2>/dev/null || true; fi
   stop_server "$scratch_pid"
   stop_server "$server_pid"
   [ -z "$scratch_db" ] || drop_database "$scratch_db"
   [ -z "$db_created" ] || drop_database "$db"
   if [ -n "$use_l2" ] && command -v redis-cli >/dev/null; then
-    timeout 30 bash -c "redis-cli -h $redis_host -p $redis_port --scan --pattern '$namespace:*' \
-      | xargs -r -n 500 redis-cli -h $redis_host -p $redis_port del >/dev/null" \
+    timeout 600 bash -c "redis-cli -h $redis_host -p $redis_port --scan --pattern '$namespace:*' \
+      | xargs -r -n 1000 redis-cli -h $redis_host -p $redis_port del >/dev/null" \
       || echo "http-load: could not delete Redis keys $namespace:*" >&2
   fi
   rm -rf "$work"
@@ -153,7 +265,7 @@ free_port() {         # the first free loopback port from $1 on
 }
 
 # start_server PORT DATABASE DATA_DIR LOG [serve options...]: starts ./keyward serve in the
-# background (./keyward execs java, so $! is the server's own pid), sets started_pid, waits for
+# background (./keyward execs java, so $! is the JVM's own pid), sets started_pid, waits for
 # /health/ready and the root key.
 start_server() {
   local p="$1" database="$2" data="$3" log="$4"; shift 4
@@ -169,17 +281,66 @@ start_server() {
   done
 }
 
-# create_keys BASE ROOT_KEY COUNT FILE: COUNT keys created 8 at a time, one per line in FILE.
+# server_log_problems LOG NAME: the server log's WARN and ERROR lines (count and the first five).
+server_log_problems() {
+  local n
+  n=$(grep -cE '^[0-9:.]+ +(WARN|ERROR)' "$1" || true)
+  if [ "$n" -gt 0 ]; then
+    echo "== server log ($2): $n WARN/ERROR lines; the first five:"
+    grep -E '^[0-9:.]+ +(WARN|ERROR)' "$1" | awk 'NR <= 5 { print "   " substr($0, 1, 300) }'
+  else
+    echo "== server log ($2): no WARN/ERROR lines"
+  fi
+}
+
+# wrk_until_done DIR URL SCRIPT THREADS CONNECTIONS LIMIT_S [NAME=VALUE...]: wrk with one of the
+# scripts whose threads each write DIR/t<i>.done and stop once their share is done; wrk itself
+# would wait out -d, so it gets SIGINT (it then joins its threads and reports) as soon as every
+# thread is done. Fails when wrk ends before that (an error, or LIMIT_S seconds passed).
+wrk_until_done() {
+  local dir="$1" url="$2" script="$3" t="$4" c="$5" limit="$6"; shift 6
+  mkdir -p "$dir"
+  env "$@" KW_THREADS="$t" KW_OUT="$dir/t" \
+    wrk -t "$t" -c "$c" -d "${limit}s" --timeout 10s -s "$script" "$url" >"$dir/wrk.txt" 2>&1 &
+  bg_pid=$!
+  while [ "$(find "$dir" -name 't*.done' | wc -l)" -lt "$t" ] && kill -0 "$bg_pid" 2>/dev/null; do
+    sleep 0.1
+  done
+  kill -INT "$bg_pid" 2>/dev/null || true
+  wait "$bg_pid" || true
+  bg_pid=""
+  if [ "$(find "$dir" -name 't*.done' | wc -l)" -lt "$t" ]; then
+    echo "http-load: wrk ($(basename "$script")) ended before every thread was done (error, or ${limit} s passed):" >&2
+    cat "$dir/wrk.txt" >&2; exit 1
+  fi
+}
+
+# create_keys BASE ROOT_KEY COUNT DIR: COUNT keys created through POST /v1/keys by wrk
+# (lua/create-keys.lua, --create-connections connections), DIR/keys.txt one key a line and
+# DIR/ids.txt their keyIds on the same lines. Fails on any non-201 answer, or unless there are
+# exactly COUNT distinct keys.
 create_keys() {
-  local b="$1" rk="$2" count="$3" out="$4" t0 created
-  t0=$(date +%s)
-  seq 1 "$count" | timeout 900 xargs -P 8 -I{} curl -fsS -H "Authorization: Bearer $rk" \
-    -H 'Content-Type: application/json' "$b/v1/keys" \
-    -d '{"name":"load-{}","ownerId":"owner_load","scopes":["orders:read"]}' \
-    | jq -r '.key' >"$out"
-  created=$(grep -c . "$out" || true)
-  [ "$created" = "$count" ] || { echo "http-load: created $created of $count keys" >&2; exit 1; }
-  echo "   $created keys in $(( $(date +%s) - t0 )) s" >&2
+  local b="$1" rk="$2" count="$3" dir="$4" t0 t1 created errors first distinct ct cc
+  ct=$(( threads < count ? threads : count ))
+  cc=$(( create_connections > ct ? create_connections : ct ))
+  t0=$(date +%s%N)
+  wrk_until_done "$dir" "$b/v1/keys" "$lua_dir/create-keys.lua" "$ct" "$cc" $(( 600 + count / 100 )) \
+    KW_ROOT="$rk" KW_COUNT="$count"
+  t1=$(date +%s%N)
+  errors=$(awk '{ s += $2 } END { print s + 0 }' "$dir"/t*.done)
+  if [ "$errors" != 0 ]; then
+    first=$(awk '$2 > 0 { $1 = $2 = ""; print; exit }' "$dir"/t*.done)
+    echo "http-load: creating keys: $errors answers other than 201; the first:$first" >&2; exit 1
+  fi
+  cat "$dir"/t*.keys >"$dir/created.txt"
+  cut -d' ' -f1 "$dir/created.txt" >"$dir/keys.txt"
+  cut -d' ' -f2 "$dir/created.txt" >"$dir/ids.txt"
+  created=$(grep -c . "$dir/keys.txt" || true)
+  distinct=$(sort -u "$dir/keys.txt" | grep -c . || true)
+  [ "$created" = "$count" ] && [ "$distinct" = "$count" ] && [ "$(sort -u "$dir/ids.txt" | grep -c .)" = "$count" ] \
+    || { echo "http-load: created $created keys ($distinct distinct) instead of $count" >&2; exit 1; }
+  awk -v n="$count" -v ns=$(( t1 - t0 )) -v c="$cc" 'BEGIN {
+    printf "== RESULT created %d keys in %.1f s: %.0f keys/s (wrk, %d connections, POST /v1/keys)\n", n, ns / 1e9, n / (ns / 1e9), c }'
 }
 
 # (3) Unknown keys (only when a run needs them): issued by a second, short-lived server with its
@@ -187,19 +348,22 @@ create_keys() {
 if [ -n "$needs_unknown" ]; then
   scratch_port=$(free_port $((port + 50)))
   scratch_db="kwload_${suffix}_unknown"
-  psql -q -h "$pg_host" -p "$pg_port" -U "$pg_user" -d "$pg_admin_db" -c "CREATE DATABASE $scratch_db" >/dev/null
+  create_database "$scratch_db"
   echo "== unknown keys: $unknown_keys from a scratch server on port $scratch_port, database $scratch_db" >&2
   start_server "$scratch_port" "$scratch_db" "$work/scratch-data" "$work/scratch.log"
   scratch_pid=$started_pid
   create_keys "http://127.0.0.1:$scratch_port" "$(cat "$work/scratch-data/root.key")" "$unknown_keys" \
-    "$work/unknown.txt"
+    "$work/create-unknown" >"$work/create-unknown.txt"
+  sed 's/^== RESULT created/   created (unknown keys, scratch server)/' "$work/create-unknown.txt"
+  cp "$work/create-unknown/keys.txt" "$work/unknown.txt"
+  server_log_problems "$work/scratch.log" "scratch server, unknown keys"
   stop_server "$scratch_pid"; scratch_pid=""
   drop_database "$scratch_db"; scratch_db=""
 fi
 
 # (4) A free loopback port, the scratch database, the server.
 port=$(free_port "$port")
-psql -q -h "$pg_host" -p "$pg_port" -U "$pg_user" -d "$pg_admin_db" -c "CREATE DATABASE $db" >/dev/null
+create_database "$db"
 db_created=yes
 
 redis_opts=()
@@ -207,25 +371,11 @@ if [ -n "$use_l2" ]; then
   redis_opts=(--redis-url "redis://$redis_host:$redis_port/0" --redis-namespace "$namespace")
 fi
 base="http://127.0.0.1:$port"
-echo "== scenario $scenario: server on $base, database $db${use_l2:+, Redis namespace $namespace}" >&2
+echo "== scenario $scenario: server on $base, database $db (synchronous_commit off)${use_l2:+, Redis namespace $namespace}" >&2
 echo "   options: ${server_opts[*]} ${redis_opts[*]}" >&2
 start_server "$port" "$db" "$work/data" "$work/server.log" "${server_opts[@]}" "${redis_opts[@]}"
 server_pid=$started_pid
 root_key="$(cat "$work/data/root.key")"
-export KW_ROOT="$root_key"
-
-# wrk's latency strings (us, ms, s) → milliseconds.
-to_ms() { awk -v v="$1" 'BEGIN {
-  if (v ~ /us$/) x = v / 1000; else if (v ~ /ms$/) x = v + 0; else if (v ~ /s$/) x = v * 1000; else x = v + 0
-  printf "%.2f", x }'; }
-# Prints p99.9 after wrk's report (wrk --latency stops at 99%).
-lua_done='
-function done(summary, latency, requests)
-  io.write(string.format("Latency p99.9: %.2fms\n", latency:percentile(99.9) / 1000))
-end'
-
-ceiling_lua="$work/ceiling.lua"
-echo "$lua_done" >"$ceiling_lua"
 
 # run_ceiling LABEL THREADS CONNECTIONS WARMUP: GET /health/live (a constant small JSON answer,
 # no auth), the HTTP stack's ceiling on this server. Sets c_rps, c_p50, c_p99, c_p999.
@@ -234,9 +384,9 @@ run_ceiling() {
   local check
   check="$(curl -fsS "$base/health/live")"
   [[ "$check" == *'"UP"'* ]] || { echo "http-load: /health/live answers $check" >&2; exit 1; }
-  timeout 600 wrk -t "$t" -c "$c" -s "$ceiling_lua" -d "$w" "$base/health/live" >/dev/null
+  timeout 600 wrk -t "$t" -c "$c" -s "$lua_dir/ceiling.lua" -d "$w" "$base/health/live" >/dev/null
   echo "== ceiling ($label): wrk -t $t -c $c -d $duration --latency (GET /health/live)" >&2
-  timeout 3600 wrk -t "$t" -c "$c" -s "$ceiling_lua" -d "$duration" --latency "$base/health/live" | tee "$out"
+  timeout 3600 wrk -t "$t" -c "$c" -s "$lua_dir/ceiling.lua" -d "$duration" --latency "$base/health/live" | tee "$out"
   c_rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
   c_p50=$(awk '$1 == "50%" {print $2}' "$out")
   c_p99=$(awk '$1 == "99%" {print $2}' "$out")
@@ -251,60 +401,26 @@ add_summary() { summary+=("$(printf '   %-26s %10.0f %9s %9s %9s %s' "$@")"); }
 
 if [ "$scenario" = ceiling ]; then
   # (5') The ceiling alone: no keys, a warm-up, the run.
-  echo "== warm-up: ${warmup:-5s} of wrk on /health/live" >&2
-  run_ceiling ceiling "$threads" "$connections" "${warmup:-5s}"
+  echo "== warm-up: $warmup of wrk on /health/live" >&2
+  run_ceiling ceiling "$threads" "$connections" "$warmup"
+  server_log_problems "$work/server.log" "measured server"
   exit 0
 fi
 
-# (5) N keys, created 8 at a time; their malformed twins (one random-part character of the body
-# replaced by the next base62 digit: the checksum no longer matches, so BAD_CHECKSUM).
+# (5) N keys, created through the API by wrk; their malformed twins (one random-part character
+# of the body replaced by the next base62 digit: the checksum no longer matches, so BAD_CHECKSUM).
 echo "== creating $keys keys" >&2
-create_keys "$base" "$root_key" "$keys" "$work/keys.txt"
+create_keys "$base" "$root_key" "$keys" "$work/create"
+cp "$work/create/keys.txt" "$work/keys.txt"
+cp "$work/create/ids.txt" "$work/ids.txt"
 awk 'BEGIN { a = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" }
      { p = length($0) - 10; c = substr($0, p, 1); n = substr(a, index(a, c) % 62 + 1, 1)
        print substr($0, 1, p - 1) n substr($0, p + 1) }' "$work/keys.txt" >"$work/malformed.txt"
 [ -s "$work/unknown.txt" ] || : >"$work/unknown.txt"
-
-lua="$work/verify.lua"
-{
-  echo "local keys = {"
-  sed 's/.*/  "&",/' "$work/keys.txt"
-  echo "}"
-  echo "local malformed = {"
-  sed 's/.*/  "&",/' "$work/malformed.txt"
-  echo "}"
-  echo "local unknown = {"
-  sed 's/.*/  "&",/' "$work/unknown.txt"
-  cat <<'LUA'
-}
-local n, nm, nu = #keys, #malformed, #unknown
--- Every request verifies a key picked at random: with probability KW_MALFORMED % a malformed
--- one, with KW_UNKNOWN % one this server never issued, else a valid one. Each thread seeds its
--- own generator.
-local threads = 0
-function setup(thread)
-  thread:set("id", threads)
-  threads = threads + 1
-end
-local pm, pu = 0, 0
-function init(args)
-  math.randomseed(os.time() * 1000 + id)
-  pm = (tonumber(os.getenv("KW_MALFORMED") or "0") or 0) / 100
-  pu = pm + (tonumber(os.getenv("KW_UNKNOWN") or "0") or 0) / 100
-  wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
-  wrk.headers["Authorization"] = "Bearer " .. os.getenv("KW_ROOT")
-end
-function request()
-  local r, key = math.random(), nil
-  if r < pm then key = malformed[math.random(nm)]
-  elseif r < pu then key = unknown[math.random(nu)]
-  else key = keys[math.random(n)] end
-  return wrk.format(nil, nil, nil, '{"key":"' .. key .. '"}')
-end
-LUA
-  echo "$lua_done"
-} >"$lua"
+# The verify script reads these files in its init() (see lua/verify.lua).
+export KW_ROOT="$root_key" KW_KEYS="$work/keys.txt" KW_MALFORMED_KEYS="$work/malformed.txt" \
+  KW_UNKNOWN_KEYS="$work/unknown.txt"
+lua="$lua_dir/verify.lua"
 
 # A check that each kind of key answers what it should before anything is measured.
 verify_code() {
@@ -325,40 +441,78 @@ if [ -n "$needs_unknown" ]; then
   echo "   unknown key check: $check" >&2
 fi
 
-metrics() {
-  { curl -fsS "$base/metrics" || true; } | grep -E '^keyward_(cache_requests_total|cache_l2_requests_total|verify_total|verify_shared_loads_total|cache_l2_writes_total)[{ ]' \
+metrics() {            # the server's counters worth a delta (and its GC pauses, count and seconds)
+  { curl -fsS "$base/metrics" || true; } \
+    | grep -E '^(keyward_(cache_requests_total|cache_l2_requests_total|verify_total|caller_verify_total|verify_shared_loads_total|cache_l2_writes_total)|jvm_gc_pause_seconds_(count|sum))[{ ]' \
     | grep -v ' 0\.0$' | sort || true
 }
+metrics_delta() {     # BEFORE AFTER: the counters that grew (label values may hold spaces)
+  awk 'function key() { return substr($0, 1, length($0) - length($NF) - 1) }
+       NR == FNR { before[key()] = $NF; next }
+       { k = key(); d = $NF - before[k]
+         if (d > 0) printf "   %-72s %12" (k ~ /_sum\{/ ? ".3f" : ".0f") "\n", k, d }' "$1" "$2"
+}
 
-# (6) Warm-up (JIT, caches), then the measured run(s).
-export KW_MALFORMED=0 KW_UNKNOWN=0
-wrk_cmd=(wrk -t "$threads" -c "$connections" -s "$lua")
-if [ -z "$warmup" ]; then
-  echo "== warm-up: every key verified once (fills L1, and L2 with --l2), then 5 s of wrk" >&2
-  # One curl, 8 requests at a time over kept-alive connections (wrk cannot stop after N requests).
-  first=yes
-  while read -r key; do
-    [ -n "$first" ] && first="" || echo next
-    printf 'url = "%s"\nheader = "Authorization: Bearer %s"\nheader = "Content-Type: application/json"\n' \
-      "$base/v1/keys/verify" "$root_key"
-    printf 'data = "{\\"key\\":\\"%s\\"}"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' "$key"
-  done <"$work/keys.txt" >"$work/warmup.curl"
-  timeout 600 curl -sS --parallel --parallel-max 8 -K "$work/warmup.curl" \
-    >"$work/warmup.codes" 2>"$work/warmup.err" || true
-  ok=$(grep -c '^200$' "$work/warmup.codes" || true)
-  if [ "$ok" != "$keys" ]; then
-    echo "http-load: warm-up: $ok of $keys verifications answered 200" >&2
-    head -n 5 "$work/warmup.err" >&2; exit 1
-  fi
-  timeout 60 "${wrk_cmd[@]}" -d 5s "$base/v1/keys/verify" >/dev/null
-else
-  echo "== warm-up: $warmup at random" >&2
-  timeout 600 "${wrk_cmd[@]}" -d "$warmup" "$base/v1/keys/verify" >/dev/null
+# Heap histograms (--heap-histogram): jcmd GC.class_histogram forces a full GC and counts the
+# live objects by class.
+histogram() {         # FILE: the server's live heap by class
+  timeout 300 "$jcmd" "$server_pid" GC.class_histogram >"$1" \
+    || { echo "http-load: jcmd $server_pid GC.class_histogram failed:" >&2; cat "$1" >&2; exit 1; }
+}
+hist_total() { awk '$1 == "Total" { print $3 }' "$1"; }
+hist_count() { awk -v re="$2" '$1 ~ /^[0-9]+:$/ && $4 ~ re { n += $2 } END { print n + 0 }' "$1"; }
+if [ -n "$heap_histogram" ]; then
+  echo "== JVM heap settings of the server (pid $server_pid; KEYWARD_JAVA_OPTS: ${KEYWARD_JAVA_OPTS:-none}; without -Xms/-Xmx in jvm_args these are the JVM's defaults on this machine):"
+  flags="$("$jcmd" "$server_pid" VM.flags | tail -n +2)"
+  echo "$flags" | tr ' ' '\n' | grep -E '^-XX:(Initial|Max|Min|SoftMax)HeapSize=|^-XX:G1HeapRegionSize=|Use[A-Za-z0-9]*GC$' | sed 's/^/   /'
+  "$jcmd" "$server_pid" VM.command_line | grep -E '^jvm_args' | sed 's/^/   /' || echo "   jvm_args: (none)"
+  histogram "$work/heap.before"
 fi
+
+# (6) Warm-up: every key verified once by wrk (lua/warm-walk.lua: each thread walks its own
+# slice in order, until each key of it answered 200), which fills L1 (and L2 with --l2); then
+# --warmup (5 s) of wrk at random.
+echo "== warm-up: every key verified once (wrk, fills L1${use_l2:+ and L2}), then $warmup of wrk at random" >&2
+metrics >"$work/metrics.walk0"
+wt=$(( threads < keys ? threads : keys ))
+wc_=$(( connections < 16 ? connections : 16 )); wc_=$(( wc_ > wt ? wc_ : wt ))
+t0=$(date +%s%N)
+wrk_until_done "$work/walk" "$base/v1/keys/verify" "$lua_dir/warm-walk.lua" "$wt" "$wc_" \
+  $(( 600 + keys / 100 )) KW_IDS="$work/ids.txt" KW_COUNT="$keys"
+t1=$(date +%s%N)
+metrics >"$work/metrics.walk1"
+read -r w_keys w_answers w_ok w_errors < <(awk '{ k += $1; a += $2; o += $3; e += $4 } END { print k, a, o, e }' "$work/walk"/t*.done)
+if [ "$w_errors" != 0 ] || [ "$w_keys" != "$keys" ]; then
+  echo "http-load: warm-up pass: $w_keys keys, $w_answers answers, $w_ok with 200, $w_errors others; the first other:" \
+    "$(awk '$4 > 0 { $1 = $2 = $3 = $4 = ""; print; exit }' "$work/walk"/t*.done)" >&2
+  exit 1
+fi
+awk -v n="$keys" -v a="$w_answers" -v ns=$(( t1 - t0 )) 'BEGIN {
+  printf "   warm-up pass: %d keys answered 200 (%d requests) in %.1f s: %.0f verifications/s\n", n, a, ns / 1e9, a / (ns / 1e9) }'
+echo "   during the pass:"
+metrics_delta "$work/metrics.walk0" "$work/metrics.walk1"
+
+if [ -n "$heap_histogram" ]; then
+  histogram "$work/heap.after"
+  before=$(hist_total "$work/heap.before"); after=$(hist_total "$work/heap.after")
+  l1_before=$(hist_count "$work/heap.before" 'CachedLookup$'); l1_after=$(hist_count "$work/heap.after" 'CachedLookup$')
+  echo "== heap (live objects after a full GC, jcmd GC.class_histogram): before the pass" \
+    "$before bytes (L1 entries, io.keyward...CachedLookup instances: $l1_before), after it" \
+    "$after bytes (L1 entries: $l1_after)"
+  echo "   classes that grew most (bytes, instances, bytes per key):"
+  awk -v n="$keys" 'NR == FNR { if ($1 ~ /^[0-9]+:$/) { b[$4] = $3; i[$4] = $2 }; next }
+    $1 ~ /^[0-9]+:$/ { d = $3 - b[$4]; if (d > 0) printf "%d %d %.1f %s\n", d, $2 - i[$4], d / n, $4 }' \
+    "$work/heap.before" "$work/heap.after" | sort -nr \
+    | awk 'NR <= 10 { printf "   %14d %10d %8.1f  %s\n", $1, $2, $3, $4 }'
+  echo "== RESULT heap keys=$keys: live heap $before -> $after bytes (L1 entries $l1_before -> $l1_after):" \
+    "$(awk -v a="$after" -v b="$before" -v n="$keys" 'BEGIN { printf "%.0f", (a - b) / n }') bytes per cached key"
+fi
+timeout 600 wrk -t "$threads" -c "$connections" -s "$lua" -d "$warmup" "$base/v1/keys/verify" >/dev/null
 
 # run_verify LABEL MALFORMED% UNKNOWN% THREADS CONNECTIONS: one measured verify run (after a
 # 3 s warm-up with the same settings, except for the first run, which follows the warm-up above),
-# then with --with-ceiling the ceiling on the same server. Sets v_rps, v_p99 (and c_rps).
+# then with --with-ceiling the ceiling on the same server. Sets v_rps, v_p99 (and c_rps and
+# v_ratio, verify/ceiling).
 runs=0
 run_verify() {
   local label="$1" t="$4" c="$5" out="$work/wrk-$1.txt"
@@ -380,16 +534,15 @@ run_verify() {
   errors=$(grep -E 'Non-2xx|Socket errors' "$out" || true)
   echo
   echo "== during the measured run (each request verifies the root key, then the body's key):"
-  awk 'NR == FNR { before[$1] = $2; next }
-       { d = $2 - before[$1]; if (d > 0) printf "   %-72s %12.0f\n", $1, d }' \
-    "$work/metrics.before" "$work/metrics.after"
+  metrics_delta "$work/metrics.before" "$work/metrics.after"
   [ "$2" = 0 ] && [ "$3" = 0 ] || mix=" malformed=$2% unknown=$3%"
-  echo "== RESULT scenario=$scenario keys=$keys threads=$t connections=$c duration=$duration$mix:" \
+  echo "== RESULT scenario=$scenario ($label) keys=$keys threads=$t connections=$c duration=$duration$mix:" \
     "${v_rps} req/s, p50 ${p50}, p99 ${v_p99}, p99.9 ${p999}${errors:+; $errors}"
   local ratio="" c_col="-"
   if [ -n "$with_ceiling" ]; then
     run_ceiling "$label" "$t" "$c" 3s
     ratio=$(awk -v v="$v_rps" -v c="$c_rps" 'BEGIN { printf "%.2f", v / c }')
+    v_ratio=$(awk -v v="$v_rps" -v c="$c_rps" 'BEGIN { printf "%.4f", v / c }')
     echo "== RATIO verify/ceiling ($label): ${ratio}x throughput (${v_rps} / ${c_rps} req/s);" \
       "p99 $(to_ms "$v_p99") ms vs $(to_ms "$c_p99") ms"
     c_col=$(printf '%.0f' "$c_rps")
@@ -398,10 +551,35 @@ run_verify() {
     "${with_ceiling:+$(printf '%10s %6sx' "$c_col" "$ratio")}"
 }
 
+bad_ratios=""; unk_ratios=""; bad_norm=""; unk_norm=""
+quotient() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 if [ -n "$mixes" ]; then
-  run_verify clean 0 0 "$threads" "$connections"; clean_rps=$v_rps
-  run_verify "malformed-$mix_malformed%" "$mix_malformed" 0 "$threads" "$connections"; bad_rps=$v_rps
-  run_verify "unknown-$mix_unknown%" 0 "$mix_unknown" "$threads" "$connections"; unk_rps=$v_rps
+  # --repeat R rounds of clean, malformed, unknown (--mix-kinds: those chosen) on this server:
+  # each mixed run is compared with the clean run just before it, and the median of the rounds is
+  # the figure. With --with-ceiling also each run's verify/ceiling ratio against the clean run's,
+  # which takes out some of the machine's drift (each ceiling runs right after its verify run).
+  for r in $(seq 1 "$repeat"); do
+    sfx=""; [ "$repeat" = 1 ] || sfx=".$r"
+    run_verify "clean$sfx" 0 0 "$threads" "$connections"; clean_rps=$v_rps; clean_vr=${v_ratio:-}
+    round=""
+    if [ -n "$mix_bad" ]; then
+      run_verify "malformed-$mix_malformed%$sfx" "$mix_malformed" 0 "$threads" "$connections"
+      bad_ratios+=" $(quotient "$v_rps" "$clean_rps")"
+      round+=", $mix_malformed% malformed ${bad_ratios##* }x"
+      if [ -n "$with_ceiling" ]; then
+        bad_norm+=" $(quotient "$v_ratio" "$clean_vr")"; round+=" (${bad_norm##* }x against the ceilings)"
+      fi
+    fi
+    if [ -n "$mix_unk" ]; then
+      run_verify "unknown-$mix_unknown%$sfx" 0 "$mix_unknown" "$threads" "$connections"
+      unk_ratios+=" $(quotient "$v_rps" "$clean_rps")"
+      round+=", $mix_unknown% unknown ${unk_ratios##* }x"
+      if [ -n "$with_ceiling" ]; then
+        unk_norm+=" $(quotient "$v_ratio" "$clean_vr")"; round+=" (${unk_norm##* }x against the ceilings)"
+      fi
+    fi
+    [ "$repeat" = 1 ] || echo "== RATIO mixes round $r of $repeat vs its clean run:${round#,}"
+  done
 else
   run_verify main "$malformed_share" "$unknown_share" "$threads" "$connections"
 fi
@@ -411,6 +589,8 @@ if [ -n "$sweep" ]; then
   done
 fi
 
+echo
+server_log_problems "$work/server.log" "measured server"
 if [ "${#summary[@]}" -gt 1 ] || [ -n "$with_ceiling" ]; then
   echo
   echo "== SUMMARY scenario=$scenario keys=$keys duration=$duration ($(nproc) cores shared by wrk and the server; ms)"
@@ -418,7 +598,19 @@ if [ "${#summary[@]}" -gt 1 ] || [ -n "$with_ceiling" ]; then
     "${with_ceiling:+$(printf '%10s %7s' 'ceiling' 'ratio')}"
   printf '%s\n' "${summary[@]}"
   if [ -n "$mixes" ]; then
-    awk -v c="$clean_rps" -v b="$bad_rps" -v u="$unk_rps" -v pm="$mix_malformed" -v pu="$mix_unknown" 'BEGIN {
-      printf "== RATIO mixes vs clean: %s%% malformed %.3fx, %s%% unknown %.3fx\n", pm, b / c, pu, u / c }'
+    # RATIO lines: each kind's ratio to clean (the median over the rounds with --repeat), and
+    # with --with-ceiling the same of the runs' verify/ceiling ratios.
+    mix_ratio() {     # KIND SHARE RATIOS
+      [ -n "$3" ] || return 0
+      if [ "$repeat" = 1 ]; then printf ', %s%% %s %sx' "$2" "$1" "${3# }"
+      else printf ', %s%% %s %sx (rounds:%s)' "$2" "$1" "$(echo "$3" | median)" "$3"; fi
+    }
+    of=""; [ "$repeat" = 1 ] || of=", median of $repeat rounds"
+    line="$(mix_ratio malformed "$mix_malformed" "$bad_ratios")$(mix_ratio unknown "$mix_unknown" "$unk_ratios")"
+    echo "== RATIO mixes vs clean$of:${line#,}"
+    if [ -n "$with_ceiling" ]; then
+      line="$(mix_ratio malformed "$mix_malformed" "$bad_norm")$(mix_ratio unknown "$mix_unknown" "$unk_norm")"
+      echo "== RATIO mixes vs clean, each run against its ceiling$of:${line#,}"
+    fi
   fi
 fi

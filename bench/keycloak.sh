@@ -19,7 +19,7 @@ cache="$root/bench/.cache"
 realm=kwbench
 client=kwbench-introspect
 
-usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,5p' "$root/bench/keycloak.sh" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --version) version="$2"; shift 2 ;;
