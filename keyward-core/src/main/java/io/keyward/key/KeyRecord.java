@@ -41,13 +41,30 @@ public record KeyRecord(
     Objects.requireNonNull(keyId, "keyId");
     Objects.requireNonNull(hash, "hash");
     Objects.requireNonNull(name, "name");
-    Objects.requireNonNull(ownerId, "ownerId");
-    scopes = Set.copyOf(scopes);
-    Objects.requireNonNull(metaJson, "metaJson");
+    // Owners, scopes and empty metadata repeat across keys: interned, a million cached keys
+    // share one copy of each instead of holding a million (the JVM's string table holds them
+    // weakly). A record is built per load, never per verification, so this is off the hot path.
+    ownerId = Objects.requireNonNull(ownerId, "ownerId").intern();
+    scopes = internAll(scopes);
+    metaJson = Objects.requireNonNull(metaJson, "metaJson");
+    if (metaJson.equals(EMPTY_META)) {
+      metaJson = EMPTY_META;
+    }
     Objects.requireNonNull(environment, "environment");
     Objects.requireNonNull(origin, "origin");
     Objects.requireNonNull(createdAt, "createdAt");
     Objects.requireNonNull(updatedAt, "updatedAt");
+  }
+
+  private static final String EMPTY_META = "{}";
+
+  private static Set<String> internAll(Set<String> scopes) {
+    String[] interned = new String[scopes.size()];
+    int i = 0;
+    for (String scope : scopes) {
+      interned[i++] = Objects.requireNonNull(scope, "scope").intern();
+    }
+    return Set.of(interned);
   }
 
   /** Whether the key has expired at {@code now}: expiry is evaluated at decision time. */

@@ -306,7 +306,10 @@ public final class Verifier {
    */
   private Loaded cache(KeyHash hash, KeyRecord record, long loadedAt, long epoch, boolean fromStore) {
     CachedLookup entry = new CachedLookup(record, loadedAt);
-    if (putUnlessInvalidated(hash, entry, epoch)) {
+    // The record holds an equal hash: keying L1 by it keeps one KeyHash per cached key, not two
+    // (48 bytes of each entry's ~730, by a heap histogram at 1,000,000 keys).
+    KeyHash key = record.hash().equals(hash) ? record.hash() : hash;
+    if (putUnlessInvalidated(key, entry, epoch)) {
       if (fromStore) {
         try {
           secondTier.write(record, loadedAt);
