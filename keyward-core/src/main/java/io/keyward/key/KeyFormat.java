@@ -74,11 +74,17 @@ public final class KeyFormat {
     }
   }
 
+  /** Longest body of a key in Keyward's shape of any version, even one this build does not know. */
+  private static final int MAX_BODY_LENGTH = 128;
+
   private final String prefix;
+  /** This deployment's prefix first, then the ones it used before (keys under them still parse). */
+  private final String[] prefixes;
   private final SecureRandom random;
 
-  private KeyFormat(String prefix, SecureRandom random) {
+  private KeyFormat(String prefix, String[] prefixes, SecureRandom random) {
     this.prefix = prefix;
+    this.prefixes = prefixes;
     this.random = random;
   }
 
@@ -93,12 +99,72 @@ public final class KeyFormat {
 
   /** As {@link #withPrefix(String)}, drawing randomness from {@code random} (a CSPRNG). */
   public static KeyFormat withPrefix(String prefix, SecureRandom random) {
+    requireValidPrefix(prefix);
+    return new KeyFormat(prefix, new String[] {prefix}, random);
+  }
+
+  /**
+   * This format, also judging keys under prefixes the deployment used before by their checksum
+   * (a typo in such a key is {@code MALFORMED} without a lookup). Keys under an earlier prefix
+   * that is not listed still verify: they are looked up by hash like any foreign string.
+   *
+   * @throws IllegalArgumentException naming a prefix that does not match {@link #PREFIX_PATTERN}
+   */
+  public KeyFormat withEarlierPrefixes(java.util.Collection<String> earlier) {
+    java.util.LinkedHashSet<String> all = new java.util.LinkedHashSet<>();
+    all.add(prefix);
+    for (String p : earlier) {
+      requireValidPrefix(p);
+      all.add(p);
+    }
+    return new KeyFormat(prefix, all.toArray(new String[0]), random);
+  }
+
+  /** The prefixes whose keys this format judges: this deployment's first, then earlier ones. */
+  public java.util.List<String> prefixes() {
+    return java.util.List.of(prefixes);
+  }
+
+  private static void requireValidPrefix(String prefix) {
     if (prefix == null || !PREFIX_PATTERN.matcher(prefix).matches()) {
       throw new IllegalArgumentException(
           "key prefix '" + prefix + "' is invalid: use 2 to 16 lowercase letters and digits,"
               + " starting with a letter");
     }
-    return new KeyFormat(prefix, random);
+  }
+
+  /**
+   * Whether {@code key} (as {@link #asciiBytes}) has the shape of a key some Keyward issued under
+   * any prefix and any format version, known to this build or newer: {@code prefix_env_} and a
+   * base62 body. Callers of Keyward's own API hold such keys; whether this deployment issued one
+   * is for its stored record to say, not its shape, so a prefix change or a newer format version
+   * never locks a caller out.
+   */
+  public static boolean hasKeywardShape(byte[] key) {
+    if (key == null) {
+      return false;
+    }
+    int length = key.length;
+    int p = 0;
+    while (p < length && p <= 16 && key[p] != '_') {
+      byte c = key[p];
+      boolean letter = c >= 'a' && c <= 'z';
+      if (!(letter || (p > 0 && c >= '0' && c <= '9'))) {
+        return false;
+      }
+      p++;
+    }
+    if (p < 2 || p > 16 || p >= length) {
+      return false;
+    }
+    Environment environment = environmentAt(key, p + 1);
+    if (environment == null) {
+      return false;
+    }
+    int bodyStart = p + 1 + environment.label().length() + 1;
+    int bodyLength = length - bodyStart;
+    return bodyLength >= 1 && bodyLength <= MAX_BODY_LENGTH
+        && (classesOf(key, bodyStart, length) & BASE62) != 0;
   }
 
   /** This deployment's prefix. */
@@ -168,8 +234,8 @@ public final class KeyFormat {
     if ((classesOf(key, 0, length) & PRINTABLE) == 0) {
       return MalformedReason.ILLEGAL_CHARACTER.asResult();
     }
-    int p = prefix.length();
-    if (length <= p || key[p] != '_' || !regionMatches(key, 0, prefix)) {
+    int p = prefixLength(key);
+    if (p < 0) {
       return FOREIGN;
     }
     Environment environment = environmentAt(key, p + 1);
@@ -220,6 +286,17 @@ public final class KeyFormat {
       out.append(c >= 0x21 && c <= 0x7E ? c : '?');
     }
     return out.append('…').toString();
+  }
+
+  /** The length of the judged prefix {@code key} starts with (then {@code _}), or -1. */
+  private int prefixLength(byte[] key) {
+    for (String candidate : prefixes) {
+      int p = candidate.length();
+      if (key.length > p && key[p] == '_' && regionMatches(key, 0, candidate)) {
+        return p;
+      }
+    }
+    return -1;
   }
 
   private static int indexOfSecondUnderscore(CharSequence key) {

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.keyward.key.KeyFormat;
 import io.keyward.key.KeyHash;
+import io.keyward.key.KeyOrigin;
 import io.keyward.key.KeyRecord;
 import io.keyward.key.ParsedKey;
 import io.keyward.logging.RateLimitedLogger;
@@ -19,9 +20,9 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.LoggerFactory;
 
@@ -41,11 +42,24 @@ import org.slf4j.LoggerFactory;
  * outage does not deny keys that were valid a moment ago. "Not found" is cached for
  * {@link VerifierSettings#notFoundFor()} and never served stale. Errors are never cached.
  *
+ * <h2>A failing or slow store</h2>
+ * Stale answers are fast. A key with a usable stale entry waits for its reload at most {@link
+ * VerifierSettings#staleWait()} (the reload goes on in the background and refreshes the cache
+ * when it lands); a {@link StoreBreaker} stops sending lookups after a few failures in a row, so
+ * that while the store is down a cached key is answered at once and an unseen key is {@code
+ * UNAVAILABLE} at once, instead of each waiting for the pool's timeout. Two bulkheads bound the
+ * lookups in flight: those of keys this node holds no record of (made-up keys of our exact shape
+ * cost a query each; {@link VerifierSettings#maxUnseenLoads()}) and the reloads of cached keys
+ * ({@link VerifierSettings#maxRefreshLoads()}), so garbage can never take the pool from the keys
+ * already in use. A lookup that finds no room is a stale answer or {@code UNAVAILABLE}.
+ *
  * <h2>Concurrency</h2>
  * At most one load per key hash runs at a time; concurrent misses wait for it (bounded by
- * {@link VerifierSettings#loadWait()}). An invalidation during a load keeps that load's result
- * out of the cache (an epoch counter), so a revocation cannot be undone by a load that read the
- * row just before it. No locks are taken on the hit path.
+ * {@link VerifierSettings#loadWait()}). An invalidation of a key detaches the load of that key
+ * in flight: its result is kept out of the cache, and a verification that starts after the
+ * invalidation starts a load of its own instead of joining it, so a revocation cannot be undone
+ * by a load that read the row just before it. Invalidations of other keys leave it alone. No
+ * locks are taken on the hit path.
  *
  * <h2>Failure</h2>
  * This method never throws for any input. When no decision is possible it returns {@link
@@ -67,16 +81,25 @@ public final class Verifier {
   /** True while the channel carrying other nodes' invalidations is down. */
   private volatile boolean unsynced;
   /**
-   * Entries loaded at or before this time are not fresh (a logical flush when the channel drops or
-   * comes back): they must be reloaded before they are answered, but stay for stale serving.
+   * Second-tier entries loaded at or before this time (when the channel dropped or came back) are
+   * not trusted: they may predate a change whose invalidation was missed.
    */
   private volatile long freshnessCutoffMillis = Long.MIN_VALUE;
+  /**
+   * When the channel was last lost. L1 entries loaded before it stop being fresh at a point spread
+   * over the following unsynced window by their key hash ({@link #cutoffSpreadMillis}), so that
+   * the nodes do not all send their whole caches to the store at the same instant.
+   */
+  private volatile long lastChannelLossMillis = Long.MIN_VALUE;
+  private final long cutoffSpreadMillis;
   private final long staleMillis;
   private final long notFoundMillis;
   private final Cache<KeyHash, CachedLookup> l1;
-  private final ConcurrentHashMap<KeyHash, CompletableFuture<Loaded>> inFlight =
-      new ConcurrentHashMap<>();
-  private final AtomicLong invalidationEpoch = new AtomicLong();
+  private final ConcurrentHashMap<KeyHash, Load> inFlight = new ConcurrentHashMap<>();
+  private final StoreBreaker breaker;
+  private final Semaphore unseenLoads;
+  private final Semaphore refreshLoads;
+  private final long staleWaitMillis;
   /** Keys changed within the fresh window, whose second-tier entries are not trusted yet. */
   private final Cache<KeyHash, Boolean> recentlyChanged;
   private final RateLimitedLogger storeWarnings;
@@ -93,6 +116,12 @@ public final class Verifier {
     this.freshMillis = settings.freshFor().toMillis();
     this.unsyncedFreshMillis = settings.freshForWhenUnsynced().toMillis();
     this.staleMillis = settings.staleFor().toMillis();
+    this.cutoffSpreadMillis = Math.max(1, unsyncedFreshMillis);
+    this.staleWaitMillis = settings.staleWait().toMillis();
+    this.breaker = new StoreBreaker(
+        clock, settings.breakerThreshold(), settings.breakerOpenFor().toMillis());
+    this.unseenLoads = new Semaphore(settings.maxUnseenLoads());
+    this.refreshLoads = new Semaphore(settings.maxRefreshLoads());
     // Nothing is answered from L1 once staleFor has passed since it was loaded, not even "not
     // found" (freshFor is never longer than staleFor; the settings check that).
     this.notFoundMillis = Math.min(settings.notFoundFor().toMillis(), staleMillis);
@@ -139,12 +168,20 @@ public final class Verifier {
    * Verifies the key of a caller of Keyward's own API (a root key in an {@code Authorization}
    * header): the same decision, caches and usage events as {@link #verify(CharSequence)}, but
    * counted in {@code keyward.caller.verify} and not in {@code keyward.verify} or its latency
-   * histogram, so that those count only the verifications clients asked for. Callers hold keys
-   * this deployment issued: any other shape is {@code NOT_FOUND} without a lookup, so a flood of
-   * made-up bearer strings costs no store query.
+   * histogram, so that those count only the verifications clients asked for.
+   *
+   * <p>Callers hold keys this deployment issued. Whether it did is for the stored record to say
+   * ({@link KeyOrigin#ISSUED}; an imported key is never a caller, even one that looks like ours),
+   * not the key's shape, so a changed {@code --key-prefix} or a newer format version issued by a
+   * newer node never locks a caller out. Strings not even in Keyward's shape ({@link
+   * KeyFormat#hasKeywardShape}) are {@code NOT_FOUND} without a lookup; made-up strings of our
+   * shape cost a lookup within the unseen-keys bulkhead.
    */
   public Verdict verifyCaller(@Nullable CharSequence key) {
     Verdict verdict = decideSafely(key, List.of(), true);
+    if (verdict instanceof Verdict.Valid valid && valid.key().origin() != KeyOrigin.ISSUED) {
+      verdict = Verdict.Denied.notFound();
+    }
     metrics.callerOutcomes[verdict.outcome().ordinal()].increment();
     report(verdict);
     return verdict;
@@ -177,9 +214,7 @@ public final class Verifier {
 
   /** Drops the cached answer for one key hash here and in the second tier. */
   public void invalidate(KeyHash hash) {
-    invalidationEpoch.incrementAndGet();
-    recentlyChanged.put(hash, Boolean.TRUE);
-    l1.invalidate(hash);
+    invalidateLocally(hash);
     try {
       secondTier.invalidate(hash);
     } catch (RuntimeException e) {
@@ -189,8 +224,13 @@ public final class Verifier {
 
   /** Drops the cached answer for one key hash in this process only (another node changed it). */
   public void invalidateLocally(KeyHash hash) {
-    invalidationEpoch.incrementAndGet();
     recentlyChanged.put(hash, Boolean.TRUE);
+    // Detached before the entry is dropped: a load that read the row before the change must not
+    // put it back (it checks after its put), and nobody may join it from now on.
+    Load detached = inFlight.remove(hash);
+    if (detached != null) {
+      detached.superseded = true;
+    }
     l1.invalidate(hash);
   }
 
@@ -201,8 +241,18 @@ public final class Verifier {
 
   /** Drops every cached answer in this process. */
   public void invalidateAll() {
-    invalidationEpoch.incrementAndGet();
+    for (KeyHash hash : inFlight.keySet()) {
+      Load detached = inFlight.remove(hash);
+      if (detached != null) {
+        detached.superseded = true;
+      }
+    }
     l1.invalidateAll();
+  }
+
+  /** Whether the store breaker is holding lookups back now (the store has been failing). */
+  public boolean isStoreFailing() {
+    return breaker.isOpen();
   }
 
   /** How many answers the in-process cache holds now (approximate). */
@@ -218,7 +268,7 @@ public final class Verifier {
     if (parsed instanceof ParsedKey.Malformed malformed) {
       return Verdict.Denied.malformed(malformed.reason());
     }
-    if (issuedOnly && !(parsed instanceof ParsedKey.Issued)) {
+    if (issuedOnly && !(parsed instanceof ParsedKey.Issued) && !KeyFormat.hasKeywardShape(ascii)) {
       return Verdict.Denied.notFound();
     }
     KeyHash hash = KeyHash.ofAscii(ascii);
@@ -229,87 +279,131 @@ public final class Verifier {
       return cached.judge(hash, requiredScopes, now);
     }
     metrics.l1Miss.increment();
-    Loaded loaded = loadShared(hash);
+    // A record loaded less than staleFor ago can answer if the reload fails or is slow.
+    CachedLookup stale =
+        cached != null && cached.record != null && now - cached.loadedAtMillis < staleMillis
+            ? cached
+            : null;
+    Loaded loaded = loadShared(hash, stale != null);
     now = clock.millis();
     return switch (loaded) {
       case Loaded.Found found -> found.entry.judge(hash, requiredScopes, now);
       case Loaded.Absent absent -> Verdict.Denied.notFound();
       case Loaded.Failed failed -> {
-        if (cached != null && cached.record != null && now - cached.loadedAtMillis < staleMillis) {
-          metrics.staleServes.increment();
-          yield cached.judge(hash, requiredScopes, now);
+        if (stale != null && now - stale.loadedAtMillis < staleMillis) {
+          metrics.staleServes[failed.cause.ordinal()].increment();
+          yield stale.judge(hash, requiredScopes, now);
         }
-        yield new Verdict.Unavailable(failed.reason);
+        yield failed.cause == FailureCause.STORE_SLOW
+            ? new Verdict.Unavailable("store lookup did not finish within " + settings.loadWait())
+            : failed.cause.unavailable;
       }
     };
   }
 
-  /** Loads through the second tier and the store, sharing one load among concurrent callers. */
-  private Loaded loadShared(KeyHash hash) {
-    CompletableFuture<Loaded> mine = new CompletableFuture<>();
-    CompletableFuture<Loaded> theirs = inFlight.putIfAbsent(hash, mine);
+  /**
+   * Loads through the second tier and the store, sharing one load among concurrent callers.
+   *
+   * @param canAnswerStale whether the caller holds a stale record to answer from: then it waits
+   *     at most {@link VerifierSettings#staleWait()}, and the load runs on a thread of its own so
+   *     that it still lands in the cache after the caller has answered
+   */
+  private Loaded loadShared(KeyHash hash, boolean canAnswerStale) {
+    Load theirs = inFlight.get(hash);
     if (theirs != null) {
       metrics.sharedLoads.increment();
-      return await(theirs);
+      return await(theirs.result, canAnswerStale);
     }
+    Semaphore bulkhead = canAnswerStale ? refreshLoads : unseenLoads;
+    if (!bulkhead.tryAcquire()) {
+      return canAnswerStale ? Loaded.REFRESHES_FULL : Loaded.UNSEEN_FULL;
+    }
+    Load mine = new Load();
+    theirs = inFlight.putIfAbsent(hash, mine);
+    if (theirs != null) {
+      bulkhead.release();
+      metrics.sharedLoads.increment();
+      return await(theirs.result, canAnswerStale);
+    }
+    if (!canAnswerStale) {
+      runLoad(hash, mine, bulkhead);
+      return mine.result.join();
+    }
+    try {
+      Thread.ofVirtual().name("keyward-reload").start(() -> runLoad(hash, mine, bulkhead));
+    } catch (RuntimeException | OutOfMemoryError e) {
+      runLoad(hash, mine, bulkhead); // no thread to be had: load here, as an unseen key would
+    }
+    return await(mine.result, true);
+  }
+
+  /** Runs one load and publishes its result; never throws. */
+  private void runLoad(KeyHash hash, Load load, Semaphore bulkhead) {
     Loaded loaded = Loaded.FAILED_UNEXPECTEDLY;
     try {
-      loaded = load(hash);
-      return loaded;
+      loaded = load(hash, load);
+    } catch (RuntimeException e) {
+      seamWarnings.warn("key load failed unexpectedly: {}", e.toString());
     } finally {
-      inFlight.remove(hash, mine);
-      mine.complete(loaded);
+      bulkhead.release();
+      inFlight.remove(hash, load);
+      load.result.complete(loaded);
     }
   }
 
-  private Loaded await(CompletableFuture<Loaded> load) {
+  private Loaded await(CompletableFuture<Loaded> load, boolean canAnswerStale) {
     try {
-      return load.get(settings.loadWait().toMillis(), TimeUnit.MILLISECONDS);
+      return load.get(canAnswerStale ? staleWaitMillis : settings.loadWait().toMillis(),
+          TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
-      return new Loaded.Failed("store lookup did not finish within " + settings.loadWait());
+      return Loaded.SLOW;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return new Loaded.Failed("interrupted while waiting for the store");
+      return Loaded.FAILED_UNEXPECTEDLY;
     } catch (ExecutionException e) {
       return Loaded.FAILED_UNEXPECTEDLY;
     }
   }
 
-  private Loaded load(KeyHash hash) {
-    long epoch = invalidationEpoch.get();
+  private Loaded load(KeyHash hash, Load load) {
     CacheTier.Entry fromTier = readSecondTier(hash);
     if (fromTier != null) {
       metrics.l2Hit.increment();
-      return cache(hash, fromTier.record(), fromTier.loadedAtMillis(), epoch, false);
+      return cache(hash, fromTier.record(), fromTier.loadedAtMillis(), load, false);
+    }
+    if (!breaker.allowsLookup()) {
+      return Loaded.BREAKER_OPEN;
     }
     Optional<KeyRecord> fromStore;
     // Taken before the query: the record is at least this fresh, never fresher.
     long queriedAt = clock.millis();
     try {
       fromStore = store.findByHash(hash);
+      breaker.succeeded();
     } catch (RuntimeException e) {
+      breaker.failed();
       metrics.storeErrors.increment();
       storeWarnings.warn("key store failed; answering from stale cache or 503: {}", e.toString());
-      return new Loaded.Failed("key store unavailable");
+      return Loaded.STORE_FAILED;
     }
     if (fromStore.isEmpty()) {
-      putUnlessInvalidated(hash, new CachedLookup(null, queriedAt), epoch);
+      putUnlessSuperseded(hash, new CachedLookup(null, queriedAt, hash), load);
       return Loaded.ABSENT;
     }
-    return cache(hash, fromStore.get(), queriedAt, epoch, true);
+    return cache(hash, fromStore.get(), queriedAt, load, true);
   }
 
   /**
-   * Caches a loaded record in L1 (and, if it came from the store, in the second tier) unless an
-   * invalidation arrived since the load began: then the record may predate the change, so it is
-   * answered once but kept out of both caches.
+   * Caches a loaded record in L1 (and, if it came from the store, in the second tier) unless the
+   * key was invalidated since the load began: then the record may predate the change, so it is
+   * answered to the callers of this load but kept out of both caches.
    */
-  private Loaded cache(KeyHash hash, KeyRecord record, long loadedAt, long epoch, boolean fromStore) {
-    CachedLookup entry = new CachedLookup(record, loadedAt);
+  private Loaded cache(KeyHash hash, KeyRecord record, long loadedAt, Load load, boolean fromStore) {
+    CachedLookup entry = new CachedLookup(record, loadedAt, hash);
     // The record holds an equal hash: keying L1 by it keeps one KeyHash per cached key, not two
     // (48 bytes of each entry's ~730, by a heap histogram at 1,000,000 keys).
     KeyHash key = record.hash().equals(hash) ? record.hash() : hash;
-    if (putUnlessInvalidated(key, entry, epoch)) {
+    if (putUnlessSuperseded(key, entry, load)) {
       if (fromStore) {
         try {
           secondTier.write(record, loadedAt);
@@ -322,18 +416,18 @@ public final class Verifier {
   }
 
   /**
-   * Puts {@code entry} in L1 unless an invalidation has happened since {@code epoch}. Checked
-   * again after the put, since an invalidation can land between the check and the put; then the
-   * entry is taken out again.
+   * Puts {@code entry} in L1 unless the key was invalidated since {@code load} began. Checked
+   * again after the put, since an invalidation can land between the check and the put (it marks
+   * the load before it drops the entry); then the entry is taken out again.
    *
    * @return whether the entry stayed
    */
-  private boolean putUnlessInvalidated(KeyHash hash, CachedLookup entry, long epoch) {
-    if (epoch != invalidationEpoch.get()) {
+  private boolean putUnlessSuperseded(KeyHash hash, CachedLookup entry, Load load) {
+    if (load.superseded) {
       return false;
     }
     l1.put(hash, entry);
-    if (epoch != invalidationEpoch.get()) {
+    if (load.superseded) {
       l1.asMap().remove(hash, entry);
       return false;
     }
@@ -379,26 +473,28 @@ public final class Verifier {
     }
 
     /**
-     * Invalidations may be missed from now on: nothing cached so far is fresh any more, and new
-     * loads are fresh only for the short unsynced window. Entries are kept (not dropped) so that
-     * they can still be served stale if the store fails too.
+     * Invalidations may be missed from now on: everything cached so far stops being fresh within
+     * the short unsynced window (each key at its own point in it, so the reloads are spread), and
+     * new loads are fresh only for that window. Entries are kept (not dropped) so that they can
+     * still be served stale if the store fails too.
      */
     @Override
     public void channelLost() {
+      long now = clock.millis();
       unsynced = true;
-      expireEverythingLoadedUntilNow();
+      lastChannelLossMillis = now;
+      freshnessCutoffMillis = now;
+      // One pass over L1 (a few ms at 100,000 entries); entries created by loads in flight are
+      // capped when they are made (CachedLookup's constructor).
+      l1.asMap().forEach((hash, entry) -> entry.capFreshness(now));
     }
 
     @Override
     public void channelRestored() {
-      // Changes made while the channel was down were missed; reload before answering as fresh.
-      expireEverythingLoadedUntilNow();
-      unsynced = false;
-    }
-
-    private void expireEverythingLoadedUntilNow() {
-      invalidationEpoch.incrementAndGet(); // loads in flight may predate a missed change
+      // Entries loaded while the channel was down keep their short unsynced window, so changes
+      // missed meanwhile are still picked up within it; nothing needs flushing.
       freshnessCutoffMillis = clock.millis();
+      unsynced = false;
     }
   }
 
@@ -416,13 +512,45 @@ public final class Verifier {
   /** The result of one load: a record, no record, or no answer. */
   private sealed interface Loaded {
     Loaded ABSENT = new Absent();
-    Loaded FAILED_UNEXPECTEDLY = new Failed("key lookup failed unexpectedly");
+    Loaded FAILED_UNEXPECTEDLY = new Failed(FailureCause.UNEXPECTED);
+    Loaded STORE_FAILED = new Failed(FailureCause.STORE_FAILED);
+    Loaded SLOW = new Failed(FailureCause.STORE_SLOW);
+    Loaded BREAKER_OPEN = new Failed(FailureCause.BREAKER_OPEN);
+    Loaded UNSEEN_FULL = new Failed(FailureCause.UNSEEN_LOADS_FULL);
+    Loaded REFRESHES_FULL = new Failed(FailureCause.REFRESHES_FULL);
 
     record Found(CachedLookup entry) implements Loaded {}
 
     record Absent() implements Loaded {}
 
-    record Failed(String reason) implements Loaded {}
+    record Failed(FailureCause cause) implements Loaded {}
+  }
+
+  /** Why a load gave no answer; each is a tag of the stale-serve counter. */
+  private enum FailureCause {
+    STORE_FAILED("key store unavailable"),
+    STORE_SLOW("key store too slow"),
+    BREAKER_OPEN("key store unavailable (failing; lookups paused)"),
+    UNSEEN_LOADS_FULL("too many lookups of unseen keys at once; retry"),
+    REFRESHES_FULL("too many key reloads at once; retry"),
+    UNEXPECTED("key lookup failed unexpectedly");
+
+    /** The shared verdict when nothing stale can answer: no allocation per failure. */
+    final Verdict.Unavailable unavailable;
+
+    FailureCause(String reason) {
+      this.unavailable = new Verdict.Unavailable(reason);
+    }
+
+    String tag() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  /** One load in flight: its result, and whether an invalidation of its key detached it. */
+  private static final class Load {
+    final CompletableFuture<Loaded> result = new CompletableFuture<>();
+    volatile boolean superseded;
   }
 
   /** An L1 entry: a record (or null for "not found") and when it was loaded. */
@@ -431,16 +559,40 @@ public final class Verifier {
     final long loadedAtMillis;
     /** The shared Valid verdict for this record, so a hit allocates nothing. */
     final Verdict.@Nullable Valid valid;
+    /** Where in the spread after a channel loss this key stops being fresh, in ms. */
+    private final int lossOffsetMillis;
+    /**
+     * Answered from without a reload until this time: the load time plus the fresh window in
+     * force when it was loaded (the short one while the channel is down), lowered by a channel
+     * loss. Volatile: the channel's thread lowers it.
+     */
+    private volatile long freshUntilMillis;
 
-    CachedLookup(@Nullable KeyRecord record, long loadedAtMillis) {
+    CachedLookup(@Nullable KeyRecord record, long loadedAtMillis, KeyHash hash) {
       this.record = record;
       this.loadedAtMillis = loadedAtMillis;
       this.valid = record == null ? null : new Verdict.Valid(record);
+      this.lossOffsetMillis = (int) Math.floorMod(hash.hashCode(), cutoffSpreadMillis);
+      long window = record == null
+          ? Math.min(notFoundMillis, currentFreshMillis())
+          : currentFreshMillis();
+      this.freshUntilMillis = loadedAtMillis + window;
+      long lastLoss = lastChannelLossMillis;
+      if (loadedAtMillis <= lastLoss) {
+        capFreshness(lastLoss); // read before a loss that the sweep of L1 could not see
+      }
     }
 
     boolean isFreshAt(long now) {
-      long window = record == null ? Math.min(notFoundMillis, currentFreshMillis()) : currentFreshMillis();
-      return now - loadedAtMillis < window && loadedAtMillis > freshnessCutoffMillis;
+      return now < freshUntilMillis;
+    }
+
+    /** After a channel loss at {@code lossMillis}: fresh at most until this key's point in the spread. */
+    void capFreshness(long lossMillis) {
+      long cap = lossMillis + lossOffsetMillis;
+      if (cap < freshUntilMillis) {
+        freshUntilMillis = cap;
+      }
     }
 
     Verdict judge(KeyHash presented, Collection<String> requiredScopes, long now) {
@@ -516,7 +668,7 @@ public final class Verifier {
     final Counter l1Hit;
     final Counter l1Miss;
     final Counter l2Hit;
-    final Counter staleServes;
+    final Counter[] staleServes = new Counter[FailureCause.values().length];
     final Counter sharedLoads;
     final Counter storeErrors;
 
@@ -543,10 +695,14 @@ public final class Verifier {
       l1Hit = cacheCounter(registry, "l1", "hit");
       l1Miss = cacheCounter(registry, "l1", "miss");
       l2Hit = cacheCounter(registry, "l2", "hit");
-      staleServes =
-          Counter.builder("keyward.cache.stale.serves")
-              .description("Answers served from a stale cache entry because the store failed")
-              .register(registry);
+      for (FailureCause cause : FailureCause.values()) {
+        staleServes[cause.ordinal()] =
+            Counter.builder("keyward.cache.stale.serves")
+                .description("Answers served from a stale cache entry because its reload failed,"
+                    + " was slow or found no room, by cause")
+                .tag("cause", cause.tag())
+                .register(registry);
+      }
       sharedLoads =
           Counter.builder("keyward.verify.shared.loads")
               .description("Cache misses that waited for a load another verification started")

@@ -186,6 +186,32 @@ class KeyFormatTest {
   }
 
   @Test
+  void keysUnderAnEarlierListedPrefixAreJudgedByTheirChecksum() {
+    KeyFormat old = KeyFormat.withPrefix("old");
+    KeyFormat renamed = KeyFormat.withPrefix("new").withEarlierPrefixes(java.util.List.of("old"));
+    String oldKey = old.generate(Environment.TEST);
+    String typo = oldKey.substring(0, oldKey.length() - 1) + (oldKey.endsWith("a") ? "b" : "a");
+
+    assertThat(renamed.parse(oldKey)).isEqualTo(new ParsedKey.Issued(Environment.TEST, 1));
+    assertThat(renamed.parse(typo)).isInstanceOf(ParsedKey.Malformed.class);
+    assertThat(KeyFormat.withPrefix("new").parse(typo)).isInstanceOf(ParsedKey.Foreign.class);
+    assertThat(renamed.generate(Environment.LIVE)).startsWith("new_live_");
+    assertThatThrownBy(() -> renamed.withEarlierPrefixes(java.util.List.of("Bad")))
+        .hasMessageContaining("'Bad'");
+  }
+
+  @Test
+  void keywardShapeCoversAnyPrefixAndVersionButNotOtherStrings() {
+    assertThat(KeyFormat.hasKeywardShape(KeyFormat.asciiBytes(KeyFormat.withPrefix("zz9").generate(Environment.LIVE)))).isTrue();
+    assertThat(KeyFormat.hasKeywardShape(KeyFormat.asciiBytes("kw_test_7" + "x".repeat(60)))).isTrue();
+    for (String other : new String[] {"", "kw_live_", "kw_prod_1abc", "Kw_live_1abc", "k_live_1abc",
+        "kw_live_1ab-c", "9w_live_1abc", "abcdefghijklmnopq_live_1abc", "kw_live_" + "a".repeat(129),
+        "sk_live_abc_def", "Bearer kw_live_1abc"}) {
+      assertThat(KeyFormat.hasKeywardShape(KeyFormat.asciiBytes(other))).as(other).isFalse();
+    }
+  }
+
+  @Test
   void invalidPrefixIsRefusedNamingIt() {
     assertThatThrownBy(() -> KeyFormat.withPrefix("KW"))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'KW'");

@@ -60,6 +60,11 @@ class VerifierCachingTest {
         Environment.LIVE, KeyOrigin.ISSUED, now, now, null, null, true, null, 1);
   }
 
+  private double staleServes() {
+    return registry.get("keyward.cache.stale.serves").counters().stream()
+        .mapToDouble(io.micrometer.core.instrument.Counter::count).sum();
+  }
+
   private double counter(String name, String... tags) {
     return registry.get(name).tags(tags).counter().count();
   }
@@ -94,8 +99,100 @@ class VerifierCachingTest {
     store.setFailing(true);
 
     assertThat(verifier.verify(key).outcome()).isEqualTo(Outcome.VALID);
-    assertThat(registry.get("keyward.cache.stale.serves").counter().count()).isEqualTo(1);
+    assertThat(staleServes()).isEqualTo(1);
     assertThat(registry.get("keyward.store.errors").counter().count()).isEqualTo(1);
+  }
+
+  @Test
+  void staleEntryIsAnsweredAtOnceWhileTheStoreIsTooSlowAndTheReloadLandsLater() throws Exception {
+    // A verification would wait ten minutes for a load it joined; with a stale entry it must not.
+    Verifier patient = Verifier.builder(format, store).clock(clock).meterRegistry(registry)
+        .settings(new VerifierSettings(Duration.ofSeconds(30), Duration.ofMinutes(10),
+            Duration.ofSeconds(5), 1000, Duration.ofMinutes(10), Duration.ofSeconds(2)))
+        .build();
+    String key = storeKey();
+    patient.verify(key);
+    clock.advance(Duration.ofMinutes(1));
+    BlockedLookups lookups = new BlockedLookups(); // the store hangs (a black-holed network)
+    try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      Future<Verdict> verdict = threads.submit(() -> patient.verify(key));
+
+      // A hang guard, not a speed test: the old behaviour waited out the ten minutes.
+      assertThat(verdict.get(60, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.VALID);
+      assertThat(lookups.started.getCount()).isZero(); // the reload was sent and is still stuck
+      assertThat(counter("keyward.cache.stale.serves", "cause", "store_slow")).isEqualTo(1);
+
+      lookups.releaseThem();
+    }
+    io.keyward.testing.Eventually.await(
+        () -> patient.verify(key) instanceof Verdict.Valid && store.lookups() == 2
+            && counter("keyward.cache.requests", "tier", "l1", "result", "hit") >= 1);
+  }
+
+  @Test
+  void openStoreBreakerAnswersCachedKeysStaleAndUnseenKeysUnavailableWithoutALookup() {
+    List<String> keys = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      keys.add(storeKey());
+    }
+    keys.forEach(verifier::verify);
+    clock.advance(Duration.ofMinutes(1));
+    store.setFailing(true);
+    for (int i = 0; i < 3; i++) { // three failures in a row open the breaker
+      assertThat(verifier.verify(keys.get(i)).outcome()).isEqualTo(Outcome.VALID);
+    }
+    int lookups = store.lookups();
+
+    assertThat(verifier.verify(keys.get(3)).outcome()).isEqualTo(Outcome.VALID);
+    assertThat(verifier.verify(format.generate(Environment.LIVE)).outcome())
+        .isEqualTo(Outcome.UNAVAILABLE);
+    assertThat(store.lookups()).isEqualTo(lookups);
+    assertThat(verifier.isStoreFailing()).isTrue();
+    assertThat(counter("keyward.cache.stale.serves", "cause", "breaker_open")).isEqualTo(1);
+
+    store.setFailing(false);
+    clock.advance(Duration.ofSeconds(1)); // the breaker lets one probe through, which succeeds
+    assertThat(verifier.verify(keys.get(3)).outcome()).isEqualTo(Outcome.VALID);
+    assertThat(store.lookups()).isEqualTo(lookups + 1);
+    assertThat(verifier.isStoreFailing()).isFalse();
+    assertThat(verifier.verify(keys.get(0)).outcome()).isEqualTo(Outcome.VALID);
+    assertThat(store.lookups()).isEqualTo(lookups + 2);
+  }
+
+  @Test
+  void lookupsOfUnseenKeysAreBoundedSoCachedKeysKeepTheirReloads() throws Exception {
+    Verifier bounded = Verifier.builder(format, store).clock(clock).meterRegistry(registry)
+        .settings(settings.withLoadLimits(2, 2)).build();
+    String cached = storeKey();
+    bounded.verify(cached);
+    clock.advance(Duration.ofMinutes(1));
+    CountDownLatch twoStarted = new CountDownLatch(2);
+    CountDownLatch release = new CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicBoolean holding = new java.util.concurrent.atomic.AtomicBoolean(true);
+    store.onLookup(() -> {
+      if (holding.get()) {
+        twoStarted.countDown();
+        await(release);
+      }
+    });
+    try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      // Two made-up keys of our exact shape, each stuck in a lookup: the bulkhead is full.
+      threads.submit(() -> bounded.verify(format.generate(Environment.LIVE)));
+      threads.submit(() -> bounded.verify(format.generate(Environment.LIVE)));
+      assertThat(twoStarted.await(10, TimeUnit.SECONDS)).isTrue();
+      holding.set(false);
+      int lookups = store.lookups();
+
+      Verdict third = bounded.verify(format.generate(Environment.LIVE));
+      Verdict reload = bounded.verify(cached);
+
+      assertThat(third).isInstanceOf(Verdict.Unavailable.class);
+      assertThat(((Verdict.Unavailable) third).reason()).contains("unseen keys");
+      assertThat(reload.outcome()).isEqualTo(Outcome.VALID);
+      assertThat(store.lookups()).isEqualTo(lookups + 1); // the reload, not the third unseen key
+      assertThat(counter("keyward.cache.stale.serves", "cause", "refreshes_full")).isZero();
+      release.countDown();
+    }
   }
 
   @Test
@@ -262,7 +359,7 @@ class VerifierCachingTest {
   }
 
   @Test
-  void lostChannelFlushesAndShortensFreshnessUntilItIsBack() {
+  void lostChannelEndsFreshnessWithinTheUnsyncedWindowAndShortensItUntilItIsBack() {
     RecordingTier tier = new RecordingTier();
     Verifier node = verifierWith(tier, UsageSink.NONE);
     String key = storeKey();
@@ -271,8 +368,9 @@ class VerifierCachingTest {
 
     clock.advance(Duration.ofMillis(1));
     tier.channel.channelLost();
-    clock.advance(Duration.ofMillis(1)); // a load in the cutoff's own millisecond is not fresh
-    node.verify(key); // flushed: reloaded
+    clock.advance(Duration.ofMillis(2_000)); // every key's point in the spread has passed
+    node.verify(key); // reloaded
+    assertThat(store.lookups()).isEqualTo(2);
     clock.advance(Duration.ofMillis(1_999));
     tier.entries.clear();
     node.verify(key); // within the unsynced window: cached
@@ -285,13 +383,87 @@ class VerifierCachingTest {
 
     clock.advance(Duration.ofMillis(1));
     tier.channel.channelRestored();
-    clock.advance(Duration.ofMillis(1));
+    clock.advance(Duration.ofMillis(1_999));
     tier.entries.clear();
-    node.verify(key); // flushed again on restore
+    node.verify(key); // loaded while unsynced: its short window still holds after the restore
+    assertThat(store.lookups()).isEqualTo(4);
     clock.advance(Duration.ofSeconds(20));
-    node.verify(key); // normal freshness again
+    node.verify(key); // loaded after the restore: normal freshness again
     assertThat(store.lookups()).isEqualTo(4);
     assertThat(node.isUnsynced()).isFalse();
+  }
+
+  @Test
+  void lostChannelSpreadsTheReloadsOfCachedKeysOverTheUnsyncedWindow() {
+    RecordingTier tier = new RecordingTier();
+    Verifier node = verifierWith(tier, UsageSink.NONE);
+    List<String> keys = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      keys.add(storeKey());
+    }
+    keys.forEach(node::verify);
+    tier.entries.clear();
+    int loaded = store.lookups();
+
+    tier.channel.channelLost();
+    clock.advance(Duration.ofMillis(1_000)); // half the unsynced window
+    keys.forEach(node::verify);
+    int firstHalf = store.lookups() - loaded;
+    clock.advance(Duration.ofMillis(1_000));
+    tier.entries.clear();
+    keys.forEach(node::verify);
+    int all = store.lookups() - loaded;
+
+    // Not all at once (the old behaviour: 200 reloads at the instant of the loss), yet every key
+    // reloaded once the window is over.
+    assertThat(firstHalf).isBetween(40, 160);
+    assertThat(all).isEqualTo(200);
+  }
+
+  @Test
+  void invalidatingOneKeyLeavesTheLoadsOfOtherKeysCacheable() throws Exception {
+    String key = storeKey();
+    String other = storeKey();
+    BlockedLookups lookups = new BlockedLookups();
+    try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      Future<Verdict> racing = threads.submit(() -> verifier.verify(key));
+      lookups.awaitFirstLookup();
+      verifier.invalidate(KeyHash.of(other)); // a change to another key, e.g. a bulk revocation
+      lookups.releaseThem();
+      assertThat(racing.get(5, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.VALID);
+    }
+    int lookupsSoFar = store.lookups();
+
+    verifier.verify(key);
+
+    assertThat(store.lookups()).isEqualTo(lookupsSoFar); // the racing load was cached
+  }
+
+  @Test
+  void verifyStartedAfterARevocationDoesNotJoinALoadThatBeganBeforeIt() throws Exception {
+    String key = storeKey();
+    KeyRecord before = store.findByHash(KeyHash.of(key)).orElseThrow();
+    BlockedLookups lookups = new BlockedLookups();
+    try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      Future<Verdict> early = threads.submit(() -> verifier.verify(key));
+      lookups.awaitFirstLookup(); // a load that began before the revocation, still running
+      KeyRecord revoked = new KeyRecord(before.keyId(), before.hash(), before.hint(), before.name(),
+          before.ownerId(), before.scopes(), before.metaJson(), before.environment(),
+          before.origin(), before.createdAt(), clock.instant(), before.expiresAt(),
+          clock.instant(), before.enabled(), before.rotatedFrom(), before.version() + 1);
+      store.onLookup(() -> {}); // lookups from now on are not held
+      store.update(revoked, before.version());
+      verifier.invalidate(KeyHash.of(key)); // the revoke call returns after this
+
+      // Joining the early load would wait for it (and answer what it read); a load of its own
+      // reads the revocation.
+      Verdict late = verifier.verify(key);
+
+      assertThat(late.outcome()).isEqualTo(Outcome.REVOKED);
+      lookups.releaseThem();
+      early.get(5, TimeUnit.SECONDS);
+    }
+    assertThat(verifier.verify(key).outcome()).isEqualTo(Outcome.REVOKED);
   }
 
   @Test
@@ -304,10 +476,11 @@ class VerifierCachingTest {
     clock.advance(Duration.ofMillis(1));
 
     tier.channel.channelLost();
+    clock.advance(Duration.ofSeconds(2)); // past every key's point in the spread
     store.setFailing(true);
 
     assertThat(node.verify(key).outcome()).isEqualTo(Outcome.VALID);
-    assertThat(registry.get("keyward.cache.stale.serves").counter().count()).isEqualTo(1);
+    assertThat(staleServes()).isEqualTo(1);
   }
 
   @Test
@@ -384,8 +557,8 @@ class VerifierCachingTest {
   }
 
   @Test
-  void callerKeysOfAnyShapeButOursAreNotFoundWithoutAStoreLookup() {
-    String imported = "sk_live_imported_from_elsewhere_0123456789";
+  void callerKeysNotInKeywardsShapeAreNotFoundWithoutAStoreLookup() {
+    String imported = "sk-imported-from-elsewhere-0123456789";
     store.insert(record(imported, ids.next()));
 
     assertThat(verifier.verify(imported)).isInstanceOf(Verdict.Valid.class);
@@ -395,6 +568,35 @@ class VerifierCachingTest {
     assertThat(verifier.verifyCaller(imported).outcome()).isEqualTo(Outcome.NOT_FOUND);
     assertThat(store.lookups()).isEqualTo(lookups);
     assertThat(verifier.verifyCaller(storeKey())).isInstanceOf(Verdict.Valid.class);
+  }
+
+  @Test
+  void importedKeyIsNeverACallerEvenInOurExactShape() {
+    String lookalike = format.generate(Environment.LIVE); // a valid checksum, but imported
+    store.insert(importedRecord(lookalike));
+
+    assertThat(verifier.verify(lookalike)).isInstanceOf(Verdict.Valid.class);
+    assertThat(verifier.verifyCaller(lookalike).outcome()).isEqualTo(Outcome.NOT_FOUND);
+  }
+
+  @Test
+  void callerKeysIssuedUnderAnEarlierPrefixOrANewerFormatVersionStillCall() {
+    String underOldPrefix = KeyFormat.withPrefix("old").generate(Environment.LIVE);
+    String newerVersion = "kw_live_2" + "A".repeat(45); // a version this build does not know
+    store.insert(record(underOldPrefix, ids.next()));
+    store.insert(record(newerVersion, ids.next()));
+    Verifier renamed = Verifier.builder(KeyFormat.withPrefix("new"), store).clock(clock)
+        .settings(settings).build();
+
+    assertThat(renamed.verifyCaller(underOldPrefix)).isInstanceOf(Verdict.Valid.class);
+    assertThat(renamed.verifyCaller(newerVersion)).isInstanceOf(Verdict.Valid.class);
+  }
+
+  private KeyRecord importedRecord(String key) {
+    KeyRecord r = record(key, ids.next());
+    return new KeyRecord(r.keyId(), r.hash(), null, r.name(), r.ownerId(), r.scopes(),
+        r.metaJson(), r.environment(), KeyOrigin.IMPORTED, r.createdAt(), r.updatedAt(),
+        r.expiresAt(), r.revokedAt(), r.enabled(), r.rotatedFrom(), r.version());
   }
 
   @Test
