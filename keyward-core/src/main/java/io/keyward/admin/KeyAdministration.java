@@ -178,7 +178,9 @@ public final class KeyAdministration {
   /**
    * Issues a successor with the same attributes (scopes, metadata, expiry, enabled); the old key
    * stays valid for {@code gracePeriod} (or until its own expiry, if sooner) and is {@code
-   * EXPIRED} after. Revoked and expired keys cannot be rotated: create a new key instead.
+   * EXPIRED} after. Revoked and expired keys cannot be rotated: create a new key instead. A key
+   * is rotated at most once: a key that already has a successor is a conflict, so concurrent
+   * rotations give one successor, which keeps the original expiry.
    */
   public Rotation rotate(String keyId, Duration gracePeriod) {
     if (gracePeriod.isNegative() || gracePeriod.compareTo(MAX_GRACE_PERIOD) > 0) {
@@ -189,6 +191,14 @@ public final class KeyAdministration {
       KeyRecord current = get(keyId);
       if (current.isRevoked()) {
         throw new KeyConflictException("key " + keyId + " is revoked; it cannot be rotated");
+      }
+      // One rotation wins. A second would copy the expiry the first one shortened to the grace
+      // period, handing out a key that dies with its predecessor. (Concurrent rotations: the
+      // losers' version check fails, and on the retry they find the winner's successor.)
+      var rotatedTo = store.findSuccessorId(keyId);
+      if (rotatedTo.isPresent()) {
+        throw new KeyConflictException("key " + keyId + " was already rotated to "
+            + rotatedTo.get() + "; rotate that key instead");
       }
       Instant now = now();
       if (current.isExpiredAt(now)) {

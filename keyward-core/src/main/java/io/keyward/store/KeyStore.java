@@ -17,6 +17,9 @@ public interface KeyStore extends KeyLookup {
   /** The record with this id, if any. */
   Optional<KeyRecord> findById(String keyId);
 
+  /** The id of the key that a rotation of {@code keyId} created, if it was rotated. */
+  Optional<String> findSuccessorId(String keyId);
+
   /**
    * Stores a new record.
    *

@@ -144,6 +144,14 @@ public final class Verifier {
     this.storeWarnings = new RateLimitedLogger(log, clock, Duration.ofSeconds(10));
     this.seamWarnings = new RateLimitedLogger(log, clock, Duration.ofSeconds(10));
     this.metrics = new VerifierMetrics(builder.registry);
+    io.micrometer.core.instrument.Gauge.builder("keyward.store.breaker.open", breaker,
+            b -> b.isOpen() ? 1 : 0)
+        .description("1 while the store breaker holds key lookups back (the store is failing)")
+        .register(builder.registry);
+    io.micrometer.core.instrument.Gauge.builder("keyward.verify.loads.unseen.available",
+            unseenLoads, Semaphore::availablePermits)
+        .description("Free places in the bulkhead of lookups of keys this node holds no record of")
+        .register(builder.registry);
     secondTier.listen(new ChannelEvents());
   }
 

@@ -49,6 +49,13 @@ public final class InMemoryKeyStore implements KeyStore {
   }
 
   @Override
+  public Optional<String> findSuccessorId(String keyId) {
+    checkAvailable();
+    return byId.values().stream().filter(r -> keyId.equals(r.rotatedFrom()))
+        .map(KeyRecord::keyId).sorted().findFirst();
+  }
+
+  @Override
   public Optional<KeyRecord> findById(String keyId) {
     checkAvailable();
     return Optional.ofNullable(byId.get(keyId));

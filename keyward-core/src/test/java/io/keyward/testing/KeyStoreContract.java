@@ -110,6 +110,21 @@ public abstract class KeyStoreContract {
   }
 
   @Test
+  void successorOfARotatedKeyIsFoundByThePredecessorsId() {
+    KeyRecord old = newRecord("o1");
+    store.insert(old);
+    assertThat(store.findSuccessorId(old.keyId())).isEmpty();
+    KeyRecord fresh = newRecord("o1");
+    KeyRecord successor = new KeyRecord(fresh.keyId(), fresh.hash(), null, "x", "o1", Set.of(),
+        "{}", Environment.TEST, KeyOrigin.ISSUED, fresh.createdAt(), fresh.createdAt(), null, null,
+        true, old.keyId(), 1);
+
+    store.replace(changed(old, "x", 2), 1, successor);
+
+    assertThat(store.findSuccessorId(old.keyId())).contains(successor.keyId());
+  }
+
+  @Test
   void replaceThatCannotInsertLeavesThePredecessorUnchanged() {
     KeyRecord old = newRecord("o1");
     store.insert(old);

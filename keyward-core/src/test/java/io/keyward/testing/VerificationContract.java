@@ -214,6 +214,46 @@ public abstract class VerificationContract {
   }
 
   @Test
+  void keyIsRotatedOnceAndASecondRotationIsAConflictNotAnEarlyDyingKey() {
+    IssuedKey old = create(Set.of(), clock.instant().plus(Duration.ofDays(90)));
+    IssuedKey successor = admin.rotate(old.record().keyId(), Duration.ofMinutes(10)).successor();
+
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> admin.rotate(old.record().keyId(), Duration.ofMinutes(10)))
+        .isInstanceOf(io.keyward.admin.KeyConflictException.class)
+        .hasMessageContaining(successor.record().keyId());
+    assertThat(successor.record().expiresAt()).isEqualTo(old.record().expiresAt());
+  }
+
+  @Test
+  void concurrentRotationsOfOneKeyGiveOneSuccessorWithTheOriginalExpiry() throws Exception {
+    IssuedKey old = create(Set.of(), clock.instant().plus(Duration.ofDays(90)));
+    java.util.List<Object> outcomes = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+    try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      for (int i = 0; i < 20; i++) {
+        threads.submit(() -> {
+          start.await();
+          try {
+            outcomes.add(admin.rotate(old.record().keyId(), Duration.ofMinutes(10)).successor());
+          } catch (io.keyward.admin.KeyConflictException e) {
+            outcomes.add(e);
+          }
+          return null;
+        });
+      }
+      start.countDown();
+    }
+
+    java.util.List<IssuedKey> successors = outcomes.stream()
+        .filter(IssuedKey.class::isInstance).map(IssuedKey.class::cast).toList();
+    assertThat(outcomes).hasSize(20);
+    assertThat(successors).hasSize(1);
+    assertThat(successors.get(0).record().expiresAt()).isEqualTo(old.record().expiresAt());
+    assertThat(verifier.verify(successors.get(0).secret()).outcome()).isEqualTo(Outcome.VALID);
+  }
+
+  @Test
   void rotationWithZeroGraceExpiresThePredecessorAtOnce() {
     IssuedKey old = create();
 

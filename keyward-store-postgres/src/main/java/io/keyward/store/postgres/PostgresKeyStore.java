@@ -37,6 +37,8 @@ public final class PostgresKeyStore implements KeyStore {
 
   static final String FIND_BY_HASH = "SELECT " + COLUMNS + " FROM api_keys WHERE key_hash = ?";
   static final String FIND_BY_ID = "SELECT " + COLUMNS + " FROM api_keys WHERE key_id = ?";
+  static final String FIND_SUCCESSOR =
+      "SELECT key_id FROM api_keys WHERE rotated_from = ? ORDER BY key_id LIMIT 1";
   static final String INSERT =
       "INSERT INTO api_keys (key_id, key_hash, key_hint, name, owner_id, scopes, meta, environment,"
           + " origin, created_at, updated_at, expires_at, revoked_at, enabled, rotated_from, version)"
@@ -60,11 +62,13 @@ public final class PostgresKeyStore implements KeyStore {
 
   /** Every statement this release issues (here and in ClusterSecrets): its query contract. */
   public static final List<String> QUERY_CONTRACT =
-      List.of(FIND_BY_HASH, FIND_BY_ID, INSERT, UPDATE, LIST_ALL, LIST_AFTER, LIST_OWNER,
+      List.of(FIND_BY_HASH, FIND_BY_ID, FIND_SUCCESSOR, INSERT, UPDATE, LIST_ALL, LIST_AFTER, LIST_OWNER,
           LIST_OWNER_AFTER, LOCK_BOOTSTRAP, ANY_KEY, PREFLIGHT, ClusterSecrets.CREATE_IF_ABSENT,
           ClusterSecrets.READ);
 
   private static final String UNIQUE_VIOLATION = "23505";
+  private static final String UNDEFINED_TABLE = "42P01";
+  private static final String UNDEFINED_COLUMN = "42703";
 
   private final DataSource dataSource;
 
@@ -80,6 +84,19 @@ public final class PostgresKeyStore implements KeyStore {
   @Override
   public Optional<KeyRecord> findById(String keyId) {
     return findOne(FIND_BY_ID, keyId);
+  }
+
+  @Override
+  public Optional<String> findSuccessorId(String keyId) {
+    try (Connection connection = dataSource.getConnection();
+        PreparedStatement statement = connection.prepareStatement(FIND_SUCCESSOR)) {
+      statement.setString(1, keyId);
+      try (ResultSet rs = statement.executeQuery()) {
+        return rs.next() ? Optional.of(rs.getString(1)) : Optional.empty();
+      }
+    } catch (SQLException e) {
+      throw translate("look up a successor", e);
+    }
   }
 
   @Override
@@ -170,17 +187,29 @@ public final class PostgresKeyStore implements KeyStore {
    * Checks, from a connection of this store's own pool, that the table and every column this
    * release uses exist and are visible (incident I-1).
    *
-   * @return null if they are, else what is missing
+   * @return null if they are, else what is wrong: the schema (a table or column missing) or the
+   *     database (unreachable, failing); its detail is for logs, not for unauthenticated callers
    */
-  public @Nullable String preflight() {
+  public @Nullable PreflightProblem preflight() {
     try (Connection connection = dataSource.getConnection();
         PreparedStatement statement = connection.prepareStatement(PREFLIGHT)) {
       statement.executeQuery().close();
       return null;
     } catch (SQLException e) {
-      return e.getMessage();
+      String state = e.getSQLState();
+      boolean schema = UNDEFINED_TABLE.equals(state) || UNDEFINED_COLUMN.equals(state);
+      return new PreflightProblem(schema, e.getMessage() + " (SQLState " + state + ")");
     }
   }
+
+  /**
+   * What the preflight found wrong.
+   *
+   * @param schema true when the database answered but a table or column this release needs is
+   *     missing or not visible; false when the database could not be used at all
+   * @param detail the database's own message, for logs only
+   */
+  public record PreflightProblem(boolean schema, String detail) {}
 
   private Optional<KeyRecord> findOne(String sql, Object parameter) {
     try (Connection connection = dataSource.getConnection();

@@ -22,6 +22,14 @@ class EmbeddedDatabaseTest {
   @TempDir Path dataDir;
 
   @Test
+  void embeddedDatabaseRunsDurablyNotWithTheTestDefaultsOfItsLibrary() {
+    try (EmbeddedDatabase database = EmbeddedDatabase.start(dataDir)) {
+      assertThat(database.durabilitySettings())
+          .isEqualTo("fsync=on synchronous_commit=on full_page_writes=on");
+    }
+  }
+
+  @Test
   void keysSurviveARestartOfTheEmbeddedDatabase() {
     String key = KeyFormat.withPrefix("kw").generate(Environment.LIVE);
     Instant now = Instant.now().truncatedTo(ChronoUnit.MICROS);
@@ -30,7 +38,7 @@ class EmbeddedDatabaseTest {
         now, null, null, true, null, 1);
 
     try (EmbeddedDatabase first = EmbeddedDatabase.start(dataDir)) {
-      assertThat(Migrations.migrate(first.url())).isEqualTo(2);
+      assertThat(Migrations.migrate(first.url())).isEqualTo(3);
       try (var pool = ConnectionPool.open(first.url(), 2)) {
         new PostgresKeyStore(pool).insert(record);
       }

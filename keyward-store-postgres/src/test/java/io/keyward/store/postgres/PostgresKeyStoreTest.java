@@ -36,9 +36,10 @@ class PostgresKeyStoreTest extends KeyStoreContract {
     assertThat(new PostgresKeyStore(database.pool()).preflight()).isNull();
 
     try (TestDatabase empty = TestDatabase.createEmpty()) {
-      String problem = new PostgresKeyStore(empty.pool()).preflight();
+      PostgresKeyStore.PreflightProblem problem = new PostgresKeyStore(empty.pool()).preflight();
 
-      assertThat(problem).contains("api_keys");
+      assertThat(problem.schema()).isTrue();
+      assertThat(problem.detail()).contains("api_keys");
     }
   }
 

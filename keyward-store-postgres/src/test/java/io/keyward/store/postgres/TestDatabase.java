@@ -68,6 +68,17 @@ public final class TestDatabase implements AutoCloseable {
     }
   }
 
+  /** The first column of the first row of a query on this database, as text (null if none). */
+  public String queryForString(String sql) {
+    try (Connection connection = DriverManager.getConnection(url.jdbcUrl());
+        Statement statement = connection.createStatement();
+        java.sql.ResultSet rs = statement.executeQuery(sql)) {
+      return rs.next() ? rs.getString(1) : null;
+    } catch (SQLException e) {
+      throw new IllegalStateException(sql + ": " + e.getMessage(), e);
+    }
+  }
+
   /**
    * A real outage: the database refuses new connections and every open one is killed. {@link
    * #restore()} ends it.

@@ -1,0 +1,1 @@
+CREATE TABLE held (id int);

@@ -1,0 +1,1 @@
+ALTER TABLE held ADD COLUMN added text;
