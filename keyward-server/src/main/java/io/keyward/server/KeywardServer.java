@@ -4,13 +4,17 @@ import com.zaxxer.hikari.HikariDataSource;
 import io.helidon.http.DirectHandler;
 import io.helidon.http.DirectHandler.EventType;
 import io.helidon.http.HeaderNames;
+import io.helidon.http.HeaderValues;
 import io.helidon.http.HttpException;
 import io.helidon.http.ServerResponseHeaders;
 import io.helidon.http.Status;
+import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.http.DirectHandlers;
 import io.helidon.webserver.http.HttpRouting;
+import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
+import io.helidon.webserver.http1.Http1Config;
 import io.keyward.admin.IssuedKey;
 import io.keyward.cache.redis.RedisCacheTier;
 import io.keyward.cache.redis.SigningKey;
@@ -20,6 +24,8 @@ import io.keyward.key.KeyIds;
 import io.keyward.server.api.ApiError;
 import io.keyward.server.api.Json;
 import io.keyward.server.api.KeysApi;
+import io.keyward.server.api.Responses;
+import io.keyward.server.api.RouteTable;
 import io.keyward.server.api.SystemApi;
 import io.keyward.server.auth.RootKeyAuthenticator;
 import io.keyward.store.postgres.ClusterSecrets;
@@ -44,7 +50,10 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.time.Duration;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,6 +65,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class KeywardServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(KeywardServer.class);
+  /** Most bytes of request headers accepted, all together; more is 431. */
+  public static final int MAX_HEADER_BYTES = 16 * 1024;
+  private static final Status HEADERS_TOO_LARGE_431 =
+      Status.create(431, "Request Header Fields Too Large");
+  /** Helidon's message (given to direct handlers) when the headers pass its limit. */
+  private static final String HEADER_SIZE_EXCEEDED = "Header size exceeded";
 
   private final WebServer web;
   private final Verifier verifier;
@@ -65,6 +80,8 @@ public final class KeywardServer implements AutoCloseable {
   private final @Nullable IssuedKey createdRootKey;
   private final Path rootKeyFile;
   private final Deque<AutoCloseable> resources;
+  private final Readiness readiness;
+  private final AtomicInteger inFlight;
 
   private KeywardServer(Builder b) {
     this.web = b.web;
@@ -75,6 +92,8 @@ public final class KeywardServer implements AutoCloseable {
     this.createdRootKey = b.createdRootKey;
     this.rootKeyFile = b.rootKeyFile;
     this.resources = b.resources;
+    this.readiness = b.readiness;
+    this.inFlight = b.inFlightCount;
   }
 
   /**
@@ -85,13 +104,59 @@ public final class KeywardServer implements AutoCloseable {
    *     is stopped again
    */
   public static KeywardServer start(ServerSettings settings, PrintStream console) {
+    return start(settings, console, true, reason -> {});
+  }
+
+  /**
+   * Starts a server.
+   *
+   * @param console where the root key created on first start is announced
+   * @param showRootKey whether that announcement holds the secret itself, or only the file it was
+   *     written to (standard output of a container or a service goes to the log pipeline: keys
+   *     are never logged)
+   * @param fatal told, once, when the server can no longer work (its embedded PostgreSQL died);
+   *     liveness fails from then on
+   */
+  public static KeywardServer start(ServerSettings settings, PrintStream console,
+      boolean showRootKey, Consumer<String> fatal) {
     Builder b = new Builder();
     try {
-      b.build(settings, console);
+      b.build(settings, console, showRootKey, fatal);
       return new KeywardServer(b);
     } catch (RuntimeException e) {
       closeAll(b.resources);
       throw e;
+    }
+  }
+
+  /**
+   * Stops the way a load balancer needs: reports not ready at once, keeps serving for {@code
+   * notReadyFor} so that the balancer notices and stops sending, then stops accepting, waits up
+   * to {@code drainFor} for the requests in flight, and stops everything. One log line says how
+   * it went. Safe to call more than once.
+   */
+  public void shutDownGracefully(Duration notReadyFor, Duration drainFor) {
+    long started = System.nanoTime();
+    readiness.stopping();
+    sleep(notReadyFor);
+    int inFlightAtStop = inFlight.get();
+    web.stop(); // no new connections; Helidon lets requests in flight finish
+    long deadline = System.nanoTime() + drainFor.toNanos();
+    while (inFlight.get() > 0 && System.nanoTime() < deadline) {
+      sleep(Duration.ofMillis(10));
+    }
+    int abandoned = inFlight.get();
+    close();
+    LOG.info("Keyward stopped in {} ms: not ready for {} ms first, {} request(s) in flight at"
+        + " stop, {} cut off", (System.nanoTime() - started) / 1_000_000, notReadyFor.toMillis(),
+        inFlightAtStop, abandoned);
+  }
+
+  private static void sleep(Duration duration) {
+    try {
+      Thread.sleep(duration);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -132,8 +197,14 @@ public final class KeywardServer implements AutoCloseable {
   }
 
   private static void closeAll(Deque<AutoCloseable> resources) {
-    while (!resources.isEmpty()) {
-      AutoCloseable resource = resources.pop();
+    while (true) {
+      AutoCloseable resource;
+      synchronized (resources) { // close() may race a shutdown hook
+        resource = resources.poll();
+      }
+      if (resource == null) {
+        return;
+      }
       try {
         resource.close();
       } catch (Exception e) {
@@ -152,8 +223,13 @@ public final class KeywardServer implements AutoCloseable {
     DatabaseUrl databaseUrl;
     IssuedKey createdRootKey;
     Path rootKeyFile;
+    Readiness readiness;
+    final AtomicInteger inFlightCount = new AtomicInteger();
 
-    void build(ServerSettings settings, PrintStream console) {
+    void build(ServerSettings settings, PrintStream console, boolean showRootKey,
+        Consumer<String> fatal) {
+      // The port first: a port that is taken must stop the start before anything is created.
+      ListenAddress.requireFree(settings.host(), settings.port());
       Path dataDir = settings.dataDir().toAbsolutePath();
       try {
         Files.createDirectories(dataDir);
@@ -167,6 +243,12 @@ public final class KeywardServer implements AutoCloseable {
         EmbeddedDatabase embedded = EmbeddedDatabase.start(dataDir);
         resources.push(embedded);
         databaseUrl = embedded.url();
+        EmbeddedWatchdog watchdog = new EmbeddedWatchdog(embedded, reason -> {
+          fatalReason = reason;
+          LOG.error("{}", reason);
+          fatal.accept(reason);
+        });
+        resources.push(watchdog);
       }
       if (settings.migrateOnStart()) {
         Migrations.migrate(databaseUrl);
@@ -192,7 +274,8 @@ public final class KeywardServer implements AutoCloseable {
         secondTier = tier;
         LOG.info("Redis second cache tier on {}", settings.redis());
       }
-      KeyFormat format = KeyFormat.withPrefix(settings.keyPrefix());
+      KeyFormat format = KeyFormat.withPrefix(settings.keyPrefix())
+          .withEarlierPrefixes(settings.earlierKeyPrefixes());
       verifier = Verifier.builder(format, store)
           .clock(settings.clock())
           .settings(settings.verifier())
@@ -205,7 +288,8 @@ public final class KeywardServer implements AutoCloseable {
 
       RootKeyFile file = new RootKeyFile(dataDir);
       rootKeyFile = file.path();
-      createdRootKey = createRootKey(file, console);
+      file.recoverPending(store, admin);
+      createdRootKey = createRootKey(file, console, showRootKey);
       if (databaseUrlWasEmbedded(settings)) {
         LOG.warn("The embedded PostgreSQL trusts every local connection to its port: on a shared"
             + " host, any local user could reach it. Use --db-url for anything but a single-user"
@@ -214,51 +298,78 @@ public final class KeywardServer implements AutoCloseable {
 
       var auth = new RootKeyAuthenticator(verifier);
       var keysApi = new KeysApi(admin, verifier, auth);
-      var systemApi = new SystemApi(registry, new CachedPreflight(store::preflight));
-      var inFlight = new Semaphore(settings.maxInFlight());
+      readiness = new Readiness(store::preflight, verifier, settings.clock(), registry);
+      readiness.checkNow();
+      var systemApi = new SystemApi(registry, readiness::report, () -> fatalReason);
+      var shedding = new Semaphore(settings.maxInFlight());
+      DirectHandlers.Builder direct = DirectHandlers.builder();
+      for (EventType type : EventType.values()) {
+        // Every type, so that no default handler ever writes Helidon's own message in a body.
+        direct.addHandler(type, Builder::directError);
+      }
+      Http1Config http1 = Http1Config.builder().maxHeadersSize(MAX_HEADER_BYTES).build();
       web = WebServer.builder()
           .host(settings.host())
           .port(settings.port())
           .maxPayloadSize(settings.maxBodyBytes())
           .shutdownHook(false)
-          .errorHandling(e -> e.includeEntity(false).logAllMessages(false))
-          .directHandlers(DirectHandlers.builder()
-              .addHandler(EventType.BAD_REQUEST, Builder::directError)
-              .addHandler(EventType.PAYLOAD_TOO_LARGE, Builder::directError)
-              .addHandler(EventType.INTERNAL_ERROR, Builder::directError)
-              .addHandler(EventType.OTHER, Builder::directError)
-              .build())
+          .addProtocol(http1)
+          .addConnectionSelector(new Http10Selector(http1))
+          // includeEntity only hands the direct handlers Helidon's message ("Header size
+          // exceeded" tells 431 from 400); they never write it out.
+          .errorHandling(e -> e.includeEntity(true).logAllMessages(false))
+          .directHandlers(direct.build())
           .routing(routing -> {
             routing.addFilter((chain, request, response) -> {
-              String path = request.path().path();
-              if (path.startsWith("/health/") || path.equals("/metrics")) {
-                chain.proceed(); // probes are never shed: an overloaded node is still alive
-                return;
-              }
-              if (!inFlight.tryAcquire()) {
-                throw ApiError.tooManyRequests();
-              }
+              inFlightCount.incrementAndGet();
               try {
-                chain.proceed();
+                String path = request.path().path();
+                if (path.startsWith("/health/") || path.equals("/metrics")) {
+                  chain.proceed(); // probes are never shed: an overloaded node is still alive
+                } else if (!shedding.tryAcquire()) {
+                  throw ApiError.tooManyRequests();
+                } else {
+                  try {
+                    chain.proceed();
+                  } finally {
+                    shedding.release();
+                  }
+                }
               } finally {
-                inFlight.release();
+                inFlightCount.decrementAndGet();
+              }
+              if (response.isSent()
+                  && request.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
+                // Helidon 4.5 answers "Connection: close" but keeps reading; HTTP/1.0 clients
+                // (made Connection: close by Http10Selector) wait for the close.
+                response.commit();
+                throw new CloseConnectionException("client asked to close the connection");
               }
             });
-            keysApi.register(routing);
-            systemApi.register(routing);
+            RouteTable routes = new RouteTable(routing);
+            keysApi.register(routes);
+            systemApi.register(routes);
+            routes.registerFallback();
             registerErrorHandlers(routing);
           })
           .build()
           .start();
       resources.push(web::stop);
+      if (web.port() < 0) { // Helidon logs a bind failure and carries on with port -1
+        throw new IllegalStateException(
+            "cannot listen on " + settings.host() + ":" + settings.port());
+      }
       LOG.info("Keyward listening on http://{}:{}", settings.host(), web.port());
     }
+
+    volatile @Nullable String fatalReason;
 
     private static boolean databaseUrlWasEmbedded(ServerSettings settings) {
       return settings.databaseUrl() == null;
     }
 
-    private @Nullable IssuedKey createRootKey(RootKeyFile file, PrintStream console) {
+    private @Nullable IssuedKey createRootKey(RootKeyFile file, PrintStream console,
+        boolean showRootKey) {
       IssuedKey created;
       try {
         created = admin.createRootKeyIfEmpty(file::writePending);
@@ -271,13 +382,18 @@ public final class KeywardServer implements AutoCloseable {
         return null;
       }
       file.commit();
-      // Printed, not logged: the one time the root key is shown. Logs never hold a full key.
       console.println();
-      console.println("Created the first root key. It is shown once; keep it secret:");
-      console.println();
-      console.println("    " + created.secret());
-      console.println();
-      console.println("Also written to " + file.path() + " (mode 0600).");
+      if (showRootKey) {
+        // Printed, not logged: the one time the root key is shown. Logs never hold a full key.
+        console.println("Created the first root key. It is shown once; keep it secret:");
+        console.println();
+        console.println("    " + created.secret());
+        console.println();
+        console.println("Also written to " + file.path() + " (mode 0600).");
+      } else {
+        console.println("Created the first root key and wrote it to " + file.path()
+            + " (mode 0600). It is not printed: standard output is not a terminal.");
+      }
       console.println();
       LOG.info("created root key {} ({})", created.record().keyId(), created.record().hint());
       return created;
@@ -285,30 +401,31 @@ public final class KeywardServer implements AutoCloseable {
 
     private static void registerErrorHandlers(HttpRouting.Builder routing) {
       routing
-          .error(ApiError.class, (request, response, error) -> sendError(response, error))
+          .error(ApiError.class, Builder::sendError)
           .error(HttpException.class, (request, response, error) ->
-              sendError(response, error.status(), codeOf(error.status()), error.status().reasonPhrase()))
+              sendError(request, response, error.status(), codeOf(error.status()),
+                  error.status().reasonPhrase()))
           .error(Throwable.class, (request, response, error) -> {
             LOG.error("unexpected failure serving {} {}", request.prologue().method().text(),
                 request.path().path(), error);
-            sendError(response, Status.INTERNAL_SERVER_ERROR_500, "INTERNAL", "internal error");
+            sendError(request, response, Status.INTERNAL_SERVER_ERROR_500, "INTERNAL",
+                "internal error");
           });
     }
 
-    private static void sendError(ServerResponse response, ApiError error) {
+    private static void sendError(ServerRequest request, ServerResponse response, ApiError error) {
       if (error.status().code() == 401) {
         response.header(HeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"keyward\"");
       }
       if (error.retryAfterSeconds() > 0) {
         response.header(HeaderNames.RETRY_AFTER, Integer.toString(error.retryAfterSeconds()));
       }
-      sendError(response, error.status(), error.code(), error.getMessage());
+      sendError(request, response, error.status(), error.code(), error.getMessage());
     }
 
-    private static void sendError(ServerResponse response, Status status, String code, String message) {
-      response.status(status);
-      response.header(HeaderNames.CONTENT_TYPE, "application/json");
-      response.send(Json.error(code, message));
+    private static void sendError(ServerRequest request, ServerResponse response, Status status,
+        String code, String message) {
+      Responses.send(request, response, status, Json.error(code, message));
     }
 
     private static String codeOf(Status status) {
@@ -318,6 +435,7 @@ public final class KeywardServer implements AutoCloseable {
         case 405 -> "METHOD_NOT_ALLOWED";
         case 413 -> "PAYLOAD_TOO_LARGE";
         case 415 -> "UNSUPPORTED_MEDIA_TYPE";
+        case 431 -> "HEADERS_TOO_LARGE";
         case 503 -> "UNAVAILABLE";
         default -> "HTTP_" + status.code();
       };
@@ -326,17 +444,25 @@ public final class KeywardServer implements AutoCloseable {
     private static DirectHandler.TransportResponse directError(
         DirectHandler.TransportRequest request, EventType type, Status status,
         ServerResponseHeaders headers, String message) {
-      String text = switch (status.code()) {
+      Status answer = status;
+      if (type == EventType.BAD_REQUEST && HEADER_SIZE_EXCEEDED.equals(message)) {
+        answer = HEADERS_TOO_LARGE_431;
+      }
+      String text = switch (answer.code()) {
         case 413 -> "request body is larger than the server accepts";
+        case 414 -> "request URI is longer than the server accepts";
+        case 431 -> "request headers are larger than the server accepts ("
+            + MAX_HEADER_BYTES + " bytes in all)";
+        case 505 -> "HTTP version not supported; use HTTP/1.1";
         case 503 -> "server is overloaded; retry";
         case 500 -> "internal error";
         default -> "malformed HTTP request";
       };
       return DirectHandler.TransportResponse.builder()
-          .status(status)
+          .status(answer)
           .headers(headers)
           .header(HeaderNames.CONTENT_TYPE, "application/json")
-          .entity(Json.error(codeOf(status), text))
+          .entity(Json.error(codeOf(answer), text))
           .build();
     }
   }

@@ -60,6 +60,55 @@ public final class RootKeyFile {
     }
   }
 
+  /**
+   * Finishes or undoes a root key creation that a crash cut short between storing the key and
+   * moving its file into place, so that no live key is left in a {@code .pending} file. For each
+   * pending file: a key that was never stored is deleted; a stored key becomes {@code root.key}
+   * if there is none (the creation is completed); otherwise it is revoked (someone has made
+   * another root key since) and deleted.
+   */
+  public void recoverPending(io.keyward.store.KeyLookup store, io.keyward.admin.KeyAdministration admin) {
+    java.util.List<Path> pendingFiles;
+    try (var listing = Files.newDirectoryStream(dataDir, NAME + ".*.pending")) {
+      pendingFiles = new java.util.ArrayList<>();
+      listing.forEach(pendingFiles::add);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list " + dataDir + ": " + e.getMessage(), e);
+    }
+    for (Path leftOver : pendingFiles) {
+      String secret;
+      try {
+        secret = Files.readString(leftOver, StandardCharsets.US_ASCII).strip();
+      } catch (IOException e) {
+        LOG.warn("cannot read {}; leaving it: {}", leftOver, e.toString());
+        continue;
+      }
+      var record = secret.isEmpty() ? java.util.Optional.<io.keyward.key.KeyRecord>empty()
+          : store.findByHash(io.keyward.key.KeyHash.of(secret));
+      try {
+        if (record.isEmpty()) {
+          Files.deleteIfExists(leftOver); // never stored: grants nothing
+          LOG.info("deleted {}: its key was never stored", leftOver.getFileName());
+        } else if (!Files.exists(file) && !record.get().isRevoked()) {
+          Files.move(leftOver, file, StandardCopyOption.ATOMIC_MOVE);
+          LOG.info("completed the creation of root key {} that a crash interrupted: moved it to {}",
+              record.get().keyId(), file);
+        } else {
+          if (!record.get().isRevoked()) {
+            admin.revoke(record.get().keyId());
+          }
+          Files.deleteIfExists(leftOver);
+          LOG.warn("revoked root key {} left in {} by an interrupted creation ({} exists)",
+              record.get().keyId(), leftOver.getFileName(), file.getFileName());
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot clean up " + leftOver + ": " + e.getMessage(), e);
+      }
+    }
+  }
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RootKeyFile.class);
+
   /** Deletes the pending file, if any. */
   public void discard() {
     if (pending == null) {

@@ -6,6 +6,7 @@ import io.keyward.store.postgres.DatabaseUrl;
 import io.keyward.verify.VerifierSettings;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.List;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
@@ -18,6 +19,9 @@ import org.jspecify.annotations.Nullable;
  * @param maxBodyBytes the largest request body accepted (larger: 413)
  * @param maxInFlight the most requests served at once (more: 429)
  * @param redis the Redis second cache tier, or null to run without one
+ * @param earlierKeyPrefixes prefixes this deployment issued keys under before {@code keyPrefix};
+ *     keys under them are judged by their checksum (a typo is MALFORMED without a lookup). Keys
+ *     under unlisted earlier prefixes still verify and still call Keyward (by lookup).
  */
 public record ServerSettings(
     String host,
@@ -31,7 +35,8 @@ public record ServerSettings(
     int maxInFlight,
     int maxDatabaseConnections,
     Clock clock,
-    @Nullable RedisTierSettings redis) {
+    @Nullable RedisTierSettings redis,
+    List<String> earlierKeyPrefixes) {
 
   /** Largest request body by default: 64 KiB. */
   public static final int DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -62,47 +67,55 @@ public record ServerSettings(
           "max database connections must be from 1 to 1000, got " + maxDatabaseConnections);
     }
     Objects.requireNonNull(clock, "clock");
+    earlierKeyPrefixes = List.copyOf(Objects.requireNonNull(earlierKeyPrefixes, "earlierKeyPrefixes"));
+    for (String earlier : earlierKeyPrefixes) {
+      if (!KeyFormat.PREFIX_PATTERN.matcher(earlier).matches()) {
+        throw new IllegalArgumentException("earlier key prefix '" + earlier + "' is invalid: use 2"
+            + " to 16 lowercase letters and digits, starting with a letter");
+      }
+    }
   }
 
   /** Defaults: 127.0.0.1:8080, {@code ./keyward-data}, embedded PostgreSQL, prefix {@code kw}. */
   public static ServerSettings defaults() {
     return new ServerSettings(
         "127.0.0.1", 8080, Path.of("keyward-data"), null, KeyFormat.DEFAULT_PREFIX, true,
-        VerifierSettings.DEFAULTS, DEFAULT_MAX_BODY_BYTES, 4096, 16, Clock.systemUTC(), null);
+        VerifierSettings.DEFAULTS, DEFAULT_MAX_BODY_BYTES, 4096, 16, Clock.systemUTC(), null,
+        List.of());
   }
 
   public ServerSettings withPort(int value) {
     return new ServerSettings(host, value, dataDir, databaseUrl, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis);
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis, earlierKeyPrefixes);
   }
 
   public ServerSettings withDataDir(Path value) {
     return new ServerSettings(host, port, value, databaseUrl, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis);
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis, earlierKeyPrefixes);
   }
 
   public ServerSettings withDatabaseUrl(@Nullable DatabaseUrl value) {
     return new ServerSettings(host, port, dataDir, value, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis);
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis, earlierKeyPrefixes);
   }
 
   public ServerSettings withVerifier(VerifierSettings value) {
     return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, migrateOnStart,
-        value, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis);
+        value, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis, earlierKeyPrefixes);
   }
 
   public ServerSettings withClock(Clock value) {
     return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, value, redis);
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, value, redis, earlierKeyPrefixes);
   }
 
   public ServerSettings withRedis(@Nullable RedisTierSettings value) {
     return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, value);
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, value, earlierKeyPrefixes);
   }
 
   public ServerSettings withMaxInFlight(int value) {
     return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, value, maxDatabaseConnections, clock, redis);
+        verifier, maxBodyBytes, value, maxDatabaseConnections, clock, redis, earlierKeyPrefixes);
   }
 }

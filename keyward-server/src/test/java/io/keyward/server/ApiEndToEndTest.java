@@ -157,11 +157,11 @@ class ApiEndToEndTest {
     assertThat(anonymous.raw().headers().firstValue("WWW-Authenticate")).isPresent();
 
     assertError(keyward.clientWithKey("kw_live_nonsense").listKeys(null, null, null),
-        401, "UNAUTHORIZED", "not a key issued by this Keyward");
+        401, "UNAUTHORIZED", "not valid for this Keyward");
     String unknownButWellFormed = io.keyward.key.KeyFormat.withPrefix("kw")
         .generate(io.keyward.key.Environment.LIVE);
     assertError(keyward.clientWithKey(unknownButWellFormed).listKeys(null, null, null),
-        401, "UNAUTHORIZED", "not a key issued by this Keyward");
+        401, "UNAUTHORIZED", "not valid for this Keyward");
 
     String plain = created(attributes("acme", "read")).get("key").asText();
     assertError(keyward.clientWithKey(plain).listKeys(null, null, null), 403, "FORBIDDEN",
@@ -179,7 +179,7 @@ class ApiEndToEndTest {
     assertThat(client.importKey(body).status()).isEqualTo(201);
 
     assertError(keyward.clientWithKey(legacy).listKeys(null, null, null), 401, "UNAUTHORIZED",
-        "not a key issued");
+        "not valid for this Keyward");
   }
 
   @Test
@@ -220,7 +220,7 @@ class ApiEndToEndTest {
     assertError(client.getKey("key_0000000000000000000000"), 404, "NOT_FOUND", "no key");
     assertError(client.getKey("not-an-id"), 404, "NOT_FOUND", "no key");
     assertError(client.revokeKey("key_0000000000000000000000"), 404, "NOT_FOUND", "no key");
-    assertError(client.send("GET", "/v2/nothing", null), 404, "NOT_FOUND", "Not Found");
+    assertError(client.send("GET", "/v2/nothing", null), 404, "NOT_FOUND", "no such resource");
   }
 
   @Test

@@ -41,6 +41,10 @@ public final class ApiError extends RuntimeException {
     return new ApiError(Status.NOT_FOUND_404, "NOT_FOUND", message, 0);
   }
 
+  public static ApiError methodNotAllowed(String message) {
+    return new ApiError(Status.METHOD_NOT_ALLOWED_405, "METHOD_NOT_ALLOWED", message, 0);
+  }
+
   public static ApiError conflict(String message) {
     return new ApiError(Status.CONFLICT_409, "CONFLICT", message, 0);
   }

@@ -2,6 +2,9 @@ package io.keyward.server.api;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -19,6 +22,10 @@ import org.jspecify.annotations.Nullable;
 public final class Json {
   /** Deepest nesting accepted in a request body. */
   public static final int MAX_NESTING_DEPTH = 32;
+  /** Longest string accepted in a request body, in characters. */
+  public static final int MAX_STRING_CHARS = 65_536;
+  /** Longest number accepted in a request body, in digits. */
+  public static final int MAX_NUMBER_DIGITS = 100;
 
   static final ObjectMapper MAPPER =
       new ObjectMapper(
@@ -26,8 +33,8 @@ public final class Json {
                   .streamReadConstraints(
                       StreamReadConstraints.builder()
                           .maxNestingDepth(MAX_NESTING_DEPTH)
-                          .maxStringLength(65_536)
-                          .maxNumberLength(100)
+                          .maxStringLength(MAX_STRING_CHARS)
+                          .maxNumberLength(MAX_NUMBER_DIGITS)
                           .build())
                   .build())
           .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
@@ -48,7 +55,7 @@ public final class Json {
     try {
       node = MAPPER.readTree(body);
     } catch (IOException e) {
-      throw ApiError.badRequest("request body is not valid JSON: " + shortMessage(e));
+      throw ApiError.badRequest("request body is not valid JSON: " + describe(e));
     }
     if (node == null || !node.isObject()) {
       throw ApiError.badRequest("request body must be a JSON object");
@@ -147,11 +154,58 @@ public final class Json {
         });
   }
 
-  private static String shortMessage(IOException e) {
-    String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    int newline = message.indexOf('\n');
-    message = newline < 0 ? message : message.substring(0, newline);
-    return message.length() > 200 ? message.substring(0, 200) + "…" : message;
+  /**
+   * What is wrong with a body, in our words: Jackson's messages name its classes, features and
+   * limits' getters, which are internals a caller has no use for.
+   */
+  static String describe(IOException e) {
+    String where = "";
+    String original = e.getMessage() == null ? "" : e.getMessage();
+    if (e instanceof JsonProcessingException processing) {
+      original = processing.getOriginalMessage() == null ? "" : processing.getOriginalMessage();
+      JsonLocation location = processing.getLocation();
+      if (location != null && location.getLineNr() > 0) {
+        where = " (line " + location.getLineNr() + ", column " + location.getColumnNr() + ")";
+      }
+    }
+    if (e instanceof StreamConstraintsException) {
+      if (original.contains("nesting depth")) {
+        return "nested deeper than " + MAX_NESTING_DEPTH + " levels" + where;
+      }
+      if (original.contains("String value length")) {
+        return "a string is longer than " + MAX_STRING_CHARS + " characters" + where;
+      }
+      if (original.contains("Number value length")) {
+        return "a number is longer than " + MAX_NUMBER_DIGITS + " digits" + where;
+      }
+      return "exceeds a size limit" + where;
+    }
+    if (original.startsWith("Duplicate field '")) {
+      int end = original.indexOf('\'', "Duplicate field '".length());
+      String name = end < 0 ? "" : original.substring("Duplicate field '".length(), end);
+      return "duplicate field '" + RequestFields.truncate(name) + "'" + where;
+    }
+    if (original.startsWith("Trailing token")) {
+      return "more content after the JSON value" + where;
+    }
+    if (original.startsWith("Unexpected end-of-input")) {
+      return "it ends before the JSON value is complete" + where;
+    }
+    // Syntax errors ("Unexpected character ('x' (code 120)): was expecting ..."): keep the first
+    // clause, unless it names internals.
+    int cut = original.length();
+    for (String end : new String[] {"\n", " (start marker", " at [Source", "[Source"}) {
+      int at = original.indexOf(end);
+      if (at >= 0 && at < cut) {
+        cut = at;
+      }
+    }
+    String message = original.substring(0, cut).strip();
+    if (message.isEmpty() || message.contains("`") || message.contains("com.fasterxml")
+        || message.contains("Feature")) {
+      return "malformed JSON" + where;
+    }
+    return (message.length() > 160 ? message.substring(0, 160) + "…" : message) + where;
   }
 
   /** Writes fields into an open JSON object. */

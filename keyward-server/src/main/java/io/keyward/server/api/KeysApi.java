@@ -2,10 +2,8 @@ package io.keyward.server.api;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.helidon.http.HeaderNames;
-import io.helidon.http.HeaderValues;
 import io.helidon.http.HttpMediaType;
 import io.helidon.http.Status;
-import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import io.keyward.admin.InvalidFieldException;
@@ -53,6 +51,13 @@ public final class KeysApi {
   private static final Set<String> ROTATE_FIELDS = Set.of("gracePeriodSeconds");
   private static final Set<String> VERIFY_FIELDS = Set.of("key", "scopes");
   private static final String CURSOR_PREFIX = "k1:";
+  /** The media type of request and response bodies. */
+  public static final String JSON = "application/json";
+  /**
+   * PATCH also takes a JSON merge patch (RFC 7396), which is what its body is: fields present
+   * are set, {@code null} clears ({@code expiresAt}, {@code meta}), absent fields stay.
+   */
+  public static final String MERGE_PATCH_JSON = "application/merge-patch+json";
   /** Bodies announced up to this length are read into an array of exactly their size. */
   private static final long EXACT_READ_LIMIT = 16 * 1024;
 
@@ -67,7 +72,7 @@ public final class KeysApi {
   }
 
   /** Registers the routes. Literal paths come before {@code {keyId}} so they win. */
-  public void register(HttpRouting.Builder routing) {
+  public void register(RouteTable routing) {
     routing
         .post("/v1/keys/verify", this::verify)
         .post("/v1/keys/import", this::importKey)
@@ -85,7 +90,7 @@ public final class KeysApi {
     if (!fields.has("key") || fields.isNull("key")) {
       throw ApiError.invalidField("key", "is required");
     }
-    String key = fields.optionalText("key");
+    String key = fields.optionalRawText("key");
     Set<String> scopes = fields.optionalTextSet("scopes", MAX_REQUIRED_SCOPES);
     Verdict verdict;
     try {
@@ -95,12 +100,12 @@ public final class KeysApi {
       throw ApiError.unavailable("verification failed unexpectedly");
     }
     switch (verdict) {
-      case Verdict.Valid valid -> send(response, Status.OK_200, Json.writeObject(g -> {
+      case Verdict.Valid valid -> Responses.send(request, response, Status.OK_200, Json.writeObject(g -> {
         g.writeBooleanField("valid", true);
         g.writeStringField("code", "VALID");
         Json.writeKeyFields(g, valid.key());
       }));
-      case Verdict.Denied denied -> send(response, Status.OK_200, Json.writeObject(g -> {
+      case Verdict.Denied denied -> Responses.send(request, response, Status.OK_200, Json.writeObject(g -> {
         g.writeBooleanField("valid", false);
         g.writeStringField("code", denied.outcome().name());
         if (denied.malformedReason() != null) {
@@ -122,7 +127,7 @@ public final class KeysApi {
     KeyAttributes attributes = attributes(fields);
     IssuedKey issued = call(() -> admin.create(attributes));
     response.header(HeaderNames.LOCATION, "/v1/keys/" + issued.record().keyId());
-    sendSecret(response, issued, null);
+    sendSecret(request, response, issued, null);
   }
 
   private void importKey(ServerRequest request, ServerResponse response) {
@@ -137,14 +142,14 @@ public final class KeysApi {
     KeyAttributes attributes = attributes(fields);
     KeyRecord record = call(() -> admin.importKey(hash, attributes));
     response.header(HeaderNames.LOCATION, "/v1/keys/" + record.keyId());
-    send(response, Status.CREATED_201, Json.writeObject(g -> Json.writeKeyFields(g, record)));
+    Responses.send(request, response, Status.CREATED_201, Json.writeObject(g -> Json.writeKeyFields(g, record)));
   }
 
   private void get(ServerRequest request, ServerResponse response) {
     auth.requireAdmin(request);
     String keyId = keyId(request);
     KeyRecord record = call(() -> admin.get(keyId));
-    send(response, Status.OK_200, Json.writeObject(g -> Json.writeKeyFields(g, record)));
+    Responses.send(request, response, Status.OK_200, Json.writeObject(g -> Json.writeKeyFields(g, record)));
   }
 
   private void list(ServerRequest request, ServerResponse response) {
@@ -168,7 +173,7 @@ public final class KeysApi {
     KeyAdministration.KeyPage page = call(() -> admin.list(ownerId, after, pageSize));
     List<KeyRecord> shown = page.keys();
     String next = page.continueAfter() == null ? null : encodeCursor(page.continueAfter());
-    send(response, Status.OK_200, Json.writeObject(g -> {
+    Responses.send(request, response, Status.OK_200, Json.writeObject(g -> {
       g.writeArrayFieldStart("keys");
       for (KeyRecord record : shown) {
         g.writeStartObject();
@@ -194,7 +199,7 @@ public final class KeysApi {
         fields.optionalInstant("expiresAt"),
         fields.optionalBoolean("enabled")));
     KeyRecord record = call(() -> admin.patch(keyId, patch));
-    send(response, Status.OK_200, Json.writeObject(g -> Json.writeKeyFields(g, record)));
+    Responses.send(request, response, Status.OK_200, Json.writeObject(g -> Json.writeKeyFields(g, record)));
   }
 
   private void revoke(ServerRequest request, ServerResponse response) {
@@ -205,7 +210,7 @@ public final class KeysApi {
       new RequestFields(body, Set.of()); // revoke takes no fields; names any it is given
     }
     KeyRecord record = call(() -> admin.revoke(keyId));
-    send(response, Status.OK_200, Json.writeObject(g -> Json.writeKeyFields(g, record)));
+    Responses.send(request, response, Status.OK_200, Json.writeObject(g -> Json.writeKeyFields(g, record)));
   }
 
   private void rotate(ServerRequest request, ServerResponse response) {
@@ -223,7 +228,7 @@ public final class KeysApi {
     Duration gracePeriod = grace;
     KeyAdministration.Rotation rotation = call(() -> admin.rotate(keyId, gracePeriod));
     response.header(HeaderNames.LOCATION, "/v1/keys/" + rotation.successor().record().keyId());
-    sendSecret(response, rotation.successor(), rotation.predecessor());
+    sendSecret(request, response, rotation.successor(), rotation.predecessor());
   }
 
   private KeyAttributes attributes(RequestFields fields) {
@@ -242,19 +247,31 @@ public final class KeysApi {
         environment));
   }
 
-  private static void sendSecret(ServerResponse response, IssuedKey issued, KeyRecord previous) {
+  private static void sendSecret(ServerRequest request, ServerResponse response, IssuedKey issued, KeyRecord previous) {
     response.header(HeaderNames.CACHE_CONTROL, "no-store");
-    send(response, Status.CREATED_201, Json.writeObject(g -> {
-      Json.writeKeyFields(g, issued.record());
-      // The only time the secret is shown.
-      g.writeStringField("key", issued.secret());
-      if (previous != null) {
-        g.writeObjectFieldStart("previous");
-        g.writeStringField("keyId", previous.keyId());
-        Json.writeInstant(g, "expiresAt", previous.expiresAt());
-        g.writeEndObject();
-      }
-    }));
+    byte[] body;
+    try {
+      body = Json.writeObject(g -> {
+        Json.writeKeyFields(g, issued.record());
+        // The only time the secret is shown.
+        g.writeStringField("key", issued.secret());
+        if (previous != null) {
+          g.writeObjectFieldStart("previous");
+          g.writeStringField("keyId", previous.keyId());
+          Json.writeInstant(g, "expiresAt", previous.expiresAt());
+          g.writeEndObject();
+        }
+      });
+    } catch (RuntimeException e) {
+      // The key is stored: its secret must reach the caller whatever else cannot be written.
+      // Input validation keeps this from happening; this is the last line, ASCII only.
+      body = Json.writeObject(g -> {
+        g.writeStringField("keyId", issued.record().keyId());
+        g.writeStringField("key", issued.secret());
+        g.writeStringField("warning", "some attributes could not be written; GET the key");
+      });
+    }
+    Responses.send(request, response, Status.CREATED_201, body);
   }
 
   /**
@@ -268,9 +285,13 @@ public final class KeysApi {
     }
     String mediaType = request.headers().contentType().map(HttpMediaType::mediaType)
         .map(type -> type.text()).orElse(null);
-    if (mediaType == null || !mediaType.equalsIgnoreCase("application/json")) {
-      throw ApiError.unsupportedMediaType(
-          "request body must be application/json, got " + (mediaType == null ? "no Content-Type" : mediaType));
+    boolean json = mediaType != null && (mediaType.equalsIgnoreCase(JSON)
+        || (request.prologue().method().text().equals("PATCH")
+            && mediaType.equalsIgnoreCase(MERGE_PATCH_JSON)));
+    if (!json) {
+      throw ApiError.unsupportedMediaType("request body must be " + JSON
+          + (request.prologue().method().text().equals("PATCH") ? " or " + MERGE_PATCH_JSON : "")
+          + ", got " + (mediaType == null ? "no Content-Type" : RequestFields.truncate(mediaType)));
     }
     return Json.readObject(bytes);
   }
@@ -360,9 +381,4 @@ public final class KeysApi {
     }
   }
 
-  static void send(ServerResponse response, Status status, byte[] body) {
-    response.status(status);
-    response.header(HeaderValues.CONTENT_TYPE_JSON);
-    response.send(body);
-  }
 }

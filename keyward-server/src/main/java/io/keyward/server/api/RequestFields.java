@@ -47,6 +47,18 @@ final class RequestFields {
   }
 
   @Nullable String optionalText(String field) {
+    String text = optionalRawText(field);
+    if (text != null) {
+      requireStorable(field, text);
+    }
+    return text;
+  }
+
+  /**
+   * The field as a string exactly as sent, not checked to be storable text: for a key to verify,
+   * which gets a decided answer (MALFORMED) whatever it holds.
+   */
+  @Nullable String optionalRawText(String field) {
     JsonNode node = body.get(field);
     if (node == null || node.isNull()) {
       return null;
@@ -55,6 +67,28 @@ final class RequestFields {
       throw ApiError.invalidField(field, "must be a string");
     }
     return node.textValue();
+  }
+
+  /**
+   * Refuses text that cannot be stored and given back as it was: a lone UTF-16 surrogate (JSON
+   * allows the escape {@code \ud800}; UTF-8 has no encoding for it, so the database would keep
+   * {@code ?} and the answer could not be written) or a NUL character (PostgreSQL text cannot
+   * hold it). Checked before anything is written.
+   */
+  static void requireStorable(String field, String text) {
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c == 0) {
+        throw ApiError.invalidField(field, "must not contain the NUL character (\\u0000)");
+      }
+      if (Character.isHighSurrogate(c) && i + 1 < text.length()
+          && Character.isLowSurrogate(text.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        throw ApiError.invalidField(field, "holds an unpaired UTF-16 surrogate (\\u"
+            + Integer.toHexString(c) + "), which is not a character; send well-formed Unicode");
+      }
+    }
   }
 
   @Nullable Set<String> optionalTextSet(String field, int maxSize) {
@@ -73,6 +107,7 @@ final class RequestFields {
       if (!element.isTextual()) {
         throw ApiError.invalidField(field, "must be an array of strings");
       }
+      requireStorable(field, element.textValue());
       values.add(element.textValue());
     }
     return values;
@@ -108,7 +143,25 @@ final class RequestFields {
     if (!node.isObject()) {
       throw ApiError.invalidField(field, "must be a JSON object");
     }
+    requireStorableTree(field, node);
     return node.toString();
+  }
+
+  /** {@link #requireStorable} over every name and string in a JSON value. */
+  private static void requireStorableTree(String field, JsonNode node) {
+    if (node.isTextual()) {
+      requireStorable(field, node.textValue());
+    } else if (node.isObject()) {
+      for (var entries = node.fields(); entries.hasNext(); ) {
+        var entry = entries.next();
+        requireStorable(field, entry.getKey());
+        requireStorableTree(field, entry.getValue());
+      }
+    } else if (node.isArray()) {
+      for (JsonNode element : node) {
+        requireStorableTree(field, element);
+      }
+    }
   }
 
   @Nullable Boolean optionalBoolean(String field) {

@@ -2,9 +2,9 @@ package io.keyward.server.api;
 
 import io.helidon.http.HeaderNames;
 import io.helidon.http.Status;
-import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
+import io.keyward.server.Readiness;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.InputStream;
@@ -21,19 +21,23 @@ public final class SystemApi {
   private static final byte[] UP = Json.write(java.util.Map.of("status", "UP"));
 
   private final PrometheusMeterRegistry registry;
-  private final Supplier<@Nullable String> readinessProblem;
+  private final Supplier<Readiness.Report> readiness;
+  private final Supplier<@Nullable String> fatal;
   private final byte[] openApi;
 
   /**
-   * @param readinessProblem null when ready, else why not (the schema preflight's finding)
+   * @param readiness the node's readiness, asked on every probe (it must not block)
+   * @param fatal why the node can no longer work (liveness fails), or null while it can
    */
-  public SystemApi(PrometheusMeterRegistry registry, Supplier<@Nullable String> readinessProblem) {
+  public SystemApi(PrometheusMeterRegistry registry, Supplier<Readiness.Report> readiness,
+      Supplier<@Nullable String> fatal) {
     this.registry = registry;
-    this.readinessProblem = readinessProblem;
+    this.readiness = readiness;
+    this.fatal = fatal;
     this.openApi = loadOpenApi();
   }
 
-  public void register(HttpRouting.Builder routing) {
+  public void register(RouteTable routing) {
     routing
         .get("/health/live", this::live)
         .get("/health/ready", this::ready)
@@ -42,27 +46,37 @@ public final class SystemApi {
   }
 
   private void live(ServerRequest request, ServerResponse response) {
-    KeysApi.send(response, Status.OK_200, UP);
+    String reason = fatal.get();
+    if (reason == null) {
+      Responses.send(request, response, Status.OK_200, UP);
+    } else {
+      Responses.send(request, response, Status.SERVICE_UNAVAILABLE_503,
+          Json.write(java.util.Map.of("status", "DOWN", "reason", "embedded database stopped")));
+    }
   }
 
   private void ready(ServerRequest request, ServerResponse response) {
-    String problem = readinessProblem.get();
-    if (problem == null) {
-      KeysApi.send(response, Status.OK_200, UP);
-    } else {
-      response.header(HeaderNames.RETRY_AFTER, "1");
-      KeysApi.send(response, Status.SERVICE_UNAVAILABLE_503,
-          Json.write(java.util.Map.of("status", "DOWN", "problem", problem)));
+    Readiness.Report report = readiness.get();
+    switch (report.state()) {
+      case READY -> Responses.send(request, response, Status.OK_200, UP);
+      case DEGRADED -> Responses.send(request, response, Status.OK_200,
+          Json.write(java.util.Map.of("status", "DEGRADED", "reason", report.reason())));
+      case NOT_READY -> {
+        response.header(HeaderNames.RETRY_AFTER, "1");
+        Responses.send(request, response, Status.SERVICE_UNAVAILABLE_503,
+            Json.write(java.util.Map.of("status", "DOWN", "reason", report.reason())));
+      }
     }
   }
 
   private void metrics(ServerRequest request, ServerResponse response) {
     response.header(HeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
-    response.send(registry.scrape().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    Responses.sendBytes(request, response,
+        registry.scrape().getBytes(java.nio.charset.StandardCharsets.UTF_8));
   }
 
   private void openApi(ServerRequest request, ServerResponse response) {
-    KeysApi.send(response, Status.OK_200, openApi);
+    Responses.send(request, response, Status.OK_200, openApi);
   }
 
   private static byte[] loadOpenApi() {

@@ -3,7 +3,6 @@ package io.keyward.server.auth;
 import io.helidon.http.HeaderNames;
 import io.keyward.admin.Permissions;
 import io.keyward.key.KeyRecord;
-import io.keyward.verify.Outcome;
 import io.keyward.server.api.ApiError;
 import io.keyward.verify.Verdict;
 import io.keyward.verify.Verifier;
@@ -17,6 +16,8 @@ import io.helidon.webserver.http.ServerRequest;
  */
 public final class RootKeyAuthenticator {
   private static final String BEARER = "Bearer ";
+  /** The message of every 401 for a bearer key that was sent but refused. */
+  public static final String REFUSED = "the bearer key is not valid for this Keyward";
 
   private final Verifier verifier;
   public RootKeyAuthenticator(Verifier verifier) {
@@ -43,6 +44,11 @@ public final class RootKeyAuthenticator {
   }
 
   private KeyRecord authenticate(ServerRequest request) {
+    if (request.headers().contains(HeaderNames.AUTHORIZATION)
+        && request.headers().get(HeaderNames.AUTHORIZATION).allValues().size() > 1) {
+      // Which one would win differs between proxies and servers: refuse rather than guess.
+      throw ApiError.badRequest("more than one Authorization header; send exactly one");
+    }
     String header = request.headers().first(HeaderNames.AUTHORIZATION).orElse(null);
     if (header == null) {
       throw ApiError.unauthorized("missing 'Authorization: Bearer <root key>' header");
@@ -55,10 +61,9 @@ public final class RootKeyAuthenticator {
     // NOT_FOUND by its text alone, so a flood of made-up bearer strings costs no database lookup.
     return switch (verifier.verifyCaller(token)) {
       case Verdict.Valid valid -> valid.key();
-      case Verdict.Denied denied when denied.outcome() == Outcome.NOT_FOUND ->
-          throw ApiError.unauthorized("the bearer key is not a key issued by this Keyward");
-      case Verdict.Denied denied ->
-          throw ApiError.unauthorized("the bearer key is not valid (" + denied.outcome() + ")");
+      // One answer for every refused key: an unauthenticated holder learns nothing of its state
+      // (revoked, disabled, expired, unknown, mistyped).
+      case Verdict.Denied denied -> throw ApiError.unauthorized(REFUSED);
       case Verdict.Unavailable unavailable ->
           throw ApiError.unavailable("cannot check the bearer key now: " + unavailable.reason());
     };
