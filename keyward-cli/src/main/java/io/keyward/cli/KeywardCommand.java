@@ -21,10 +21,22 @@ public final class KeywardCommand {
   public static CommandLine commandLine() {
     return new CommandLine(new KeywardCommand())
         .setCaseInsensitiveEnumValuesAllowed(true)
+        // A mistyped flag: one line and where to look, not the whole usage text.
+        .setParameterExceptionHandler((error, args) -> {
+          CommandLine commandLine = error.getCommandLine();
+          commandLine.getErr().println("keyward: " + error.getMessage());
+          commandLine.getErr().println("Try '" + commandLine.getCommandSpec().qualifiedName()
+              + " --help' for the options.");
+          commandLine.getErr().flush();
+          return 2;
+        })
+        // Configuration and connection problems: one line naming the flag or the address, exit 2.
         .setExecutionExceptionHandler((error, commandLine, parseResult) -> {
           if (error instanceof IllegalArgumentException || error instanceof IllegalStateException
-              || error instanceof java.io.UncheckedIOException) {
+              || error instanceof java.io.UncheckedIOException
+              || error instanceof io.keyward.client.KeywardClient.KeywardClientException) {
             commandLine.getErr().println("keyward: " + error.getMessage());
+            commandLine.getErr().flush();
             return 2;
           }
           throw error;

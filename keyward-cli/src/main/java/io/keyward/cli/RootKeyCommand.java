@@ -37,9 +37,20 @@ final class RootKeyCommand {
         description = "Prefix of the new key (default: ${DEFAULT-VALUE}).")
     String keyPrefix;
 
+    @Option(names = "--print-root-key", negatable = false,
+        defaultValue = "${env:KEYWARD_PRINT_ROOT_KEY:-false}",
+        description = "Print the key even when standard output is not a terminal.")
+    boolean printRootKey;
+
     @Override
     public Integer call() throws Exception {
       KeyFormat format = KeyFormat.withPrefix(keyPrefix);
+      RootKeyFile file = new RootKeyFile(database.dataDir);
+      if (java.nio.file.Files.exists(file.path())) {
+        // Checked before anything is created: it may hold the only working root key.
+        throw new IllegalStateException(file.path() + " exists; move it away first (it may hold"
+            + " a working root key), then run this again");
+      }
       DatabaseUrl url = database.databaseUrl();
       EmbeddedDatabase embedded = null;
       if (url == null) {
@@ -52,17 +63,22 @@ final class RootKeyCommand {
         var admin = new KeyAdministration(format, new PostgresKeyStore(pool), clock,
             new KeyIds(clock, new SecureRandom()), hash -> {});
         java.nio.file.Files.createDirectories(database.dataDir);
-        RootKeyFile file = new RootKeyFile(database.dataDir);
         IssuedKey key = admin.createRootKey();
         file.writePending(key);
         file.commit();
         PrintWriter out = spec.commandLine().getOut();
-        out.println("Created a root key (" + key.record().keyId() + "). It is shown once:");
-        out.println();
-        out.println("    " + key.secret());
-        out.println();
-        out.println("Also written to " + file.path() + " (mode 0600). Revoke lost root keys with"
-            + " `keyward keys revoke <keyId>`.");
+        if (printRootKey || StopSignals.stdoutIsTerminal()) {
+          out.println("Created a root key (" + key.record().keyId() + "). It is shown once:");
+          out.println();
+          out.println("    " + key.secret());
+          out.println();
+          out.println("Also written to " + file.path() + " (mode 0600).");
+        } else {
+          out.println("Created a root key (" + key.record().keyId() + ") and wrote it to "
+              + file.path() + " (mode 0600). It is not printed: standard output is not a"
+              + " terminal (--print-root-key prints it).");
+        }
+        out.println("Revoke lost root keys with `keyward keys revoke <keyId>`.");
         out.flush();
         return 0;
       } finally {

@@ -7,7 +7,10 @@ import io.keyward.verify.VerifierSettings;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
+import io.keyward.key.KeyFormat;
+import java.util.List;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -85,34 +88,119 @@ final class ServeCommand implements Callable<Integer> {
       description = "Most database connections (default: ${DEFAULT-VALUE}).")
   int poolSize;
 
+  @Option(names = "--earlier-key-prefixes", split = ",", paramLabel = "PREFIX",
+      defaultValue = "${env:KEYWARD_EARLIER_KEY_PREFIXES}",
+      description = "Prefixes this deployment issued keys under before --key-prefix, comma-separated:"
+          + " typos in such keys are MALFORMED without a lookup (env KEYWARD_EARLIER_KEY_PREFIXES)."
+          + " Keys under any earlier prefix keep working without it.")
+  List<String> earlierKeyPrefixes;
+
+  @Option(names = "--max-unseen-lookups", defaultValue = "${env:KEYWARD_MAX_UNSEEN_LOOKUPS:-0}",
+      description = "Most store lookups at once of keys this node holds no record of (unknown or"
+          + " made-up keys); 0 for half the pool (env KEYWARD_MAX_UNSEEN_LOOKUPS).")
+  int maxUnseenLookups;
+
+  @Option(names = "--cache-stale-wait-ms", defaultValue = "${env:KEYWARD_CACHE_STALE_WAIT_MS:-20}",
+      description = "How long a verification of a cached key past its fresh window waits for the"
+          + " store before answering from the cache (default: ${DEFAULT-VALUE}).")
+  long staleWaitMs;
+
+  @Option(names = "--shutdown-not-ready-ms", defaultValue = "${env:KEYWARD_SHUTDOWN_NOT_READY_MS:-2000}",
+      description = "On SIGTERM: how long to report not-ready while still serving, so load"
+          + " balancers stop sending first (default: ${DEFAULT-VALUE}).")
+  long shutdownNotReadyMs;
+
+  @Option(names = "--shutdown-drain-ms", defaultValue = "${env:KEYWARD_SHUTDOWN_DRAIN_MS:-10000}",
+      description = "On SIGTERM: longest wait for requests in flight after accepting stops"
+          + " (default: ${DEFAULT-VALUE}).")
+  long shutdownDrainMs;
+
+  @Option(names = "--print-root-key", negatable = false,
+      defaultValue = "${env:KEYWARD_PRINT_ROOT_KEY:-false}",
+      description = "Print the root key created on first start even when standard output is not a"
+          + " terminal (it then goes wherever standard output goes, logs included). Without it, the"
+          + " key is only printed to a terminal; it is always written to <data-dir>/root.key.")
+  boolean printRootKey;
+
   @Override
   public Integer call() throws InterruptedException {
     ServerSettings settings = settings();
-    KeywardServer server = KeywardServer.start(settings, System.out);
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+    // SIGTERM (and Ctrl-C) start a graceful stop on the main thread, which then exits 0; a JVM
+    // shutdown hook alone would exit 143 and could not report not-ready before stopping.
+    SynchronousQueue<Integer> exit = new SynchronousQueue<>();
+    AtomicReference<String> fatalReason = new AtomicReference<>();
+    StopSignals.install(() -> offer(exit, 0));
+    KeywardServer server = KeywardServer.start(settings, System.out,
+        printRootKey || StopSignals.stdoutIsTerminal(), reason -> {
+          fatalReason.set(reason);
+          offer(exit, 1);
+        });
+    Runtime.getRuntime().addShutdownHook(new Thread(server::close, "keyward-shutdown"));
+    int code = exit.take();
+    if (code == 0) {
+      server.shutDownGracefully(Duration.ofMillis(shutdownNotReadyMs),
+          Duration.ofMillis(shutdownDrainMs));
+    } else {
       server.close();
-      stopped.countDown();
-    }, "keyward-shutdown"));
-    stopped.await();
-    return 0;
+      System.err.println("keyward: " + fatalReason.get());
+    }
+    return code;
+  }
+
+  private static void offer(SynchronousQueue<Integer> exit, int code) {
+    // Only the first reason counts; later signals find nobody taking and are dropped.
+    exit.offer(code);
   }
 
   ServerSettings settings() {
-    VerifierSettings verifier;
-    try {
-      // One constructor call, so the settings are checked against each other, not against
-      // defaults half-way through (fresh 900 s with stale 1200 s is a valid pair).
-      VerifierSettings defaults = VerifierSettings.DEFAULTS;
-      verifier = new VerifierSettings(Duration.ofSeconds(freshSeconds),
-          Duration.ofSeconds(staleSeconds), defaults.notFoundFor(), maxEntries,
-          defaults.loadWait(), Duration.ofSeconds(unsyncedFreshSeconds));
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("cache settings: " + e.getMessage());
+    requireRange("--port", "KEYWARD_PORT", port, 0, 65_535);
+    requireRange("--db-pool-size", "KEYWARD_DB_POOL_SIZE", poolSize, 1, 1000);
+    requireRange("--max-in-flight", "KEYWARD_MAX_IN_FLIGHT", maxInFlight, 1, 1_000_000);
+    requireRange("--max-unseen-lookups", "KEYWARD_MAX_UNSEEN_LOOKUPS", maxUnseenLookups, 0, 1000);
+    requireRange("--cache-fresh-seconds", "KEYWARD_CACHE_FRESH_SECONDS", freshSeconds, 1, 86_400);
+    requireRange("--cache-stale-seconds", "KEYWARD_CACHE_STALE_SECONDS", staleSeconds, freshSeconds,
+        30L * 86_400);
+    requireRange("--cache-max-entries", "KEYWARD_CACHE_MAX_ENTRIES", maxEntries, 1, 100_000_000);
+    requireRange("--cache-unsynced-fresh-seconds", "KEYWARD_CACHE_UNSYNCED_FRESH_SECONDS",
+        unsyncedFreshSeconds, 1, 86_400);
+    requireRange("--cache-stale-wait-ms", "KEYWARD_CACHE_STALE_WAIT_MS", staleWaitMs, 1, 5_000);
+    requireRange("--shutdown-not-ready-ms", "KEYWARD_SHUTDOWN_NOT_READY_MS", shutdownNotReadyMs, 0,
+        600_000);
+    requireRange("--shutdown-drain-ms", "KEYWARD_SHUTDOWN_DRAIN_MS", shutdownDrainMs, 0, 600_000);
+    if (host == null || host.isBlank()) {
+      throw new IllegalArgumentException("--host (KEYWARD_HOST) must not be empty");
     }
+    if (keyPrefix == null || !KeyFormat.PREFIX_PATTERN.matcher(keyPrefix).matches()) {
+      throw new IllegalArgumentException("--key-prefix (KEYWARD_KEY_PREFIX): '" + keyPrefix
+          + "' is invalid: use 2 to 16 lowercase letters and digits, starting with a letter");
+    }
+    List<String> earlier = earlierKeyPrefixes == null ? List.of()
+        : earlierKeyPrefixes.stream().map(String::strip).filter(p -> !p.isEmpty()).toList();
+    for (String prefix : earlier) {
+      if (!KeyFormat.PREFIX_PATTERN.matcher(prefix).matches()) {
+        throw new IllegalArgumentException("--earlier-key-prefixes (KEYWARD_EARLIER_KEY_PREFIXES): '"
+            + prefix + "' is invalid: use 2 to 16 lowercase letters and digits, starting with a letter");
+      }
+    }
+    VerifierSettings defaults = VerifierSettings.DEFAULTS;
+    int unseen = maxUnseenLookups > 0 ? maxUnseenLookups : Math.max(1, poolSize / 2);
+    // One constructor call, so the settings are checked against each other, not against
+    // defaults half-way through (fresh 900 s with stale 1200 s is a valid pair).
+    VerifierSettings verifier = new VerifierSettings(Duration.ofSeconds(freshSeconds),
+        Duration.ofSeconds(staleSeconds), defaults.notFoundFor(), maxEntries,
+        defaults.loadWait(), Duration.ofSeconds(unsyncedFreshSeconds),
+        Duration.ofMillis(staleWaitMs), unseen, Math.max(1, poolSize), defaults.breakerThreshold(),
+        defaults.breakerOpenFor());
     return new ServerSettings(host, port, database.dataDir, database.databaseUrl(), keyPrefix,
         !noMigrate, verifier, ServerSettings.DEFAULT_MAX_BODY_BYTES, maxInFlight, poolSize,
-        Clock.systemUTC(), redisSettings());
+        Clock.systemUTC(), redisSettings(), earlier);
+  }
+
+  private static void requireRange(String flag, String env, long value, long min, long max) {
+    if (value < min || value > max) {
+      throw new IllegalArgumentException(flag + " (" + env + ") must be from " + min + " to " + max
+          + ", got " + value);
+    }
   }
 
   private RedisTierSettings redisSettings() {

@@ -57,12 +57,15 @@ class KeywardCommandTest {
 
   @Test
   void badServeSettingsAreRefusedNamingTheSetting() {
-    assertThat(run("serve", "--port", "70000").err()).contains("port must be from 0 to 65535");
+    assertThat(run("serve", "--port", "70000").err())
+        .isEqualTo("keyward: --port (KEYWARD_PORT) must be from 0 to 65535, got 70000\n");
     assertThat(run("serve", "--port", "http").err()).contains("--port");
-    assertThat(run("serve", "--key-prefix", "KW").err()).contains("key prefix 'KW' is invalid");
+    assertThat(run("serve", "--key-prefix", "KW").err())
+        .contains("--key-prefix (KEYWARD_KEY_PREFIX): 'KW' is invalid");
     assertThat(run("serve", "--db-url", "mysql://h/db").err())
         .contains("--db-url/KEYWARD_DB_URL").contains("'mysql'");
-    assertThat(run("serve", "--cache-stale-seconds", "1").err()).contains("staleFor");
+    assertThat(run("serve", "--cache-stale-seconds", "1").err())
+        .contains("--cache-stale-seconds (KEYWARD_CACHE_STALE_SECONDS) must be from 30");
     assertThat(run("serve", "--port", "70000").code()).isEqualTo(2);
   }
 
@@ -131,7 +134,7 @@ class KeywardCommandTest {
       Run first = run("migrate", "--db-url", database.url().jdbcUrl());
       Run second = run("migrate", "--db-url", database.url().jdbcUrl());
 
-      assertThat(first.out()).contains("applied 2 migration(s)");
+      assertThat(first.out()).contains("applied 3 migration(s)");
       assertThat(second.out()).contains("applied 0 migration(s)");
     }
   }

@@ -120,8 +120,11 @@ public final class KeywardClient {
     try {
       response = http.send(request.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
     } catch (IOException e) {
-      throw new KeywardClientException(
-          "cannot reach Keyward at " + base + ": " + e.getMessage(), e);
+      String reason = e instanceof java.net.ConnectException
+          ? "connection refused (is the server running? --url / KEYWARD_URL)"
+          : e instanceof java.net.http.HttpTimeoutException ? "no answer within " + timeout
+          : e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+      throw new KeywardClientException("cannot reach Keyward at " + base + ": " + reason, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new KeywardClientException("interrupted calling Keyward", e);
