@@ -67,6 +67,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class Verifier {
 
+  /** Longest wait of a lookup of an unseen key for a place in its bulkhead. */
+  static final long UNSEEN_PLACE_WAIT_MILLIS = 1_000;
+
   private static final Verdict UNEXPECTED_FAILURE =
       new Verdict.Unavailable("verification failed unexpectedly");
 
@@ -323,7 +326,7 @@ public final class Verifier {
       return await(theirs.result, canAnswerStale);
     }
     Semaphore bulkhead = canAnswerStale ? refreshLoads : unseenLoads;
-    if (!bulkhead.tryAcquire()) {
+    if (!acquire(bulkhead, canAnswerStale)) {
       return canAnswerStale ? Loaded.REFRESHES_FULL : Loaded.UNSEEN_FULL;
     }
     Load mine = new Load();
@@ -343,6 +346,28 @@ public final class Verifier {
       runLoad(hash, mine, bulkhead); // no thread to be had: load here, as an unseen key would
     }
     return await(mine.result, true);
+  }
+
+  /**
+   * Takes a place in a bulkhead. A reload does not wait (a stale entry answers meanwhile); a
+   * lookup of an unseen key waits its turn for up to {@link #UNSEEN_PLACE_WAIT_MILLIS}, so that a
+   * burst of real new keys (a node that has just started holds none) is served at the pool's pace
+   * instead of being refused, while a flood of made-up keys still cannot take more than its share
+   * of the pool.
+   */
+  private static boolean acquire(Semaphore bulkhead, boolean canAnswerStale) {
+    if (bulkhead.tryAcquire()) {
+      return true;
+    }
+    if (canAnswerStale) {
+      return false;
+    }
+    try {
+      return bulkhead.tryAcquire(UNSEEN_PLACE_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
   }
 
   /** Runs one load and publishes its result; never throws. */

@@ -160,6 +160,32 @@ class VerifierCachingTest {
   }
 
   @Test
+  void burstOfNewKeysLargerThanTheBulkheadIsServedInTurnNotRefused() throws Exception {
+    Verifier bounded = Verifier.builder(format, store).clock(clock).meterRegistry(registry)
+        .settings(settings.withLoadLimits(2, 2)).build();
+    List<String> keys = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      keys.add(storeKey());
+    }
+    store.onLookup(() -> {
+      try {
+        Thread.sleep(2); // a real lookup takes time, so the bulkhead is full most of the burst
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    List<Future<Verdict>> verdicts = new ArrayList<>();
+    try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      for (String key : keys) {
+        verdicts.add(threads.submit(() -> bounded.verify(key)));
+      }
+    }
+    for (Future<Verdict> verdict : verdicts) {
+      assertThat(verdict.get().outcome()).isEqualTo(Outcome.VALID);
+    }
+  }
+
+  @Test
   void lookupsOfUnseenKeysAreBoundedSoCachedKeysKeepTheirReloads() throws Exception {
     Verifier bounded = Verifier.builder(format, store).clock(clock).meterRegistry(registry)
         .settings(settings.withLoadLimits(2, 2)).build();
