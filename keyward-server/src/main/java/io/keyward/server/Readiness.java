@@ -88,7 +88,7 @@ public final class Readiness {
     if (current == null) {
       return new Report(State.READY, null);
     }
-    String what = current.schema() ? "schema not usable" : "store unreachable";
+    String what = current.schema() ? "schema not usable" : "store failing";
     if (schemaSeen && verifier.cachedEntries() > 0) {
       return new Report(State.DEGRADED, what + "; answering cached keys");
     }

@@ -54,7 +54,7 @@ class ReadinessTest {
 
     Readiness.Report report = awaitState(Readiness.State.DEGRADED);
 
-    assertThat(report.reason()).isEqualTo("store unreachable; answering cached keys")
+    assertThat(report.reason()).isEqualTo("store failing; answering cached keys")
         .doesNotContain("Connection is not available");
   }
 
@@ -76,7 +76,7 @@ class ReadinessTest {
     finding.set(new PreflightProblem(false, "refused"));
 
     assertThat(awaitState(Readiness.State.NOT_READY).reason())
-        .isEqualTo("store unreachable; nothing cached");
+        .isEqualTo("store failing; nothing cached");
   }
 
   @Test
