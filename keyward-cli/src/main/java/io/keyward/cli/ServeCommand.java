@@ -9,7 +9,7 @@ import java.time.Duration;
 import java.util.concurrent.Callable;
 import io.keyward.key.KeyFormat;
 import java.util.List;
-import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -127,7 +127,8 @@ final class ServeCommand implements Callable<Integer> {
     ServerSettings settings = settings();
     // SIGTERM (and Ctrl-C) start a graceful stop on the main thread, which then exits 0; a JVM
     // shutdown hook alone would exit 143 and could not report not-ready before stopping.
-    SynchronousQueue<Integer> exit = new SynchronousQueue<>();
+    // Holds the first reason to stop, whenever it comes (even during start-up, before take()).
+    ArrayBlockingQueue<Integer> exit = new ArrayBlockingQueue<>(1);
     AtomicReference<String> fatalReason = new AtomicReference<>();
     StopSignals.install(() -> offer(exit, 0));
     KeywardServer server = KeywardServer.start(settings, System.out,
@@ -147,9 +148,8 @@ final class ServeCommand implements Callable<Integer> {
     return code;
   }
 
-  private static void offer(SynchronousQueue<Integer> exit, int code) {
-    // Only the first reason counts; later signals find nobody taking and are dropped.
-    exit.offer(code);
+  private static void offer(ArrayBlockingQueue<Integer> exit, int code) {
+    exit.offer(code); // only the first reason counts: later ones find the queue full
   }
 
   ServerSettings settings() {
