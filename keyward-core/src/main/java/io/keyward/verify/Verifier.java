@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * <h2>A failing or slow store</h2>
  * Stale answers are fast. A key with a usable stale entry waits for its reload at most {@link
  * VerifierSettings#staleWait()} (the reload goes on in the background and refreshes the cache
- * when it lands); a {@link StoreBreaker} stops sending lookups after a few failures in a row, so
+ * when it lands); a {@link CircuitBreaker} stops sending lookups after a few failures in a row, so
  * that while the store is down a cached key is answered at once and an unseen key is {@code
  * UNAVAILABLE} at once, instead of each waiting for the pool's timeout. Two bulkheads bound the
  * lookups in flight: those of keys this node holds no record of (made-up keys of our exact shape
@@ -99,7 +99,8 @@ public final class Verifier {
   private final long notFoundMillis;
   private final Cache<KeyHash, CachedLookup> l1;
   private final ConcurrentHashMap<KeyHash, Load> inFlight = new ConcurrentHashMap<>();
-  private final StoreBreaker breaker;
+  /** In front of the store's lookups; see the class comment. */
+  private final CircuitBreaker breaker;
   private final Semaphore unseenLoads;
   private final Semaphore refreshLoads;
   private final long staleWaitMillis;
@@ -121,8 +122,7 @@ public final class Verifier {
     this.staleMillis = settings.staleFor().toMillis();
     this.cutoffSpreadMillis = Math.max(1, unsyncedFreshMillis);
     this.staleWaitMillis = settings.staleWait().toMillis();
-    this.breaker = new StoreBreaker(
-        clock, settings.breakerThreshold(), settings.breakerOpenFor().toMillis());
+    this.breaker = new CircuitBreaker(clock, settings.breakerThreshold(), settings.breakerOpenFor());
     this.unseenLoads = new Semaphore(settings.maxUnseenLoads());
     this.refreshLoads = new Semaphore(settings.maxRefreshLoads());
     // Nothing is answered from L1 once staleFor has passed since it was loaded, not even "not
@@ -404,7 +404,7 @@ public final class Verifier {
       metrics.l2Hit.increment();
       return cache(hash, fromTier.record(), fromTier.loadedAtMillis(), load, false);
     }
-    if (!breaker.allowsLookup()) {
+    if (!breaker.allowsCall()) {
       return Loaded.BREAKER_OPEN;
     }
     Optional<KeyRecord> fromStore;
@@ -412,9 +412,9 @@ public final class Verifier {
     long queriedAt = clock.millis();
     try {
       fromStore = store.findByHash(hash);
-      breaker.succeeded();
+      breaker.recordSuccess();
     } catch (RuntimeException e) {
-      breaker.failed();
+      breaker.recordFailure();
       metrics.storeErrors.increment();
       storeWarnings.warn("key store failed; answering from stale cache or 503: {}", e.toString());
       return Loaded.STORE_FAILED;

@@ -6,6 +6,7 @@ import io.keyward.key.KeyHash;
 import io.keyward.key.KeyRecord;
 import io.keyward.logging.RateLimitedLogger;
 import io.keyward.verify.CacheTier;
+import io.keyward.verify.CircuitBreaker;
 import io.keyward.verify.RemoteInvalidations;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisChannelHandler;

@@ -1,4 +1,4 @@
-package io.keyward.cache.redis;
+package io.keyward.verify;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -6,14 +6,17 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Skips Redis while it is failing. Closed: every call goes through. After {@code threshold}
- * failures in a row it opens for {@code openFor}: calls are skipped (each one a cache miss that
- * costs nothing). Then one call goes through as a probe; success closes it, failure opens it again.
+ * Skips a dependency while it is failing: the key store (in front of the verifier's lookups, so a
+ * failing store costs a verification nothing) and Redis (each skipped call a cache miss). Closed:
+ * every call goes through. After {@code threshold} failures in a row it opens for {@code
+ * openFor}: calls are skipped. Then one call goes through as a probe; success closes it, failure
+ * opens it again. A caller that is allowed through must report back with {@link
+ * #recordSuccess()} or {@link #recordFailure()}, since it may be the probe.
  *
  * <p>Lock-free; the hot path when closed is one volatile read. About sixty lines, so not worth a
  * resilience library and its configuration surface.
  */
-final class CircuitBreaker {
+public final class CircuitBreaker {
   private final Clock clock;
   private final int threshold;
   private final long openMillis;
@@ -22,7 +25,7 @@ final class CircuitBreaker {
   /** 0 while closed; otherwise when the next probe may go. */
   private volatile long openUntilMillis;
 
-  CircuitBreaker(Clock clock, int threshold, Duration openFor) {
+  public CircuitBreaker(Clock clock, int threshold, Duration openFor) {
     if (threshold < 1) {
       throw new IllegalArgumentException("breaker threshold must be at least 1, got " + threshold);
     }
@@ -32,7 +35,7 @@ final class CircuitBreaker {
   }
 
   /** Whether a call may go to Redis now. */
-  boolean allowsCall() {
+  public boolean allowsCall() {
     long openUntil = openUntilMillis;
     if (openUntil == 0) {
       return true;
@@ -41,11 +44,11 @@ final class CircuitBreaker {
   }
 
   /** Whether the breaker is open (calls skipped, or one probe in flight). */
-  boolean isOpen() {
+  public boolean isOpen() {
     return openUntilMillis != 0;
   }
 
-  void recordSuccess() {
+  public void recordSuccess() {
     if (openUntilMillis != 0 || consecutiveFailures.get() != 0) {
       consecutiveFailures.set(0);
       openUntilMillis = 0;
@@ -54,7 +57,7 @@ final class CircuitBreaker {
   }
 
   /** @return whether this failure opened the breaker */
-  boolean recordFailure() {
+  public boolean recordFailure() {
     boolean wasProbe = probing.get();
     if (wasProbe || consecutiveFailures.incrementAndGet() >= threshold) {
       boolean opened = openUntilMillis == 0;

@@ -1,4 +1,4 @@
-package io.keyward.cache.redis;
+package io.keyward.verify;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
