@@ -183,13 +183,16 @@ final class ServeCommand implements Callable<Integer> {
       }
     }
     VerifierSettings defaults = VerifierSettings.DEFAULTS;
+    // The pool is split: lookups of unseen keys get half, reloads of cached keys the rest but
+    // two, which stay for admin calls and the readiness check.
     int unseen = maxUnseenLookups > 0 ? maxUnseenLookups : Math.max(1, poolSize / 2);
+    int reloads = Math.max(1, poolSize - Math.min(unseen, poolSize / 2) - 2);
     // One constructor call, so the settings are checked against each other, not against
     // defaults half-way through (fresh 900 s with stale 1200 s is a valid pair).
     VerifierSettings verifier = new VerifierSettings(Duration.ofSeconds(freshSeconds),
         Duration.ofSeconds(staleSeconds), defaults.notFoundFor(), maxEntries,
         defaults.loadWait(), Duration.ofSeconds(unsyncedFreshSeconds),
-        Duration.ofMillis(staleWaitMs), unseen, Math.max(1, poolSize), defaults.breakerThreshold(),
+        Duration.ofMillis(staleWaitMs), unseen, reloads, defaults.breakerThreshold(),
         defaults.breakerOpenFor());
     return new ServerSettings(host, port, database.dataDir, database.databaseUrl(), keyPrefix,
         !noMigrate, verifier, ServerSettings.DEFAULT_MAX_BODY_BYTES, maxInFlight, poolSize,

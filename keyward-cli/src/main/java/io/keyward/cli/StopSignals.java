@@ -10,13 +10,24 @@ final class StopSignals {
 
   /**
    * Runs {@code onStop} (on a signal thread) when the process gets SIGTERM or SIGINT, instead of
-   * the JVM's immediate shutdown, so the server can stop gracefully and exit 0.
+   * the JVM's immediate shutdown, so the server can stop gracefully and exit 0. A second signal
+   * exits at once (130), for a start that takes long or a drain nobody wants to wait for.
    */
   @SuppressWarnings("removal")
   static void install(Runnable onStop) {
+    java.util.concurrent.atomic.AtomicInteger signals = new java.util.concurrent.atomic.AtomicInteger();
     for (String name : new String[] {"TERM", "INT"}) {
       try {
-        Signal.handle(new Signal(name), signal -> onStop.run());
+        Signal.handle(new Signal(name), signal -> {
+          if (signals.incrementAndGet() == 1) {
+            onStop.run();
+          } else {
+            // A second signal (Ctrl-C again, or during a slow start): stop now. Shutdown hooks
+            // still run; an embedded PostgreSQL left behind is stopped by the next start.
+            System.err.println("keyward: second stop signal; exiting at once");
+            System.exit(130);
+          }
+        });
       } catch (IllegalArgumentException unsupported) {
         // Not on this platform (or the JVM reserves it): the shutdown hook still closes the server.
       }

@@ -9,6 +9,7 @@ import io.keyward.key.KeyRecord;
 import io.keyward.key.ParsedKey;
 import io.keyward.logging.RateLimitedLogger;
 import io.keyward.store.KeyLookup;
+import io.keyward.store.StoreException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -95,6 +96,8 @@ public final class Verifier {
    */
   private volatile long lastChannelLossMillis = Long.MIN_VALUE;
   private final long cutoffSpreadMillis;
+  /** When the youngest cached record was read from the store; for {@link #canAnswerFromCache}. */
+  private volatile long lastRecordLoadedMillis = Long.MIN_VALUE / 2;
   private final long staleMillis;
   private final long notFoundMillis;
   private final Cache<KeyHash, CachedLookup> l1;
@@ -236,13 +239,16 @@ public final class Verifier {
   /** Drops the cached answer for one key hash in this process only (another node changed it). */
   public void invalidateLocally(KeyHash hash) {
     recentlyChanged.put(hash, Boolean.TRUE);
-    // Detached before the entry is dropped: a load that read the row before the change must not
-    // put it back (it checks after its put), and nobody may join it from now on.
-    Load detached = inFlight.remove(hash);
-    if (detached != null) {
-      detached.superseded = true;
-    }
-    l1.invalidate(hash);
+    // Under the key's compute, so that it cannot interleave with a load's publish: the load in
+    // flight is detached (nobody joins it from now on, and it will not publish) and the entry is
+    // dropped, as one step.
+    l1.asMap().compute(hash, (key, current) -> {
+      Load detached = inFlight.remove(hash);
+      if (detached != null) {
+        detached.superseded = true;
+      }
+      return null;
+    });
   }
 
   /** Whether this node is running with its short "unsynced" freshness (channel down). */
@@ -264,6 +270,15 @@ public final class Verifier {
   /** Whether the store breaker is holding lookups back now (the store has been failing). */
   public boolean isStoreFailing() {
     return breaker.isOpen();
+  }
+
+  /**
+   * Whether this node holds a record it could answer from if the store failed now: one loaded
+   * less than the stale window ago. (Not a count of L1 entries: those include "not found"
+   * answers and records past the stale window, which answer nothing.)
+   */
+  public boolean canAnswerFromCache() {
+    return clock.millis() - lastRecordLoadedMillis < staleMillis;
   }
 
   /** How many answers the in-process cache holds now (approximate). */
@@ -290,18 +305,23 @@ public final class Verifier {
       return cached.judge(hash, requiredScopes, now);
     }
     metrics.l1Miss.increment();
-    // A record loaded less than staleFor ago can answer if the reload fails or is slow.
+    // A record loaded less than staleFor ago can answer if the reload fails. If the store is
+    // merely slow or busy, it answers only within one more fresh window past its freshness (the
+    // reload then lands soon, or the store is failing), so contention alone never stretches how
+    // long a change made elsewhere goes unseen.
     CachedLookup stale =
         cached != null && cached.record != null && now - cached.loadedAtMillis < staleMillis
             ? cached
             : null;
-    Loaded loaded = loadShared(hash, stale != null);
+    boolean lateStale = stale != null && now >= stale.freshUntil() + currentFreshMillis();
+    Loaded loaded = loadShared(hash, stale != null, lateStale);
     now = clock.millis();
     return switch (loaded) {
       case Loaded.Found found -> found.entry.judge(hash, requiredScopes, now);
       case Loaded.Absent absent -> Verdict.Denied.notFound();
       case Loaded.Failed failed -> {
-        if (stale != null && now - stale.loadedAtMillis < staleMillis) {
+        if (stale != null && now - stale.loadedAtMillis < staleMillis
+            && !(lateStale && failed.cause == FailureCause.REFRESHES_FULL)) {
           metrics.staleServes[failed.cause.ordinal()].increment();
           yield stale.judge(hash, requiredScopes, now);
         }
@@ -319,14 +339,14 @@ public final class Verifier {
    *     at most {@link VerifierSettings#staleWait()}, and the load runs on a thread of its own so
    *     that it still lands in the cache after the caller has answered
    */
-  private Loaded loadShared(KeyHash hash, boolean canAnswerStale) {
+  private Loaded loadShared(KeyHash hash, boolean canAnswerStale, boolean lateStale) {
     Load theirs = inFlight.get(hash);
     if (theirs != null) {
       metrics.sharedLoads.increment();
       return await(theirs.result, canAnswerStale);
     }
     Semaphore bulkhead = canAnswerStale ? refreshLoads : unseenLoads;
-    if (!acquire(bulkhead, canAnswerStale)) {
+    if (!acquire(bulkhead, canAnswerStale && !lateStale)) {
       return canAnswerStale ? Loaded.REFRESHES_FULL : Loaded.UNSEEN_FULL;
     }
     Load mine = new Load();
@@ -349,17 +369,19 @@ public final class Verifier {
   }
 
   /**
-   * Takes a place in a bulkhead. A reload does not wait (a stale entry answers meanwhile); a
-   * lookup of an unseen key waits its turn for up to {@link #UNSEEN_PLACE_WAIT_MILLIS}, so that a
+   * Takes a place in a bulkhead. A reload of a key just past its fresh window does not wait (its
+   * stale entry answers meanwhile); a lookup of an unseen key, or a reload of a key that has gone
+   * unreloaded for more than a fresh window, waits its turn for up to {@link
+   * #UNSEEN_PLACE_WAIT_MILLIS}, so that a
    * burst of real new keys (a node that has just started holds none) is served at the pool's pace
    * instead of being refused, while a flood of made-up keys still cannot take more than its share
    * of the pool.
    */
-  private static boolean acquire(Semaphore bulkhead, boolean canAnswerStale) {
+  private static boolean acquire(Semaphore bulkhead, boolean answerStaleIfFull) {
     if (bulkhead.tryAcquire()) {
       return true;
     }
-    if (canAnswerStale) {
+    if (answerStaleIfFull) {
       return false;
     }
     try {
@@ -410,14 +432,29 @@ public final class Verifier {
     Optional<KeyRecord> fromStore;
     // Taken before the query: the record is at least this fresh, never fresher.
     long queriedAt = clock.millis();
+    boolean reported = false; // the breaker hears of every call it let through, even an Error
     try {
       fromStore = store.findByHash(hash);
       breaker.recordSuccess();
-    } catch (RuntimeException e) {
+      reported = true;
+    } catch (StoreException e) {
       breaker.recordFailure();
+      reported = true;
       metrics.storeErrors.increment();
       storeWarnings.warn("key store failed; answering from stale cache or 503: {}", e.toString());
       return Loaded.STORE_FAILED;
+    } catch (RuntimeException e) {
+      // The store answered, but with something this release cannot read (a row written by a
+      // newer release, say): a problem of this key, not of the store's availability, so it does
+      // not count towards opening the breaker for every key.
+      breaker.recordSuccess();
+      reported = true;
+      seamWarnings.warn("key lookup failed for one key: {}", e.toString());
+      return Loaded.FAILED_UNEXPECTEDLY;
+    } finally {
+      if (!reported) {
+        breaker.recordFailure();
+      }
     }
     if (fromStore.isEmpty()) {
       putUnlessSuperseded(hash, new CachedLookup(null, queriedAt, hash), load);
@@ -449,9 +486,7 @@ public final class Verifier {
   }
 
   /**
-   * Puts {@code entry} in L1 unless the key was invalidated since {@code load} began. Checked
-   * again after the put, since an invalidation can land between the check and the put (it marks
-   * the load before it drops the entry); then the entry is taken out again.
+   * Puts {@code entry} in L1 unless the key was invalidated since {@code load} began.
    *
    * @return whether the entry stayed
    */
@@ -459,12 +494,29 @@ public final class Verifier {
     if (load.superseded) {
       return false;
     }
-    l1.put(hash, entry);
-    if (load.superseded) {
-      l1.asMap().remove(hash, entry);
-      return false;
+    // Atomic per key with invalidateLocally's compute: an invalidation either comes first (then
+    // this sees superseded and leaves whatever is there, perhaps a newer load's entry) or after
+    // (then it removes this entry). A plain put and a re-check would let a late put overwrite a
+    // newer entry and be answered before it is taken out again.
+    boolean[] stayed = new boolean[1];
+    l1.asMap().compute(hash, (key, current) -> {
+      if (load.superseded) {
+        return current;
+      }
+      stayed[0] = true;
+      return entry;
+    });
+    if (stayed[0]) {
+      // A channel loss whose sweep of L1 ran before this entry was in it: cap it now.
+      long lastLoss = lastChannelLossMillis;
+      if (entry.loadedAtMillis <= lastLoss) {
+        entry.capFreshness(lastLoss);
+      }
+      if (entry.record != null) {
+        lastRecordLoadedMillis = Math.max(lastRecordLoadedMillis, entry.loadedAtMillis);
+      }
     }
-    return true;
+    return stayed[0];
   }
 
   /** A usable second-tier entry for {@code hash}, or null. */
@@ -612,12 +664,16 @@ public final class Verifier {
       this.freshUntilMillis = loadedAtMillis + window;
       long lastLoss = lastChannelLossMillis;
       if (loadedAtMillis <= lastLoss) {
-        capFreshness(lastLoss); // read before a loss that the sweep of L1 could not see
+        capFreshness(lastLoss); // read before a loss whose sweep of L1 ran already
       }
     }
 
     boolean isFreshAt(long now) {
       return now < freshUntilMillis;
+    }
+
+    long freshUntil() {
+      return freshUntilMillis;
     }
 
     /** After a channel loss at {@code lossMillis}: fresh at most until this key's point in the spread. */

@@ -186,6 +186,52 @@ class VerifierCachingTest {
   }
 
   @Test
+  void aRowThisReleaseCannotReadFailsThatKeyOnlyAndNeverOpensTheStoreBreaker() {
+    String unreadable = storeKey();
+    KeyHash unreadableHash = KeyHash.of(unreadable);
+    io.keyward.store.KeyLookup lookup = hash -> {
+      if (hash.equals(unreadableHash)) {
+        throw new IllegalArgumentException("No enum constant KeyOrigin.FEDERATED"); // a newer row
+      }
+      return store.findByHash(hash);
+    };
+    Verifier node = Verifier.builder(format, lookup).clock(clock).settings(settings).build();
+    for (int i = 0; i < 5; i++) {
+      assertThat(node.verify(unreadable).outcome()).isEqualTo(Outcome.UNAVAILABLE);
+    }
+
+    assertThat(node.isStoreFailing()).isFalse();
+    assertThat(node.verify(storeKey()).outcome()).isEqualTo(Outcome.VALID);
+  }
+
+  @Test
+  void staleAnswersForABusyButHealthyStoreEndOneFreshWindowAfterFreshness() throws Exception {
+    Verifier bounded = Verifier.builder(format, store).clock(clock).meterRegistry(registry)
+        .settings(settings.withLoadLimits(1, 1)).build();
+    String recent = storeKey();
+    String old = storeKey();
+    String holder = storeKey();
+    bounded.verify(old);
+    clock.advance(Duration.ofSeconds(40));
+    bounded.verify(recent);
+    bounded.verify(holder);
+    clock.advance(Duration.ofSeconds(31)); // recent, holder: just past fresh; old: 71 s, past grace
+    BlockedLookups lookups = new BlockedLookups();
+    try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      // The one reload place is taken by a reload stuck in a slow store.
+      assertThat(bounded.verify(holder).outcome()).isEqualTo(Outcome.VALID);
+      lookups.awaitFirstLookup();
+
+      Verdict justPast = bounded.verify(recent); // no place: its stale entry may answer
+      Verdict longPast = bounded.verify(old); // no place within 1 s, and too old to answer
+
+      assertThat(justPast.outcome()).isEqualTo(Outcome.VALID);
+      assertThat(longPast.outcome()).isEqualTo(Outcome.UNAVAILABLE);
+      lookups.releaseThem();
+    }
+  }
+
+  @Test
   void lookupsOfUnseenKeysAreBoundedSoCachedKeysKeepTheirReloads() throws Exception {
     Verifier bounded = Verifier.builder(format, store).clock(clock).meterRegistry(registry)
         .settings(settings.withLoadLimits(2, 2)).build();

@@ -140,7 +140,8 @@ public final class KeywardServer implements AutoCloseable {
     readiness.stopping();
     sleep(notReadyFor);
     int inFlightAtStop = inFlight.get();
-    web.stop(); // no new connections; Helidon lets requests in flight finish
+    // Drained before the listener stops: Helidon's own stop waits only its short grace period
+    // and then interrupts whatever still runs.
     long deadline = System.nanoTime() + drainFor.toNanos();
     while (inFlight.get() > 0 && System.nanoTime() < deadline) {
       sleep(Duration.ofMillis(10));
@@ -321,6 +322,7 @@ public final class KeywardServer implements AutoCloseable {
           .directHandlers(direct.build())
           .routing(routing -> {
             routing.addFilter((chain, request, response) -> {
+              boolean close = request.headers().containsToken(HeaderValues.CONNECTION_CLOSE);
               inFlightCount.incrementAndGet();
               try {
                 String path = request.path().path();
@@ -335,11 +337,15 @@ public final class KeywardServer implements AutoCloseable {
                     shedding.release();
                   }
                 }
+              } catch (ApiError error) {
+                if (!close) {
+                  throw error; // the error handlers answer it
+                }
+                sendError(request, response, error); // answered here, so the close below runs
               } finally {
                 inFlightCount.decrementAndGet();
               }
-              if (response.isSent()
-                  && request.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
+              if (close && response.isSent()) {
                 // Helidon 4.5 answers "Connection: close" but keeps reading; HTTP/1.0 clients
                 // (made Connection: close by Http10Selector) wait for the close.
                 response.commit();

@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A load balancer that pulls every node whose database fails pulls them all at once, and then
  * stale serving serves nobody. So a node that can answer stays ready: one whose schema preflight
- * has passed at least once and that holds cached keys is <em>ready but degraded</em> while the
+ * has passed at least once and that holds a cached record young enough to serve stale is
+ * <em>ready but degraded</em> while the
  * store fails (it answers cached keys, and 503 for the rest). Only a node that cannot answer at
  * all is not ready: one that has never seen a usable schema (never reached the store, or the
  * tables it needs are missing or not visible yet: incident I-1), one with nothing cached while
@@ -89,7 +90,7 @@ public final class Readiness {
       return new Report(State.READY, null);
     }
     String what = current.schema() ? "schema not usable" : "store failing";
-    if (schemaSeen && verifier.cachedEntries() > 0) {
+    if (schemaSeen && verifier.canAnswerFromCache()) {
       return new Report(State.DEGRADED, what + "; answering cached keys");
     }
     return new Report(State.NOT_READY, schemaSeen ? what + "; nothing cached" : what);

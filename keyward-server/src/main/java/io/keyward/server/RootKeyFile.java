@@ -37,10 +37,10 @@ public final class RootKeyFile {
   public void writePending(IssuedKey key) {
     try {
       try {
-        pending = Files.createTempFile(dataDir, NAME + ".", ".pending",
+        pending = Files.createTempFile(dataDir, pendingPrefix(ProcessHandle.current().pid()), ".pending",
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
       } catch (UnsupportedOperationException notPosix) {
-        pending = Files.createTempFile(dataDir, NAME + ".", ".pending");
+        pending = Files.createTempFile(dataDir, pendingPrefix(ProcessHandle.current().pid()), ".pending");
       }
       Files.writeString(pending, key.secret() + "\n", StandardCharsets.US_ASCII);
     } catch (IOException e) {
@@ -60,12 +60,22 @@ public final class RootKeyFile {
     }
   }
 
+  /** Pending files are {@code root.key.<pid>.<random>.pending}: whose they are is in the name. */
+  private static String pendingPrefix(long pid) {
+    return NAME + "." + pid + ".";
+  }
+
+  /** Longest pending file read: a key is far shorter. */
+  private static final int MAX_PENDING_BYTES = 4_096 + 2;
+
   /**
    * Finishes or undoes a root key creation that a crash cut short between storing the key and
-   * moving its file into place, so that no live key is left in a {@code .pending} file. For each
-   * pending file: a key that was never stored is deleted; a stored key becomes {@code root.key}
-   * if there is none (the creation is completed); otherwise it is revoked (someone has made
-   * another root key since) and deleted.
+   * moving its file into place, so that no live key is left in a {@code .pending} file. Only files
+   * of processes that are gone are touched (the pid is in the name; another node starting on the
+   * same directory right now keeps its own), only regular files (no links), and only keys that
+   * are root keys this deployment issued. For each: a key that was never stored is deleted; a
+   * stored one becomes {@code root.key} if there is none (the creation is completed); otherwise it
+   * is revoked (another root key has been made since) and deleted.
    */
   public void recoverPending(io.keyward.store.KeyLookup store, io.keyward.admin.KeyAdministration admin) {
     java.util.List<Path> pendingFiles;
@@ -76,15 +86,20 @@ public final class RootKeyFile {
       throw new UncheckedIOException("cannot list " + dataDir + ": " + e.getMessage(), e);
     }
     for (Path leftOver : pendingFiles) {
+      if (ownerIsAlive(leftOver) || !Files.isRegularFile(leftOver, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        continue;
+      }
       String secret;
-      try {
-        secret = Files.readString(leftOver, StandardCharsets.US_ASCII).strip();
+      try (var in = Files.newInputStream(leftOver, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        secret = new String(in.readNBytes(MAX_PENDING_BYTES), StandardCharsets.US_ASCII).strip();
       } catch (IOException e) {
         LOG.warn("cannot read {}; leaving it: {}", leftOver, e.toString());
         continue;
       }
-      var record = secret.isEmpty() ? java.util.Optional.<io.keyward.key.KeyRecord>empty()
-          : store.findByHash(io.keyward.key.KeyHash.of(secret));
+      var record = secret.isEmpty() || secret.length() >= MAX_PENDING_BYTES
+          ? java.util.Optional.<io.keyward.key.KeyRecord>empty()
+          : store.findByHash(io.keyward.key.KeyHash.of(secret))
+              .filter(RootKeyFile::isRootKey);
       try {
         if (record.isEmpty()) {
           Files.deleteIfExists(leftOver); // never stored: grants nothing
@@ -108,6 +123,26 @@ public final class RootKeyFile {
   }
 
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RootKeyFile.class);
+
+  /** Whether the process that wrote a pending file (its pid is in the name) still runs. */
+  private static boolean ownerIsAlive(Path pendingFile) {
+    String name = pendingFile.getFileName().toString();
+    String rest = name.substring(NAME.length() + 1);
+    int dot = rest.indexOf('.');
+    try {
+      long pid = Long.parseLong(rest.substring(0, Math.max(dot, 0)));
+      return pid != ProcessHandle.current().pid()
+          && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    } catch (NumberFormatException e) {
+      return false; // written by an earlier release, whose names had no pid
+    }
+  }
+
+  /** Only a root key this deployment issued is ever promoted or revoked from a pending file. */
+  private static boolean isRootKey(io.keyward.key.KeyRecord record) {
+    return record.origin() == io.keyward.key.KeyOrigin.ISSUED
+        && record.scopes().contains(io.keyward.admin.Permissions.ADMIN);
+  }
 
   /** Deletes the pending file, if any. */
   public void discard() {

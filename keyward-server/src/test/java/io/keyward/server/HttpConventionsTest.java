@@ -106,6 +106,11 @@ class HttpConventionsTest {
 
     assertThat(response).startsWith("HTTP/1.1 200").doesNotContain("<still open>");
     assertThat(body(response)).contains("UP");
+    // Error answers close the connection too, or the client waits for the idle timeout.
+    assertThat(exchange("GET /v1/keys HTTP/1.0\r\n\r\n")).startsWith("HTTP/1.1 401")
+        .doesNotContain("<still open>");
+    assertThat(exchange("POST /health/live HTTP/1.0\r\n\r\n")).startsWith("HTTP/1.1 405")
+        .doesNotContain("<still open>");
   }
 
   @Test

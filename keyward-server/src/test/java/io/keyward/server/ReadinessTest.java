@@ -80,6 +80,15 @@ class ReadinessTest {
   }
 
   @Test
+  void nodeHoldingOnlyNotFoundAnswersIsNotReadyWhileTheStoreFails() {
+    readiness.checkNow();
+    verifier.verify(format.generate(Environment.LIVE)); // cached as "not found": answers nothing
+    finding.set(new PreflightProblem(false, "refused"));
+
+    assertThat(awaitState(Readiness.State.NOT_READY).reason()).isEqualTo("store failing; nothing cached");
+  }
+
+  @Test
   void probeNeverWaitsForAHangingPreflight() throws Exception {
     readiness.checkNow();
     CountDownLatch release = new CountDownLatch(1);

@@ -101,11 +101,14 @@ class ServerLifecycleTest {
     try (TestDatabase database = TestDatabase.createMigrated()) {
       IssuedKey interrupted = rootKeyStoredButNotMoved(database);
       Files.writeString(dataDir.resolve("root.key"), "kw_live_someone_elses\n");
-      Files.writeString(dataDir.resolve("root.key.123.pending"), "kw_live_never_stored\n");
+      Files.writeString(dataDir.resolve("root.key.999999999.x.pending"), "kw_live_never_stored\n");
+      // A pending file of a process that is still running (pid 1 always is) is its own business.
+      Files.writeString(dataDir.resolve("root.key.1.y.pending"), "kw_live_in_progress\n");
 
       try (KeywardServer server = KeywardServer.start(ServerSettings.defaults().withPort(0)
           .withDataDir(dataDir).withDatabaseUrl(database.url()), System.out)) {
-        assertThat(pendingFiles()).isEmpty();
+        assertThat(pendingFiles()).extracting(p -> p.getFileName().toString())
+            .containsExactly("root.key.1.y.pending");
         assertThat(server.verifier().verify(interrupted.secret()).outcome().name())
             .isEqualTo("REVOKED");
         assertThat(Files.readString(dataDir.resolve("root.key"))).contains("someone_elses");

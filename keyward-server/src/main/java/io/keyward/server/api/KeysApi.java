@@ -159,6 +159,9 @@ public final class KeysApi {
     if (ownerId != null && ownerId.isEmpty()) {
       throw ApiError.invalidField("ownerId", "must not be empty");
     }
+    if (ownerId != null) {
+      RequestFields.requireStorable("ownerId", ownerId);
+    }
     int limit = DEFAULT_PAGE_SIZE;
     String limitText = query.first("limit").orElse(null);
     if (limitText != null) {

@@ -145,13 +145,23 @@ public final class EmbeddedDatabase implements AutoCloseable {
       if (argv.length == 0 || !argv[0].endsWith("postgres")) {
         return false;
       }
+      boolean named = false;
       for (int i = 0; i + 1 < argv.length; i++) {
         if (argv[i].equals("-D")
             && Path.of(argv[i + 1]).toAbsolutePath().normalize().equals(directory.normalize())) {
-          return true;
+          named = true;
         }
       }
-      return false;
+      if (!named) {
+        return false;
+      }
+      // The same path string could name another volume in another mount namespace: PostgreSQL
+      // runs in its data directory, so that must be this very directory.
+      try {
+        return Files.isSameFile(Path.of("/proc/" + pid + "/cwd"), directory);
+      } catch (IOException unreadable) {
+        return true; // not allowed to look (another user): the command line has to do
+      }
     } catch (IOException | RuntimeException e) {
       return false; // not Linux, or gone: leave it to PostgreSQL's own check
     }

@@ -105,7 +105,10 @@ public final class Migrations {
         .locations(location)
         .table("keyward_schema_history")
         .baselineOnMigrate(false)
-        .validateMigrationNaming(true);
+        .validateMigrationNaming(true)
+        // A file of CREATE INDEX CONCURRENTLY may also SET lock_timeout = 0 around it (see V3);
+        // Flyway then runs the whole file outside a transaction.
+        .mixed(true);
     // Flyway's default holds its lock in an open transaction on another connection, which a
     // CREATE INDEX CONCURRENTLY waits for forever (flyway#3497).
     configuration.getConfigurationExtension(PostgreSQLConfigurationExtension.class)

@@ -44,6 +44,29 @@ class MigrationsTest {
   }
 
   @Test
+  void concurrentIndexBuildWaitsForOlderTransactionsInsteadOfFailingTheDeploy() throws Exception {
+    try (TestDatabase database = TestDatabase.createEmpty()) {
+      java.util.concurrent.CompletableFuture<Integer> migrated;
+      try (Connection backup = database.pool().getConnection()) {
+        // A long transaction, as a backup or a report holds: CREATE INDEX CONCURRENTLY must wait
+        // for it to end, which blocks nobody; with the DDL lock timeout it would fail instead.
+        backup.setAutoCommit(false);
+        backup.createStatement().executeQuery("SELECT txid_current()").close();
+        migrated = java.util.concurrent.CompletableFuture.supplyAsync(() -> Migrations.migrate(
+            database.url(), "classpath:db/cictest", Duration.ofMillis(200), 1, Duration.ofMillis(50)));
+        io.keyward.testing.Eventually.await(() -> "t".equals(database.queryForString(
+            "SELECT (count(*) > 0)::text FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                + " AND query LIKE 'CREATE INDEX CONCURRENTLY%'").substring(0, 1)));
+        assertThat(migrated).isNotDone();
+        backup.rollback();
+      }
+      assertThat(migrated.get(60, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(2);
+      assertThat(database.queryForString("SELECT indisvalid::text FROM pg_index"
+          + " WHERE indexrelid = 'built_id_idx'::regclass")).isEqualTo("true");
+    }
+  }
+
+  @Test
   void unreachableDatabaseIsOneLineNamingTheAddress() {
     DatabaseUrl nowhere = DatabaseUrl.parse("jdbc:postgresql://127.0.0.1:1/none?user=postgres");
 
