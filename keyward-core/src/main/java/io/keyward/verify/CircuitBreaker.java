@@ -43,6 +43,15 @@ public final class CircuitBreaker {
     return clock.millis() >= openUntil && probing.compareAndSet(false, true);
   }
 
+  /**
+   * Whether calls are being skipped right now (open, and not yet time for a probe); unlike
+   * {@link #allowsCall()} it never takes the probe, so it may be asked freely.
+   */
+  public boolean isSkipping() {
+    long openUntil = openUntilMillis;
+    return openUntil != 0 && (clock.millis() < openUntil || probing.get());
+  }
+
   /** Whether the breaker is open (calls skipped, or one probe in flight). */
   public boolean isOpen() {
     return openUntilMillis != 0;

@@ -305,10 +305,10 @@ public final class Verifier {
       return cached.judge(hash, requiredScopes, now);
     }
     metrics.l1Miss.increment();
-    // A record loaded less than staleFor ago can answer if the reload fails. If the store is
-    // merely slow or busy, it answers only within one more fresh window past its freshness (the
-    // reload then lands soon, or the store is failing), so contention alone never stretches how
-    // long a change made elsewhere goes unseen.
+    // A record loaded less than staleFor ago can answer if the reload fails, is slow or finds
+    // no room. One that has gone more than a fresh window past its freshness waits a little for
+    // a reload place (the stale wait) rather than none, so that under contention the keys that
+    // have waited longest get their reloads.
     CachedLookup stale =
         cached != null && cached.record != null && now - cached.loadedAtMillis < staleMillis
             ? cached
@@ -320,8 +320,7 @@ public final class Verifier {
       case Loaded.Found found -> found.entry.judge(hash, requiredScopes, now);
       case Loaded.Absent absent -> Verdict.Denied.notFound();
       case Loaded.Failed failed -> {
-        if (stale != null && now - stale.loadedAtMillis < staleMillis
-            && !(lateStale && failed.cause == FailureCause.REFRESHES_FULL)) {
+        if (stale != null && now - stale.loadedAtMillis < staleMillis) {
           metrics.staleServes[failed.cause.ordinal()].increment();
           yield stale.judge(hash, requiredScopes, now);
         }
@@ -342,11 +341,22 @@ public final class Verifier {
   private Loaded loadShared(KeyHash hash, boolean canAnswerStale, boolean lateStale) {
     Load theirs = inFlight.get(hash);
     if (theirs != null) {
+      if (canAnswerStale && breaker.isOpen()) {
+        // The store is failing: the load in flight is most likely the breaker's probe, waiting
+        // out a timeout. A hot key (every caller's bearer key) would wait on it each time.
+        return Loaded.BREAKER_OPEN;
+      }
       metrics.sharedLoads.increment();
       return await(theirs.result, canAnswerStale);
     }
+    if (secondTier == CacheTier.NONE && breaker.isSkipping()) {
+      // The store is failing and there is no other tier to ask: no place, no thread, no wait.
+      return Loaded.BREAKER_OPEN;
+    }
     Semaphore bulkhead = canAnswerStale ? refreshLoads : unseenLoads;
-    if (!acquire(bulkhead, canAnswerStale && !lateStale)) {
+    long placeWait = !canAnswerStale ? UNSEEN_PLACE_WAIT_MILLIS : lateStale ? staleWaitMillis : 0;
+    long waitStarted = System.nanoTime();
+    if (!acquire(bulkhead, placeWait)) {
       return canAnswerStale ? Loaded.REFRESHES_FULL : Loaded.UNSEEN_FULL;
     }
     Load mine = new Load();
@@ -365,27 +375,28 @@ public final class Verifier {
     } catch (RuntimeException | OutOfMemoryError e) {
       runLoad(hash, mine, bulkhead); // no thread to be had: load here, as an unseen key would
     }
-    return await(mine.result, true);
+    // One stale wait in all: the time spent waiting for a place comes out of it.
+    long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - waitStarted);
+    return await(mine.result, Math.max(1, staleWaitMillis - waited));
   }
 
   /**
-   * Takes a place in a bulkhead. A reload of a key just past its fresh window does not wait (its
-   * stale entry answers meanwhile); a lookup of an unseen key, or a reload of a key that has gone
-   * unreloaded for more than a fresh window, waits its turn for up to {@link
-   * #UNSEEN_PLACE_WAIT_MILLIS}, so that a
-   * burst of real new keys (a node that has just started holds none) is served at the pool's pace
-   * instead of being refused, while a flood of made-up keys still cannot take more than its share
-   * of the pool.
+   * Takes a place in a bulkhead, waiting up to {@code waitMillis}. A lookup of an unseen key
+   * waits its turn for up to {@link #UNSEEN_PLACE_WAIT_MILLIS}, so that a burst of real new keys
+   * (a node that has just started holds none) is served at the pool's pace instead of being
+   * refused, while a flood of made-up keys still cannot take more than its share of the pool. A
+   * reload does not wait (its stale entry answers meanwhile), or only the stale wait for a key
+   * long past its freshness.
    */
-  private static boolean acquire(Semaphore bulkhead, boolean answerStaleIfFull) {
+  private static boolean acquire(Semaphore bulkhead, long waitMillis) {
     if (bulkhead.tryAcquire()) {
       return true;
     }
-    if (answerStaleIfFull) {
+    if (waitMillis <= 0) {
       return false;
     }
     try {
-      return bulkhead.tryAcquire(UNSEEN_PLACE_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+      return bulkhead.tryAcquire(waitMillis, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return false;
@@ -407,9 +418,12 @@ public final class Verifier {
   }
 
   private Loaded await(CompletableFuture<Loaded> load, boolean canAnswerStale) {
+    return await(load, canAnswerStale ? staleWaitMillis : settings.loadWait().toMillis());
+  }
+
+  private Loaded await(CompletableFuture<Loaded> load, long waitMillis) {
     try {
-      return load.get(canAnswerStale ? staleWaitMillis : settings.loadWait().toMillis(),
-          TimeUnit.MILLISECONDS);
+      return load.get(waitMillis, TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       return Loaded.SLOW;
     } catch (InterruptedException e) {
