@@ -24,6 +24,7 @@ import io.keyward.key.KeyIds;
 import io.keyward.server.api.ApiError;
 import io.keyward.server.api.Json;
 import io.keyward.server.api.KeysApi;
+import io.keyward.server.api.NodesApi;
 import io.keyward.server.api.Responses;
 import io.keyward.server.api.RouteTable;
 import io.keyward.server.api.SystemApi;
@@ -33,6 +34,7 @@ import io.keyward.store.postgres.ConnectionPool;
 import io.keyward.store.postgres.DatabaseUrl;
 import io.keyward.store.postgres.EmbeddedDatabase;
 import io.keyward.store.postgres.Migrations;
+import io.keyward.store.postgres.NodeRegistry;
 import io.keyward.store.postgres.PostgresKeyStore;
 import io.keyward.verify.CacheTier;
 import io.keyward.verify.Verifier;
@@ -51,6 +53,7 @@ import java.security.SecureRandom;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -65,6 +68,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class KeywardServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(KeywardServer.class);
+  /** This build's release, as the node registry records it. */
+  public static final String RELEASE = releaseOf(KeywardServer.class);
   /** Most bytes of request headers accepted, all together; more is 431. */
   public static final int MAX_HEADER_BYTES = 16 * 1024;
   private static final Status HEADERS_TOO_LARGE_431 =
@@ -153,6 +158,11 @@ public final class KeywardServer implements AutoCloseable {
         inFlightAtStop, abandoned);
   }
 
+  private static String releaseOf(Class<?> type) {
+    String version = type.getPackage() == null ? null : type.getPackage().getImplementationVersion();
+    return version == null ? "0.1.0-SNAPSHOT" : version;
+  }
+
   private static void sleep(Duration duration) {
     try {
       Thread.sleep(duration);
@@ -225,6 +235,7 @@ public final class KeywardServer implements AutoCloseable {
     IssuedKey createdRootKey;
     Path rootKeyFile;
     Readiness readiness;
+    NodeRegistry nodes;
     final AtomicInteger inFlightCount = new AtomicInteger();
 
     void build(ServerSettings settings, PrintStream console, boolean showRootKey,
@@ -299,9 +310,16 @@ public final class KeywardServer implements AutoCloseable {
 
       var auth = new RootKeyAuthenticator(verifier);
       var keysApi = new KeysApi(admin, verifier, auth);
-      readiness = new Readiness(store::preflight, verifier, settings.clock(), registry);
+      var nodesApi = new NodesApi(auth, () -> nodes.liveNodes(), () -> nodes.nodeId());
+      nodes = NodeRegistry.start(pool, settings.clock(), "node_" + new KeyIds(settings.clock(),
+              new SecureRandom()).next().substring("key_".length()), RELEASE,
+          PostgresKeyStore.QUERY_CONTRACT, nodeHost(settings), registry);
+      resources.push(nodes);
+      readiness = new Readiness(store::preflight, verifier, settings.clock(), registry,
+          List.of(nodes.gate()));
       readiness.checkNow();
-      var systemApi = new SystemApi(registry, readiness::report, () -> fatalReason);
+      var systemApi = new SystemApi(registry, readiness::report, () -> fatalReason,
+          readiness::gates);
       var shedding = new Semaphore(settings.maxInFlight());
       DirectHandlers.Builder direct = DirectHandlers.builder();
       for (EventType type : EventType.values()) {
@@ -354,6 +372,7 @@ public final class KeywardServer implements AutoCloseable {
             });
             RouteTable routes = new RouteTable(routing);
             keysApi.register(routes);
+            nodesApi.register(routes);
             systemApi.register(routes);
             routes.registerFallback();
             registerErrorHandlers(routing);
@@ -369,6 +388,17 @@ public final class KeywardServer implements AutoCloseable {
     }
 
     volatile @Nullable String fatalReason;
+
+    /** How other nodes and operators see this one: the machine's name and the port. */
+    private static String nodeHost(ServerSettings settings) {
+      String machine;
+      try {
+        machine = java.net.InetAddress.getLocalHost().getHostName();
+      } catch (java.io.IOException e) {
+        machine = settings.host();
+      }
+      return machine + ":" + settings.port();
+    }
 
     private static boolean databaseUrlWasEmbedded(ServerSettings settings) {
       return settings.databaseUrl() == null;

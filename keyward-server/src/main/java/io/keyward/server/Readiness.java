@@ -2,6 +2,10 @@ package io.keyward.server;
 
 import io.keyward.logging.RateLimitedLogger;
 import io.keyward.store.postgres.PostgresKeyStore.PreflightProblem;
+import io.keyward.store.postgres.SchemaGate;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import io.keyward.verify.Verifier;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -47,6 +51,7 @@ public final class Readiness {
   public record Report(State state, @Nullable String reason) {}
 
   private final Supplier<@Nullable PreflightProblem> preflight;
+  private final List<SchemaGate> gates;
   private final Verifier verifier;
   private final RateLimitedLogger warnings;
   private final AtomicBoolean checking = new AtomicBoolean();
@@ -57,6 +62,13 @@ public final class Readiness {
 
   Readiness(Supplier<@Nullable PreflightProblem> preflight, Verifier verifier, Clock clock,
       MeterRegistry registry) {
+    this(preflight, verifier, clock, registry, List.of());
+  }
+
+  /** @param gates the gated code paths, shown (not judged: a closed gate is a path switched off) */
+  Readiness(Supplier<@Nullable PreflightProblem> preflight, Verifier verifier, Clock clock,
+      MeterRegistry registry, List<SchemaGate> gates) {
+    this.gates = List.copyOf(gates);
     this.preflight = preflight;
     this.verifier = verifier;
     this.warnings = new RateLimitedLogger(LoggerFactory.getLogger(Readiness.class), clock,
@@ -67,6 +79,16 @@ public final class Readiness {
     Gauge.builder("keyward.ready.degraded", this, r -> r.report().state() == State.DEGRADED ? 1 : 0)
         .description("1 while this node answers from its cache because the store fails")
         .register(registry);
+  }
+
+  /** Each gated path and whether it is on: {@code open}, or why not, in words. */
+  public Map<String, String> gates() {
+    Map<String, String> states = new TreeMap<>();
+    for (SchemaGate gate : gates) {
+      String closed = gate.isOpen() ? null : gate.closedBecause();
+      states.put(gate.name(), closed == null ? "open" : "closed: " + closed);
+    }
+    return states;
   }
 
   /** Runs the preflight now and waits for it (at start, before traffic). */

@@ -154,4 +154,21 @@ class ServerLifecycleTest {
           .isInstanceOf(KeywardClient.KeywardClientException.class);
     }
   }
+
+  @Test
+  void nodeRegistersItselfAndReadinessShowsTheRegistrysGate() {
+    try (KeywardTestServer keyward = KeywardTestServer.start()) {
+      var nodes = keyward.client().send("GET", "/v1/nodes", null);
+      var ready = keyward.client().sendJson("GET", "/health/ready", null, null, false);
+
+      assertThat(nodes.status()).isEqualTo(200);
+      assertThat(nodes.body().get("nodes")).hasSize(1);
+      assertThat(nodes.body().at("/nodes/0/nodeId").asText())
+          .isEqualTo(nodes.body().get("self").asText()).startsWith("node_");
+      assertThat(nodes.body().at("/nodes/0/release").asText()).isEqualTo(KeywardServer.RELEASE);
+      assertThat(nodes.body().at("/nodes/0/contractSha256").asText()).isEqualTo(
+          io.keyward.store.postgres.NodeRegistry.contractHash(PostgresKeyStore.QUERY_CONTRACT));
+      assertThat(ready.body().at("/gates/node-registry").asText()).isEqualTo("open");
+    }
+  }
 }

@@ -19,6 +19,7 @@ public record Route(String method, String openApiPath) {
           new Route("PATCH", "/v1/keys/{keyId}"),
           new Route("POST", "/v1/keys/{keyId}/revoke"),
           new Route("POST", "/v1/keys/{keyId}/rotate"),
+          new Route("GET", "/v1/nodes"),
           new Route("GET", "/health/live"),
           new Route("GET", "/health/ready"),
           new Route("GET", "/metrics"),

@@ -23,6 +23,7 @@ public final class SystemApi {
   private final PrometheusMeterRegistry registry;
   private final Supplier<Readiness.Report> readiness;
   private final Supplier<@Nullable String> fatal;
+  private final Supplier<java.util.Map<String, String>> gates;
   private final byte[] openApi;
 
   /**
@@ -31,6 +32,13 @@ public final class SystemApi {
    */
   public SystemApi(PrometheusMeterRegistry registry, Supplier<Readiness.Report> readiness,
       Supplier<@Nullable String> fatal) {
+    this(registry, readiness, fatal, java.util.Map::of);
+  }
+
+  /** @param gates each gated code path and whether it is on, shown by {@code /health/ready} */
+  public SystemApi(PrometheusMeterRegistry registry, Supplier<Readiness.Report> readiness,
+      Supplier<@Nullable String> fatal, Supplier<java.util.Map<String, String>> gates) {
+    this.gates = gates;
     this.registry = registry;
     this.readiness = readiness;
     this.fatal = fatal;
@@ -57,15 +65,21 @@ public final class SystemApi {
 
   private void ready(ServerRequest request, ServerResponse response) {
     Readiness.Report report = readiness.get();
-    switch (report.state()) {
-      case READY -> Responses.send(request, response, Status.OK_200, UP);
-      case DEGRADED -> Responses.send(request, response, Status.OK_200,
-          Json.write(java.util.Map.of("status", "DEGRADED", "reason", report.reason())));
-      case NOT_READY -> {
-        response.header(HeaderNames.RETRY_AFTER, "1");
-        Responses.send(request, response, Status.SERVICE_UNAVAILABLE_503,
-            Json.write(java.util.Map.of("status", "DOWN", "reason", report.reason())));
-      }
+    java.util.Map<String, Object> body = new java.util.LinkedHashMap<>();
+    body.put("status", switch (report.state()) {
+      case READY -> "UP";
+      case DEGRADED -> "DEGRADED";
+      case NOT_READY -> "DOWN";
+    });
+    if (report.reason() != null) {
+      body.put("reason", report.reason());
+    }
+    body.put("gates", gates.get());
+    if (report.state() == Readiness.State.NOT_READY) {
+      response.header(HeaderNames.RETRY_AFTER, "1");
+      Responses.send(request, response, Status.SERVICE_UNAVAILABLE_503, Json.write(body));
+    } else {
+      Responses.send(request, response, Status.OK_200, Json.write(body));
     }
   }
 

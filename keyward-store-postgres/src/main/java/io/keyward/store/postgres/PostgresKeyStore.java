@@ -60,11 +60,15 @@ public final class PostgresKeyStore implements KeyStore {
   /** Checks that every column this release reads and writes exists and is visible. */
   static final String PREFLIGHT = "SELECT " + COLUMNS + " FROM api_keys WHERE false";
 
-  /** Every statement this release issues (here and in ClusterSecrets): its query contract. */
-  public static final List<String> QUERY_CONTRACT =
-      List.of(FIND_BY_HASH, FIND_BY_ID, FIND_SUCCESSOR, INSERT, UPDATE, LIST_ALL, LIST_AFTER, LIST_OWNER,
-          LIST_OWNER_AFTER, LOCK_BOOTSTRAP, ANY_KEY, PREFLIGHT, ClusterSecrets.CREATE_IF_ABSENT,
-          ClusterSecrets.READ);
+  /**
+   * Every statement this release issues (here, in ClusterSecrets and in NodeRegistry): its query
+   * contract.
+   */
+  public static final List<String> QUERY_CONTRACT = java.util.stream.Stream.concat(
+      java.util.stream.Stream.of(FIND_BY_HASH, FIND_BY_ID, FIND_SUCCESSOR, INSERT, UPDATE, LIST_ALL,
+          LIST_AFTER, LIST_OWNER, LIST_OWNER_AFTER, LOCK_BOOTSTRAP, ANY_KEY, PREFLIGHT,
+          ClusterSecrets.CREATE_IF_ABSENT, ClusterSecrets.READ),
+      NodeRegistry.QUERY_CONTRACT.stream()).toList();
 
   private static final String UNIQUE_VIOLATION = "23505";
   private static final String UNDEFINED_TABLE = "42P01";

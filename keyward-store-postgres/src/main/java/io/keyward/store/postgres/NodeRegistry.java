@@ -1,0 +1,240 @@
+package io.keyward.store.postgres;
+
+import io.keyward.logging.RateLimitedLogger;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Objects;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node registry (table {@code keyward_nodes}): which Keyward nodes are running, which release
+ * each runs and the hash of its query contract, by heartbeat. Migrations use it to tell which
+ * releases are live; rollout switches to say which nodes have applied a change.
+ *
+ * <p>A side effect, never on the verify path: the heartbeat runs on its own thread every {@link
+ * #HEARTBEAT_EVERY}, and a failing database only delays it (counted, warned at most every 30 s).
+ * Reads and writes go through a {@link SchemaGate}: until the table is visible to the pool (a
+ * node of this release starting against a schema not yet migrated), the registry is off and the
+ * node works as before.
+ */
+public final class NodeRegistry implements AutoCloseable {
+  /** How often a node beats. */
+  public static final Duration HEARTBEAT_EVERY = Duration.ofSeconds(5);
+  /** A node whose last heartbeat is older than this is not live. */
+  public static final Duration LIVE_WITHIN = HEARTBEAT_EVERY.multipliedBy(3);
+  /** Rows of nodes silent for longer than this are deleted at start. */
+  static final Duration FORGET_AFTER = Duration.ofDays(7);
+
+  static final String PROBE =
+      "SELECT node_id, release, contract_sha256, host, started_at, heartbeat_at, stopped_at"
+          + " FROM keyward_nodes WHERE false";
+  static final String BEAT =
+      "INSERT INTO keyward_nodes (node_id, release, contract_sha256, host, started_at,"
+          + " heartbeat_at, stopped_at) VALUES (?, ?, ?, ?, ?, ?, NULL)"
+          + " ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,"
+          + " stopped_at = NULL";
+  static final String STOP = "UPDATE keyward_nodes SET stopped_at = ? WHERE node_id = ?";
+  static final String LIST =
+      "SELECT node_id, release, contract_sha256, host, started_at, heartbeat_at, stopped_at"
+          + " FROM keyward_nodes WHERE stopped_at IS NULL AND heartbeat_at > ? ORDER BY started_at";
+  static final String FORGET = "DELETE FROM keyward_nodes WHERE heartbeat_at < ?";
+
+  /** Every statement the registry issues: part of the query contract. */
+  public static final List<String> QUERY_CONTRACT = List.of(PROBE, BEAT, STOP, LIST, FORGET);
+
+  /** One live node as the registry knows it. */
+  public record Node(String nodeId, String release, String contractSha256, String host,
+      Instant startedAt, Instant heartbeatAt) {}
+
+  private final DataSource pool;
+  private final Clock clock;
+  private final String nodeId;
+  private final String release;
+  private final String contractSha256;
+  private final String host;
+  private final Instant startedAt;
+  private final SchemaGate gate;
+  private final RateLimitedLogger warnings;
+  private final Counter failures;
+  private final Thread heartbeat;
+  private volatile boolean closed;
+
+  private NodeRegistry(DataSource pool, Clock clock, String nodeId, String release,
+      String contractSha256, String host, MeterRegistry registry) {
+    this.pool = pool;
+    this.clock = clock;
+    this.nodeId = nodeId;
+    this.release = release;
+    this.contractSha256 = contractSha256;
+    this.host = host;
+    this.startedAt = clock.instant();
+    this.gate = new SchemaGate("node-registry", PROBE, pool, clock, HEARTBEAT_EVERY, registry);
+    this.warnings = new RateLimitedLogger(LoggerFactory.getLogger(NodeRegistry.class), clock,
+        Duration.ofSeconds(30));
+    this.failures = Counter.builder("keyward.node.heartbeat.failures")
+        .description("Heartbeats of this node the database did not take").register(registry);
+    this.heartbeat = Thread.ofPlatform().daemon().name("keyward-heartbeat").unstarted(this::beatForever);
+  }
+
+  /**
+   * Registers this node and starts its heartbeat.
+   *
+   * @param contract the statements this release issues (its query contract)
+   */
+  public static NodeRegistry start(DataSource pool, Clock clock, String nodeId, String release,
+      List<String> contract, String host, MeterRegistry registry) {
+    NodeRegistry nodes = new NodeRegistry(pool, clock, nodeId, release, contractHash(contract),
+        host, registry);
+    if (nodes.gate.checkNow()) {
+      nodes.forgetLongSilentNodes();
+    }
+    nodes.beat();
+    nodes.heartbeat.start();
+    return nodes;
+  }
+
+  /** SHA-256 (hex) of a query contract: its statements, each followed by a newline. */
+  public static String contractHash(List<String> contract) {
+    try {
+      MessageDigest digest = MessageDigest.getInstance("SHA-256");
+      for (String statement : contract) {
+        digest.update(statement.getBytes(StandardCharsets.UTF_8));
+        digest.update((byte) '\n');
+      }
+      return HexFormat.of().formatHex(digest.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+    }
+  }
+
+  public String nodeId() {
+    return nodeId;
+  }
+
+  /** The gate the registry goes through (for readiness and metrics). */
+  public SchemaGate gate() {
+    return gate;
+  }
+
+  /**
+   * The nodes whose last heartbeat is within {@link #LIVE_WITHIN} and that did not stop; empty
+   * while the registry's table is not visible.
+   *
+   * @throws io.keyward.store.StoreException if the database fails
+   */
+  public List<Node> liveNodes() {
+    Instant since = clock.instant().minus(LIVE_WITHIN);
+    return gate.call(() -> {
+      try (Connection connection = pool.getConnection();
+          PreparedStatement statement = connection.prepareStatement(LIST)) {
+        statement.setObject(1, utc(since));
+        List<Node> nodes = new ArrayList<>();
+        try (ResultSet rs = statement.executeQuery()) {
+          while (rs.next()) {
+            nodes.add(new Node(rs.getString(1), rs.getString(2), rs.getString(3),
+                rs.getString(4), instant(rs, 5), instant(rs, 6)));
+          }
+        }
+        return nodes;
+      }
+    }, List::of);
+  }
+
+  /** Marks this node stopped and ends the heartbeat. */
+  @Override
+  public void close() {
+    closed = true;
+    heartbeat.interrupt();
+    try {
+      gate.call(() -> {
+        try (Connection connection = pool.getConnection();
+            PreparedStatement statement = connection.prepareStatement(STOP)) {
+          statement.setObject(1, utc(clock.instant()));
+          statement.setString(2, nodeId);
+          return statement.executeUpdate();
+        }
+      }, () -> 0);
+    } catch (RuntimeException e) {
+      warnings.warn("could not mark node {} stopped: {}", nodeId, e.toString());
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "node registry (" + nodeId + ")";
+  }
+
+  private void beatForever() {
+    while (!closed) {
+      try {
+        Thread.sleep(HEARTBEAT_EVERY);
+      } catch (InterruptedException e) {
+        return;
+      }
+      if (!closed) {
+        beat();
+      }
+    }
+  }
+
+  /** One heartbeat; never throws. */
+  void beat() {
+    try {
+      gate.call(() -> {
+        try (Connection connection = pool.getConnection();
+            PreparedStatement statement = connection.prepareStatement(BEAT)) {
+          statement.setString(1, nodeId);
+          statement.setString(2, release);
+          statement.setString(3, contractSha256);
+          statement.setString(4, host);
+          statement.setObject(5, utc(startedAt));
+          statement.setObject(6, utc(clock.instant()));
+          return statement.executeUpdate();
+        }
+      }, () -> 0);
+    } catch (RuntimeException e) {
+      failures.increment();
+      warnings.warn("node {} could not beat its heartbeat: {}", nodeId, e.toString());
+    }
+  }
+
+  private void forgetLongSilentNodes() {
+    try {
+      gate.call(() -> {
+        try (Connection connection = pool.getConnection();
+            PreparedStatement statement = connection.prepareStatement(FORGET)) {
+          statement.setObject(1, utc(clock.instant().minus(FORGET_AFTER)));
+          return statement.executeUpdate();
+        }
+      }, () -> 0);
+    } catch (RuntimeException e) {
+      warnings.warn("could not forget long-silent nodes: {}", e.toString());
+    }
+  }
+
+  private static OffsetDateTime utc(Instant instant) {
+    return Objects.requireNonNull(instant).atOffset(ZoneOffset.UTC);
+  }
+
+  private static @Nullable Instant instant(ResultSet rs, int column) throws SQLException {
+    OffsetDateTime value = rs.getObject(column, OffsetDateTime.class);
+    return value == null ? null : value.toInstant();
+  }
+}

@@ -1,0 +1,69 @@
+package io.keyward.store.postgres;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.keyward.testing.Eventually;
+import io.keyward.testing.MutableClock;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The node registry on the real PostgreSQL. */
+class NodeRegistryTest {
+  private final MutableClock clock = MutableClock.startingAt2030();
+
+  private NodeRegistry node(TestDatabase database, String id, String release) {
+    return NodeRegistry.start(database.pool(), clock, id, release, List.of("SELECT 1", release),
+        "host-" + id, new SimpleMeterRegistry());
+  }
+
+  @Test
+  void runningNodesAreLiveWithTheirReleaseAndContractUntilTheyStopOrFallSilent() {
+    try (TestDatabase database = TestDatabase.createMigrated()) {
+      NodeRegistry a = node(database, "node_a", "0.1.0");
+      NodeRegistry b = node(database, "node_b", "0.2.0");
+
+      assertThat(a.liveNodes()).extracting(NodeRegistry.Node::nodeId, NodeRegistry.Node::release)
+          .containsExactly(org.assertj.core.groups.Tuple.tuple("node_a", "0.1.0"),
+              org.assertj.core.groups.Tuple.tuple("node_b", "0.2.0"));
+      assertThat(a.liveNodes().get(0).contractSha256())
+          .isEqualTo(NodeRegistry.contractHash(List.of("SELECT 1", "0.1.0")))
+          .isNotEqualTo(a.liveNodes().get(1).contractSha256());
+
+      b.close(); // a graceful stop
+      assertThat(a.liveNodes()).extracting(NodeRegistry.Node::nodeId).containsExactly("node_a");
+
+      clock.advance(NodeRegistry.LIVE_WITHIN.plusSeconds(1)); // a killed node stops beating
+      assertThat(a.liveNodes()).isEmpty();
+      a.beat();
+      assertThat(a.liveNodes()).extracting(NodeRegistry.Node::nodeId).containsExactly("node_a");
+      a.close();
+    }
+  }
+
+  @Test
+  void registryIsOffUntilItsTableIsVisibleAndTheNodeWorksMeanwhile() {
+    try (TestDatabase database = TestDatabase.createEmpty()) {
+      NodeRegistry early = node(database, "node_early", "0.3.0"); // started before the migration
+
+      assertThat(early.gate().isOpen()).isFalse();
+      assertThat(early.liveNodes()).isEmpty();
+
+      Migrations.migrate(database.url());
+      clock.advance(NodeRegistry.HEARTBEAT_EVERY);
+      Eventually.await(() -> early.gate().isOpen());
+      early.beat();
+      assertThat(early.liveNodes()).extracting(NodeRegistry.Node::nodeId)
+          .containsExactly("node_early");
+      early.close();
+    }
+  }
+
+  @Test
+  void contractHashChangesWithAnyStatement() {
+    assertThat(NodeRegistry.contractHash(List.of("SELECT a FROM t")))
+        .isNotEqualTo(NodeRegistry.contractHash(List.of("SELECT b FROM t")))
+        .hasSize(64);
+  }
+}
