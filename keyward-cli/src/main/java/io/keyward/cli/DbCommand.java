@@ -1,0 +1,160 @@
+package io.keyward.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.keyward.schema.CompatCheck;
+import io.keyward.schema.CompatReport;
+import io.keyward.schema.KeywardContracts;
+import io.keyward.schema.MigrationSet;
+import io.keyward.schema.QueryContract;
+import io.keyward.store.postgres.DatabaseUrl;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** Schema safety: {@code db compat}, {@code db contract}. */
+@Command(name = "db", mixinStandardHelpOptions = true,
+    description = "Schema safety for Keyward's migrations and any project's Flyway-style ones.",
+    subcommands = {DbCommand.Compat.class, DbCommand.Contract.class})
+final class DbCommand {
+
+  /** Exit code when a check finds a problem (a usage error is 2). */
+  static final int FOUND = 1;
+
+  @Command(name = "compat", mixinStandardHelpOptions = true,
+      description = {
+          "Check that the previous release's query contract still works after the migrations from"
+              + " --from (prepared and executed, rolled back, on a scratch PostgreSQL holding the"
+              + " baseline and generated rows), and that this release's contract works on the"
+              + " schema before them (a safe rollback).",
+          "Without PATH: Keyward's own migrations, against the contract of its last release.",
+          "Exit 0: compatible; 1: a break; 2: a usage error."})
+  static final class Compat implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Parameters(paramLabel = "PATH", arity = "0..*",
+        description = "Directories of Flyway-style migrations (V<version>__<name>.sql).")
+    List<Path> paths = List.of();
+
+    @Option(names = "--contract", paramLabel = "FILE",
+        description = "The previous release's query contract: statements separated by semicolons,"
+            + " $1..$n parameters (required with PATH).")
+    Path contract;
+
+    @Option(names = "--new-contract", paramLabel = "FILE",
+        description = "This release's contract, checked against the schema before the migrations.")
+    Path newContract;
+
+    @Option(names = "--from", paramLabel = "VERSION",
+        description = "The first migration to check; those below are the baseline (default: the"
+            + " contract's '-- schema:' header plus one).")
+    String from;
+
+    @Option(names = "--scratch-db", paramLabel = "URL", defaultValue = "${env:KEYWARD_SCRATCH_DB}",
+        description = "A PostgreSQL server to create the scratch database on (env"
+            + " KEYWARD_SCRATCH_DB); default: an embedded one.")
+    String scratchDb;
+
+    @Option(names = "--rows", defaultValue = "1000",
+        description = "Generated rows per table of the baseline (default: ${DEFAULT-VALUE}).")
+    int rows;
+
+    @Option(names = "--seed", paramLabel = "FILE",
+        description = "SQL run on the baseline before rows are generated (${rows} is --rows);"
+            + " tables it fills are not generated.")
+    Path seed;
+
+    @Option(names = "--format", defaultValue = "text",
+        description = "text or json (default: ${DEFAULT-VALUE}).")
+    String format;
+
+    @Override
+    public Integer call() throws IOException {
+      if (!format.equals("text") && !format.equals("json")) {
+        throw new IllegalArgumentException("--format must be text or json, got '" + format + "'");
+      }
+      if (rows < 0 || rows > 10_000_000) {
+        throw new IllegalArgumentException("--rows must be from 0 to 10000000, got " + rows);
+      }
+      boolean own = paths.isEmpty();
+      QueryContract previous;
+      if (contract != null) {
+        previous = QueryContract.read(contract);
+      } else if (own) {
+        previous = KeywardContracts.lastRelease();
+      } else {
+        throw new IllegalArgumentException("--contract is required with PATH: the previous"
+            + " release's query contract");
+      }
+      String fromVersion = from;
+      if (fromVersion == null) {
+        if (previous.schemaVersion().isEmpty()) {
+          throw new IllegalArgumentException("--from is required: the contract has no"
+              + " '-- schema: N' header saying which migrations its release shipped with");
+        }
+        fromVersion = Integer.toString(previous.schemaVersion().getAsInt() + 1);
+      }
+      QueryContract current = newContract != null ? QueryContract.read(newContract)
+          : own ? KeywardContracts.current(0) : null;
+      String seedSql = seed != null ? Files.readString(seed, StandardCharsets.UTF_8)
+          : own ? KeywardContracts.seed() : null;
+      DatabaseUrl server = scratchDb == null || scratchDb.isBlank() ? null : scratchUrl(scratchDb);
+      MigrationSet migrations = own ? MigrationSet.keyward() : MigrationSet.directories(paths);
+      CompatReport report = CompatCheck.run(new CompatCheck.Request(migrations, previous, current,
+          fromVersion, server, rows, seedSql));
+      PrintWriter out = spec.commandLine().getOut();
+      if (format.equals("json")) {
+        out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+            .writeValueAsString(report.json()));
+      } else {
+        out.print(report.text());
+      }
+      out.flush();
+      return report.exitCode() == 0 ? 0 : FOUND;
+    }
+  }
+
+  @Command(name = "contract", mixinStandardHelpOptions = true,
+      description = "Write this build's query contract (every SQL statement it issues) in the"
+          + " contract file format, to keep with a release for later `db compat` runs.")
+  static final class Contract implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--out", paramLabel = "FILE", description = "Write here (default: stdout).")
+    Path out;
+
+    @Option(names = "--schema", defaultValue = "0",
+        description = "The schema version this release ships with, for the header.")
+    int schema;
+
+    @Override
+    public Integer call() throws IOException {
+      String text = KeywardContracts.current(schema).write("The query contract of Keyward "
+          + io.keyward.server.KeywardServer.RELEASE);
+      if (out == null) {
+        spec.commandLine().getOut().print(text);
+        spec.commandLine().getOut().flush();
+      } else {
+        Files.writeString(out, text, StandardCharsets.UTF_8);
+      }
+      return 0;
+    }
+  }
+
+  static DatabaseUrl scratchUrl(String text) {
+    try {
+      return DatabaseUrl.parse(text);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--scratch-db/KEYWARD_SCRATCH_DB: " + e.getMessage());
+    }
+  }
+}

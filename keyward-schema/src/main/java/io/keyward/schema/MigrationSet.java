@@ -1,0 +1,113 @@
+package io.keyward.schema;
+
+import io.keyward.store.postgres.DatabaseUrl;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+import org.flywaydb.core.api.MigrationInfo;
+import org.flywaydb.core.api.MigrationVersion;
+import org.flywaydb.core.api.configuration.FluentConfiguration;
+import org.flywaydb.database.postgresql.PostgreSQLConfigurationExtension;
+
+/**
+ * A directory of Flyway-style migrations ({@code V<version>__<description>.sql}), Keyward's own
+ * (on the class path) or any project's, applied to a scratch database one version at a time, the
+ * way Flyway applies them in production.
+ */
+public final class MigrationSet {
+  /** Keyward's own migrations. */
+  public static final String KEYWARD = "classpath:db/migration";
+
+  private final List<String> locations;
+
+  private MigrationSet(List<String> locations) {
+    this.locations = List.copyOf(locations);
+  }
+
+  /** Keyward's own migrations. */
+  public static MigrationSet keyward() {
+    return new MigrationSet(List.of(KEYWARD));
+  }
+
+  /**
+   * The migrations in these directories.
+   *
+   * @throws IllegalArgumentException naming a path that is not a directory
+   */
+  public static MigrationSet directories(List<Path> directories) {
+    List<String> locations = new ArrayList<>();
+    for (Path directory : directories) {
+      if (!Files.isDirectory(directory)) {
+        throw new IllegalArgumentException(directory + " is not a directory of migrations");
+      }
+      locations.add("filesystem:" + directory.toAbsolutePath());
+    }
+    return new MigrationSet(locations);
+  }
+
+  /** One migration. */
+  public record Migration(String version, String script) {
+    @Override
+    public String toString() {
+      return script;
+    }
+  }
+
+  /** Every versioned migration, in order. */
+  public List<Migration> list(DatabaseUrl database) {
+    List<Migration> all = new ArrayList<>();
+    for (MigrationInfo info : flyway(database, null).info().all()) {
+      if (info.getVersion() != null) {
+        all.add(new Migration(info.getVersion().getVersion(), info.getScript()));
+      }
+    }
+    return all;
+  }
+
+  /**
+   * Applies the migrations up to and including {@code version}.
+   *
+   * @throws IllegalStateException in one line naming the migration that failed
+   */
+  public void migrateTo(DatabaseUrl database, String version) {
+    try {
+      flyway(database, version).migrate();
+    } catch (FlywayException e) {
+      throw new IllegalStateException("migration to version " + version + " failed: "
+          + firstLine(rootMessage(e)), e);
+    }
+  }
+
+  private Flyway flyway(DatabaseUrl database, String target) {
+    FluentConfiguration configuration = Flyway.configure()
+        .dataSource(database.jdbcUrl(), database.user(), database.password())
+        .locations(locations.toArray(String[]::new))
+        .table("keyward_scratch_history")
+        .mixed(true)
+        .validateMigrationNaming(true)
+        .cleanDisabled(true);
+    if (target != null) {
+      configuration.target(MigrationVersion.fromVersion(target));
+    }
+    configuration.getConfigurationExtension(PostgreSQLConfigurationExtension.class)
+        .setTransactionalLock(false);
+    return configuration.load();
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable cause = e;
+    while (cause.getCause() != null && cause.getCause() != cause) {
+      cause = cause.getCause();
+    }
+    String own = e.getMessage() == null ? "" : e.getMessage();
+    return cause == e ? own : cause.getMessage() == null ? own : cause.getMessage();
+  }
+
+  private static String firstLine(String text) {
+    int newline = text.indexOf('\n');
+    return (newline < 0 ? text : text.substring(0, newline)).strip();
+  }
+}
