@@ -7,7 +7,9 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import io.keyward.schema.ContractGate;
 
 /** Applies pending schema migrations and exits. */
 @Command(name = "migrate", mixinStandardHelpOptions = true,
@@ -16,17 +18,27 @@ final class MigrateCommand implements Callable<Integer> {
   @Mixin DatabaseOptions database;
   @Spec CommandSpec spec;
 
+  @Option(names = "--allow-breaking-migration", paramLabel = "REASON",
+      description = "Apply migrations even if they break the query contract of a live node (the"
+          + " reason is recorded in keyward_migration_overrides). Without it such a migration is"
+          + " rolled back and named.")
+  String overrideReason;
+
   @Override
   public Integer call() {
+    if (overrideReason != null && overrideReason.isBlank()) {
+      throw new IllegalArgumentException("--allow-breaking-migration needs a reason");
+    }
     DatabaseUrl url = database.databaseUrl();
     if (url != null) {
-      int applied = Migrations.migrate(url);
+      int applied = Migrations.migrate(url, ContractGate.forDatabase(url, overrideReason));
       spec.commandLine().getOut().println("applied " + applied + " migration(s)");
       spec.commandLine().getOut().flush();
       return 0;
     }
     try (EmbeddedDatabase embedded = EmbeddedDatabase.start(database.dataDir)) {
-      int applied = Migrations.migrate(embedded.url());
+      int applied = Migrations.migrate(embedded.url(),
+          ContractGate.forDatabase(embedded.url(), overrideReason));
       spec.commandLine().getOut().println("applied " + applied
           + " migration(s) to the embedded database in " + embedded.directory());
       spec.commandLine().getOut().flush();

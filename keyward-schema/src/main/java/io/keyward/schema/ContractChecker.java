@@ -65,6 +65,24 @@ final class ContractChecker {
     return results;
   }
 
+  /**
+   * As {@link #check}, inside the caller's open transaction: each statement in a savepoint that is
+   * rolled back, so nothing it does (rows, locks, settings) outlives it and the transaction goes on.
+   */
+  static List<Result> checkInSavepoints(Connection connection, QueryContract contract)
+      throws SQLException {
+    List<Result> results = new ArrayList<>();
+    for (ContractStatement statement : contract.statements()) {
+      java.sql.Savepoint savepoint = connection.setSavepoint();
+      try {
+        results.add(checkOne(connection, statement));
+      } finally {
+        connection.rollback(savepoint);
+      }
+    }
+    return results;
+  }
+
   private static Result checkOne(Connection connection, ContractStatement statement)
       throws SQLException {
     try (Statement limits = connection.createStatement()) {

@@ -45,6 +45,16 @@ public final class KeywardContracts {
     return new QueryContract(java.util.List.copyOf(statements), plain.schemaVersion());
   }
 
+  /**
+   * This build's contract in the file format, as a node records it in the registry (and the
+   * migration gate reads it back): {@code release} names it.
+   */
+  public static String currentText(String release) {
+    QueryContract current = current(0);
+    return new QueryContract(current.statements(), OptionalInt.empty())
+        .write("The query contract of Keyward " + release);
+  }
+
   /** Rows for Keyward's tables ({@code ${rows}} placeholder). */
   public static String seed() {
     return resource("seed/keyward.sql");

@@ -263,7 +263,9 @@ public final class KeywardServer implements AutoCloseable {
         resources.push(watchdog);
       }
       if (settings.migrateOnStart()) {
-        Migrations.migrate(databaseUrl);
+        // A migration that breaks the contract of a release still running is refused (I-3).
+        Migrations.migrate(databaseUrl,
+            io.keyward.schema.ContractGate.forDatabase(databaseUrl, null));
       }
       HikariDataSource pool = ConnectionPool.open(databaseUrl, settings.maxDatabaseConnections());
       resources.push(pool);
@@ -313,7 +315,7 @@ public final class KeywardServer implements AutoCloseable {
       var nodesApi = new NodesApi(auth, () -> nodes.liveNodes(), () -> nodes.nodeId());
       nodes = NodeRegistry.start(pool, settings.clock(), "node_" + new KeyIds(settings.clock(),
               new SecureRandom()).next().substring("key_".length()), RELEASE,
-          PostgresKeyStore.QUERY_CONTRACT, nodeHost(settings), registry);
+          io.keyward.schema.KeywardContracts.currentText(RELEASE), nodeHost(settings), registry);
       resources.push(nodes);
       readiness = new Readiness(store::preflight, verifier, settings.clock(), registry,
           List.of(nodes.gate()));

@@ -167,7 +167,8 @@ class ServerLifecycleTest {
           .isEqualTo(nodes.body().get("self").asText()).startsWith("node_");
       assertThat(nodes.body().at("/nodes/0/release").asText()).isEqualTo(KeywardServer.RELEASE);
       assertThat(nodes.body().at("/nodes/0/contractSha256").asText()).isEqualTo(
-          io.keyward.store.postgres.NodeRegistry.contractHash(PostgresKeyStore.QUERY_CONTRACT));
+          io.keyward.store.postgres.NodeRegistry.contractHash(
+              io.keyward.schema.KeywardContracts.currentText(KeywardServer.RELEASE)));
       assertThat(ready.body().at("/gates/node-registry").asText()).isEqualTo("open");
     }
   }

@@ -56,14 +56,23 @@ public final class Migrations {
   }
 
   /**
+   * Applies every pending migration of this release, each checked by {@code callbacks} (the
+   * contract gate: a migration that breaks the query contract of a live node is rolled back).
+   */
+  public static int migrate(DatabaseUrl url, org.flywaydb.core.api.callback.Callback... callbacks) {
+    return migrate(url, "classpath:db/migration", LOCK_TIMEOUT, ATTEMPTS, Duration.ofSeconds(1),
+        callbacks);
+  }
+
+  /**
    * Applies the migrations at {@code location} with these limits (for tests, and for other
    * projects' migrations).
    *
    * @param firstBackoff the wait before the second attempt; it doubles, with jitter
    */
   public static int migrate(DatabaseUrl url, String location, Duration lockTimeout, int attempts,
-      Duration firstBackoff) {
-    Flyway flyway = flyway(url, location, lockTimeout);
+      Duration firstBackoff, org.flywaydb.core.api.callback.Callback... callbacks) {
+    Flyway flyway = flyway(url, location, lockTimeout, callbacks);
     for (int attempt = 1; ; attempt++) {
       try {
         MigrateResult result = flyway.migrate();
@@ -99,10 +108,12 @@ public final class Migrations {
     }
   }
 
-  private static Flyway flyway(DatabaseUrl url, String location, Duration lockTimeout) {
+  private static Flyway flyway(DatabaseUrl url, String location, Duration lockTimeout,
+      org.flywaydb.core.api.callback.Callback... callbacks) {
     FluentConfiguration configuration = Flyway.configure()
         .dataSource(dataSource(url, lockTimeout))
-        .locations(location)
+        .locations(location.split(","))
+        .callbacks(callbacks)
         .table("keyward_schema_history")
         .baselineOnMigrate(false)
         .validateMigrationNaming(true)

@@ -43,31 +43,36 @@ public final class NodeRegistry implements AutoCloseable {
   static final Duration FORGET_AFTER = Duration.ofDays(7);
 
   static final String PROBE =
-      "SELECT node_id, release, contract_sha256, host, started_at, heartbeat_at, stopped_at"
-          + " FROM keyward_nodes WHERE false";
+      "SELECT node_id, release, contract_sha256, contract, host, started_at, heartbeat_at,"
+          + " stopped_at FROM keyward_nodes WHERE false";
   static final String BEAT =
-      "INSERT INTO keyward_nodes (node_id, release, contract_sha256, host, started_at,"
-          + " heartbeat_at, stopped_at) VALUES (?, ?, ?, ?, ?, ?, NULL)"
+      "INSERT INTO keyward_nodes (node_id, release, contract_sha256, contract, host, started_at,"
+          + " heartbeat_at, stopped_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)"
           + " ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,"
           + " stopped_at = NULL";
   static final String STOP = "UPDATE keyward_nodes SET stopped_at = ? WHERE node_id = ?";
   static final String LIST =
-      "SELECT node_id, release, contract_sha256, host, started_at, heartbeat_at, stopped_at"
+      "SELECT node_id, release, contract_sha256, contract, host, started_at, heartbeat_at"
           + " FROM keyward_nodes WHERE stopped_at IS NULL AND heartbeat_at > ? ORDER BY started_at";
   static final String FORGET = "DELETE FROM keyward_nodes WHERE heartbeat_at < ?";
 
   /** Every statement the registry issues: part of the query contract. */
   public static final List<String> QUERY_CONTRACT = List.of(PROBE, BEAT, STOP, LIST, FORGET);
 
-  /** One live node as the registry knows it. */
-  public record Node(String nodeId, String release, String contractSha256, String host,
-      Instant startedAt, Instant heartbeatAt) {}
+  /**
+   * One live node as the registry knows it.
+   *
+   * @param contract the node's query contract in the contract file format
+   */
+  public record Node(String nodeId, String release, String contractSha256, String contract,
+      String host, Instant startedAt, Instant heartbeatAt) {}
 
   private final DataSource pool;
   private final Clock clock;
   private final String nodeId;
   private final String release;
   private final String contractSha256;
+  private final String contract;
   private final String host;
   private final Instant startedAt;
   private final SchemaGate gate;
@@ -77,12 +82,13 @@ public final class NodeRegistry implements AutoCloseable {
   private volatile boolean closed;
 
   private NodeRegistry(DataSource pool, Clock clock, String nodeId, String release,
-      String contractSha256, String host, MeterRegistry registry) {
+      String contract, String host, MeterRegistry registry) {
     this.pool = pool;
     this.clock = clock;
     this.nodeId = nodeId;
     this.release = release;
-    this.contractSha256 = contractSha256;
+    this.contract = contract;
+    this.contractSha256 = contractHash(contract);
     this.host = host;
     this.startedAt = clock.instant();
     this.gate = new SchemaGate("node-registry", PROBE, pool, clock, HEARTBEAT_EVERY, registry);
@@ -96,12 +102,11 @@ public final class NodeRegistry implements AutoCloseable {
   /**
    * Registers this node and starts its heartbeat.
    *
-   * @param contract the statements this release issues (its query contract)
+   * @param contract this release's query contract, in the contract file format
    */
   public static NodeRegistry start(DataSource pool, Clock clock, String nodeId, String release,
-      List<String> contract, String host, MeterRegistry registry) {
-    NodeRegistry nodes = new NodeRegistry(pool, clock, nodeId, release, contractHash(contract),
-        host, registry);
+      String contract, String host, MeterRegistry registry) {
+    NodeRegistry nodes = new NodeRegistry(pool, clock, nodeId, release, contract, host, registry);
     if (nodes.gate.checkNow()) {
       nodes.forgetLongSilentNodes();
     }
@@ -110,14 +115,11 @@ public final class NodeRegistry implements AutoCloseable {
     return nodes;
   }
 
-  /** SHA-256 (hex) of a query contract: its statements, each followed by a newline. */
-  public static String contractHash(List<String> contract) {
+  /** SHA-256 (hex) of a query contract's text. */
+  public static String contractHash(String contract) {
     try {
       MessageDigest digest = MessageDigest.getInstance("SHA-256");
-      for (String statement : contract) {
-        digest.update(statement.getBytes(StandardCharsets.UTF_8));
-        digest.update((byte) '\n');
-      }
+      digest.update(contract.getBytes(StandardCharsets.UTF_8));
       return HexFormat.of().formatHex(digest.digest());
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("SHA-256 is missing from this JVM", e);
@@ -149,7 +151,7 @@ public final class NodeRegistry implements AutoCloseable {
         try (ResultSet rs = statement.executeQuery()) {
           while (rs.next()) {
             nodes.add(new Node(rs.getString(1), rs.getString(2), rs.getString(3),
-                rs.getString(4), instant(rs, 5), instant(rs, 6)));
+                rs.getString(4), rs.getString(5), instant(rs, 6), instant(rs, 7)));
           }
         }
         return nodes;
@@ -203,9 +205,10 @@ public final class NodeRegistry implements AutoCloseable {
           statement.setString(1, nodeId);
           statement.setString(2, release);
           statement.setString(3, contractSha256);
-          statement.setString(4, host);
-          statement.setObject(5, utc(startedAt));
-          statement.setObject(6, utc(clock.instant()));
+          statement.setString(4, contract);
+          statement.setString(5, host);
+          statement.setObject(6, utc(startedAt));
+          statement.setObject(7, utc(clock.instant()));
           return statement.executeUpdate();
         }
       }, () -> 0);

@@ -14,7 +14,7 @@ class NodeRegistryTest {
   private final MutableClock clock = MutableClock.startingAt2030();
 
   private NodeRegistry node(TestDatabase database, String id, String release) {
-    return NodeRegistry.start(database.pool(), clock, id, release, List.of("SELECT 1", release),
+    return NodeRegistry.start(database.pool(), clock, id, release, "SELECT 1;\n-- " + release,
         "host-" + id, new SimpleMeterRegistry());
   }
 
@@ -28,7 +28,7 @@ class NodeRegistryTest {
           .containsExactly(org.assertj.core.groups.Tuple.tuple("node_a", "0.1.0"),
               org.assertj.core.groups.Tuple.tuple("node_b", "0.2.0"));
       assertThat(a.liveNodes().get(0).contractSha256())
-          .isEqualTo(NodeRegistry.contractHash(List.of("SELECT 1", "0.1.0")))
+          .isEqualTo(NodeRegistry.contractHash("SELECT 1;\n-- 0.1.0"))
           .isNotEqualTo(a.liveNodes().get(1).contractSha256());
 
       b.close(); // a graceful stop
@@ -62,8 +62,8 @@ class NodeRegistryTest {
 
   @Test
   void contractHashChangesWithAnyStatement() {
-    assertThat(NodeRegistry.contractHash(List.of("SELECT a FROM t")))
-        .isNotEqualTo(NodeRegistry.contractHash(List.of("SELECT b FROM t")))
+    assertThat(NodeRegistry.contractHash("SELECT a FROM t;"))
+        .isNotEqualTo(NodeRegistry.contractHash("SELECT b FROM t;"))
         .hasSize(64);
   }
 }
