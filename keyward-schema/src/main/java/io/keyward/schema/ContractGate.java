@@ -70,11 +70,25 @@ public final class ContractGate implements Callback {
         live.add(new LiveContract(rs.getString(3), QueryContract.parse(rs.getString(2))));
       }
     } catch (SQLException e) {
-      if (!"42P01".equals(e.getSQLState())) {
-        throw new IllegalStateException("cannot read the live nodes' contracts: " + e.getMessage(), e);
+      String state = e.getSQLState() == null ? "" : e.getSQLState();
+      if (state.startsWith("08")) {
+        throw new IllegalStateException("cannot reach the database at " + database + ": "
+            + firstLine(e.getMessage()), e);
+      }
+      if (!"42P01".equals(state)) { // no registry yet: no live node to hold migrations to
+        throw new IllegalStateException("cannot read the live nodes' contracts from " + database
+            + ": " + firstLine(e.getMessage()), e);
       }
     }
     return new ContractGate(live, overrideReason);
+  }
+
+  private static String firstLine(@Nullable String text) {
+    if (text == null) {
+      return "";
+    }
+    int newline = text.indexOf('\n');
+    return (newline < 0 ? text : text.substring(0, newline)).strip();
   }
 
   /** How many distinct live contracts the gate holds migrations to. */
