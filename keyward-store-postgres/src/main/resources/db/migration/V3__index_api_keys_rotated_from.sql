@@ -6,6 +6,7 @@
 -- queueing lookups) is lifted for it: a long backup or report must not fail the deploy. A build
 -- that fails part-way leaves an INVALID index behind, so it is dropped first and a retry builds
 -- it again.
+-- lint: allow mixed-transaction only SET and RESET of lock_timeout run beside the concurrent builds
 SET lock_timeout = 0;
 DROP INDEX CONCURRENTLY IF EXISTS api_keys_rotated_from_idx;
 CREATE INDEX CONCURRENTLY api_keys_rotated_from_idx ON api_keys (rotated_from)

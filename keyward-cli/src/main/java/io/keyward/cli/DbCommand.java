@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.keyward.schema.CompatCheck;
 import io.keyward.schema.CompatReport;
 import io.keyward.schema.KeywardContracts;
+import io.keyward.schema.LintCheck;
+import io.keyward.schema.LintOutput;
 import io.keyward.schema.MigrationSet;
 import io.keyward.schema.QueryContract;
 import io.keyward.store.postgres.DatabaseUrl;
@@ -24,7 +26,7 @@ import picocli.CommandLine.Spec;
 /** Schema safety: {@code db compat}, {@code db contract}. */
 @Command(name = "db", mixinStandardHelpOptions = true,
     description = "Schema safety for Keyward's migrations and any project's Flyway-style ones.",
-    subcommands = {DbCommand.Compat.class, DbCommand.Contract.class})
+    subcommands = {DbCommand.Lint.class, DbCommand.Compat.class, DbCommand.Contract.class})
 final class DbCommand {
 
   /** Exit code when a check finds a problem (a usage error is 2). */
@@ -120,6 +122,100 @@ final class DbCommand {
       }
       out.flush();
       return report.exitCode() == 0 ? 0 : FOUND;
+    }
+  }
+
+  @Command(name = "lint", mixinStandardHelpOptions = true,
+      description = {
+          "Run migrations on a scratch PostgreSQL holding the baseline and generated rows, one"
+              + " statement at a time as Flyway runs them, and report what each did that can take"
+              + " an API down: locks that block reads or writes of existing tables (and without"
+              + " lock_timeout), statements run while such a lock is held, data changes in a DDL"
+              + " transaction, a new table backfilled while invisible (incident I-1), rewrites,"
+              + " non-concurrent index builds, constraints validated in place, renamed or dropped"
+              + " columns and tables, and the previous release's queries that waited or failed"
+              + " meanwhile.",
+          "Without PATH: Keyward's own migrations after its last release.",
+          "A finding is allowed with a comment '-- lint: allow <rule> <reason>' before its"
+              + " statement (or on the file's first line); it is still reported, as allowed.",
+          "Exit 0: no error (warnings fail only with --strict); 1: an error; 2: a usage error."})
+  static final class Lint implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Parameters(paramLabel = "PATH", arity = "0..*",
+        description = "Directories of Flyway-style migrations (V<version>__<name>.sql).")
+    List<Path> paths = List.of();
+
+    @Option(names = "--from", paramLabel = "VERSION",
+        description = "The first migration judged; those below are the baseline, applied and not"
+            + " judged (default with PATH: all; for Keyward's own: after its last release).")
+    String from;
+
+    @Option(names = "--contract", paramLabel = "FILE",
+        description = "The previous release's query contract, replayed while each migration runs.")
+    Path contract;
+
+    @Option(names = "--scratch-db", paramLabel = "URL", defaultValue = "${env:KEYWARD_SCRATCH_DB}",
+        description = "A PostgreSQL server (superuser: it installs an event trigger) to create the"
+            + " scratch database on (env KEYWARD_SCRATCH_DB); default: an embedded one.")
+    String scratchDb;
+
+    @Option(names = "--rows", defaultValue = "10000",
+        description = "Generated rows per table of the baseline (default: ${DEFAULT-VALUE}).")
+    int rows;
+
+    @Option(names = "--seed", paramLabel = "FILE",
+        description = "SQL run on the baseline before rows are generated (${rows} is --rows).")
+    Path seed;
+
+    @Option(names = "--runner-lock-timeout-ms", paramLabel = "MS",
+        description = "The lock_timeout your migration runner sets before each migration (default:"
+            + " 0 with PATH, as Flyway alone sets none; 5000 for Keyward's own runner).")
+    Long runnerLockTimeoutMs;
+
+    @Option(names = "--format", defaultValue = "text",
+        description = "text, json or sarif (default: ${DEFAULT-VALUE}).")
+    String format;
+
+    @Option(names = "--strict", description = "Warnings fail too.")
+    boolean strict;
+
+    @Override
+    public Integer call() throws IOException {
+      if (!List.of("text", "json", "sarif").contains(format)) {
+        throw new IllegalArgumentException("--format must be text, json or sarif, got '" + format + "'");
+      }
+      if (rows < 0 || rows > 10_000_000) {
+        throw new IllegalArgumentException("--rows must be from 0 to 10000000, got " + rows);
+      }
+      boolean own = paths.isEmpty();
+      QueryContract previous = contract != null ? QueryContract.read(contract)
+          : own ? KeywardContracts.lastRelease() : null;
+      String fromVersion = from != null ? from
+          : own ? Integer.toString(KeywardContracts.lastRelease().schemaVersion().orElse(0) + 1)
+          : "0";
+      long lockTimeout = runnerLockTimeoutMs != null ? runnerLockTimeoutMs
+          : own ? io.keyward.store.postgres.Migrations.LOCK_TIMEOUT.toMillis() : 0;
+      if (lockTimeout < 0) {
+        throw new IllegalArgumentException("--runner-lock-timeout-ms must not be negative");
+      }
+      String seedSql = seed != null ? Files.readString(seed, StandardCharsets.UTF_8)
+          : own ? KeywardContracts.seed() : null;
+      DatabaseUrl server = scratchDb == null || scratchDb.isBlank() ? null : scratchUrl(scratchDb);
+      MigrationSet migrations = own ? MigrationSet.keyward() : MigrationSet.directories(paths);
+      LintCheck.Report report = LintCheck.run(new LintCheck.Request(migrations, fromVersion,
+          previous, server, rows, seedSql, java.time.Duration.ofMillis(lockTimeout)));
+      PrintWriter out = spec.commandLine().getOut();
+      ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+      switch (format) {
+        case "json" -> out.println(json.writeValueAsString(LintOutput.json(report)));
+        case "sarif" -> out.println(json.writeValueAsString(LintOutput.sarif(report,
+            own ? "keyward-store-postgres/src/main/resources/db/migration/"
+                : paths.get(0).toAbsolutePath().toUri().toString())));
+        default -> out.print(LintOutput.text(report, strict));
+      }
+      out.flush();
+      return report.findings().stream().anyMatch(f -> f.counts(strict)) ? FOUND : 0;
     }
   }
 

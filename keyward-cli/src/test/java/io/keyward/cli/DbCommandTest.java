@@ -77,4 +77,37 @@ class DbCommandTest {
     assertThat(text).contains("-- schema: 4").contains("FROM api_keys WHERE key_hash = $1;")
         .contains("-- gated\nINSERT INTO keyward_nodes");
   }
+
+  @Test
+  void lintOfAnIncidentI1MigrationExitsOneWithFileLineRuleAndFixAndSarifForScanners()
+      throws Exception {
+    Path migrations = Files.createDirectories(work.resolve("lint"));
+    Files.writeString(migrations.resolve("V1__accounts.sql"),
+        "CREATE TABLE accounts (id bigint PRIMARY KEY, email text);\n");
+    Files.writeString(migrations.resolve("V2__tokens.sql"),
+        "CREATE TABLE tokens (id bigint, account bigint);\n"
+            + "INSERT INTO tokens SELECT id, id FROM accounts;\n");
+
+    Run text = run("db", "lint", "--from", "2", "--rows", "500", "--scratch-db",
+        TestDatabase.ADMIN_URL, migrations.toString());
+    Run sarif = run("db", "lint", "--from", "2", "--rows", "500", "--scratch-db",
+        TestDatabase.ADMIN_URL, "--format", "sarif", migrations.toString());
+    Run good = run("db", "lint", "--from", "2", "--rows", "500", "--scratch-db",
+        TestDatabase.ADMIN_URL, "--strict", migrations.resolveSibling("none").toString());
+
+    assertThat(text.code()).as(text.err()).isEqualTo(1);
+    assertThat(text.out()).contains("V2__tokens.sql:2 new-table-backfilled error writes 500 row(s)")
+        .contains("fix: create the table in one migration");
+    assertThat(sarif.out()).contains("\"version\" : \"2.1.0\"")
+        .contains("\"ruleId\" : \"new-table-backfilled\"").contains("\"startLine\" : 2");
+    assertThat(good.code()).isEqualTo(2); // not a directory: a usage error
+  }
+
+  @Test
+  void lintOfKeywardsOwnMigrationsPassesWithItsAllowedFinding() {
+    Run run = run("db", "lint", "--scratch-db", TestDatabase.ADMIN_URL);
+
+    assertThat(run.code()).as(run.err() + run.out()).isZero();
+    assertThat(run.out()).contains("0 error(s)").contains("1 allowed");
+  }
 }

@@ -56,6 +56,41 @@ public final class MigrationSet {
     }
   }
 
+  /** A migration's file: its version, name and SQL text. */
+  public record MigrationFile(String version, String script, String sql) {}
+
+  /** The text of every versioned migration, in order (Flyway decides the order and versions). */
+  public List<MigrationFile> files(DatabaseUrl database) {
+    List<MigrationFile> files = new ArrayList<>();
+    for (Migration migration : list(database)) {
+      files.add(new MigrationFile(migration.version(), migration.script(), read(migration.script())));
+    }
+    return files;
+  }
+
+  private String read(String script) {
+    for (String location : locations) {
+      try {
+        if (location.startsWith("filesystem:")) {
+          Path file = Path.of(location.substring("filesystem:".length())).resolve(script);
+          if (Files.isRegularFile(file)) {
+            return Files.readString(file, java.nio.charset.StandardCharsets.UTF_8);
+          }
+        } else if (location.startsWith("classpath:")) {
+          String resource = location.substring("classpath:".length()) + "/" + script;
+          try (var in = MigrationSet.class.getClassLoader().getResourceAsStream(resource)) {
+            if (in != null) {
+              return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            }
+          }
+        }
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException("cannot read " + script + ": " + e.getMessage(), e);
+      }
+    }
+    throw new IllegalStateException("cannot find the text of " + script);
+  }
+
   /** Every versioned migration, in order. */
   public List<Migration> list(DatabaseUrl database) {
     List<Migration> all = new ArrayList<>();
