@@ -249,10 +249,17 @@ public final class LintCheck {
           if (transactional) {
             Map<String, Long> writesNow = writes();
             for (Map.Entry<String, Long> entry : writesNow.entrySet()) {
-              long delta = entry.getValue() - writesBefore.getOrDefault(entry.getKey(), 0L);
+              String oid = entry.getKey().substring(0, entry.getKey().indexOf(':'));
+              long previous = 0;
+              for (Map.Entry<String, Long> earlier : writesBefore.entrySet()) {
+                if (earlier.getKey().startsWith(oid + ":")) {
+                  previous = earlier.getValue();
+                }
+              }
+              long delta = entry.getValue() - previous;
               if (delta > 0) {
-                writtenInto.merge(entry.getKey(), delta, Long::sum);
-                String table = entry.getKey();
+                String table = entry.getKey().substring(entry.getKey().indexOf(':') + 1);
+                writtenInto.merge(table, delta, Long::sum);
                 boolean newTable = createdAt.keySet().stream()
                     .anyMatch(created -> created.endsWith("." + table) || created.equals(table));
                 if (newTable) {
@@ -422,12 +429,17 @@ public final class LintCheck {
           "AccessExclusiveLock").indexOf(mode);
     }
 
-    /** Rows inserted, updated or deleted in this transaction, by table. */
+    /**
+     * Rows inserted, updated or deleted, by table ({@code oid:name}): the backend's counts not yet
+     * flushed, so only differences between two readings mean anything. Keyed by oid, so that a
+     * renamed table is not taken for one that was written into.
+     */
     private Map<String, Long> writes() throws SQLException {
       Map<String, Long> writes = new HashMap<>();
       try (Statement sql = connection.createStatement();
-          ResultSet rs = sql.executeQuery("SELECT relname, n_tup_ins + n_tup_upd + n_tup_del"
-              + " FROM pg_stat_xact_user_tables WHERE relname <> '" + DDL_LOG + "'")) {
+          ResultSet rs = sql.executeQuery("SELECT relid || ':' || relname,"
+              + " n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables"
+              + " WHERE relname <> '" + DDL_LOG + "'")) {
         while (rs.next()) {
           writes.put(rs.getString(1), rs.getLong(2));
         }

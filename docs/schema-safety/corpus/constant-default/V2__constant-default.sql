@@ -1,0 +1,1 @@
+ALTER TABLE accounts ADD COLUMN flags integer NOT NULL DEFAULT 0;

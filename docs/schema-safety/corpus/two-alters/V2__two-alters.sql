@@ -1,0 +1,2 @@
+ALTER TABLE accounts ADD COLUMN a text;
+ALTER TABLE accounts ADD COLUMN b text;

@@ -1,0 +1,1 @@
+ALTER TABLE api_keys RENAME COLUMN name TO display_name;
