@@ -114,6 +114,11 @@ public record ServerSettings(
         verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, value, earlierKeyPrefixes);
   }
 
+  public ServerSettings withMigrateOnStart(boolean value) {
+    return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, value,
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis, earlierKeyPrefixes);
+  }
+
   public ServerSettings withMaxInFlight(int value) {
     return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, migrateOnStart,
         verifier, maxBodyBytes, value, maxDatabaseConnections, clock, redis, earlierKeyPrefixes);

@@ -62,6 +62,11 @@ public final class KeywardTestServer implements AutoCloseable {
         s -> s.withDatabaseUrl(new io.keyward.store.postgres.DatabaseUrl(viaProxy, null, null)));
   }
 
+  /** A server on a database the caller prepared (closed with the server). */
+  public static KeywardTestServer startOn(TestDatabase database, UnaryOperator<ServerSettings> adjust) {
+    return start(database, adjust);
+  }
+
   private static KeywardTestServer start(TestDatabase database, UnaryOperator<ServerSettings> adjust) {
     try {
       Path dataDir = Files.createTempDirectory("keyward-test");
