@@ -33,16 +33,37 @@ final class MigrateCommand implements Callable<Integer> {
     if (url != null) {
       int applied = Migrations.migrate(url, ContractGate.forDatabase(url, overrideReason));
       spec.commandLine().getOut().println("applied " + applied + " migration(s)");
+      runBackfills(url);
       spec.commandLine().getOut().flush();
       return 0;
     }
     try (EmbeddedDatabase embedded = EmbeddedDatabase.start(database.dataDir)) {
       int applied = Migrations.migrate(embedded.url(),
           ContractGate.forDatabase(embedded.url(), overrideReason));
+      runBackfills(embedded.url());
       spec.commandLine().getOut().println("applied " + applied
           + " migration(s) to the embedded database in " + embedded.directory());
       spec.commandLine().getOut().flush();
     }
     return 0;
+  }
+
+  /** The data migrations, in batches outside any DDL transaction, with progress printed. */
+  private void runBackfills(DatabaseUrl url) {
+    if (io.keyward.store.postgres.KeywardBackfills.ALL.isEmpty()) {
+      return;
+    }
+    try (var pool = io.keyward.store.postgres.ConnectionPool.open(url, 2)) {
+      var out = spec.commandLine().getOut();
+      new io.keyward.store.postgres.BackfillRunner(pool,
+          io.keyward.store.postgres.BackfillRunner.Settings.DEFAULTS)
+          .runAll(io.keyward.store.postgres.KeywardBackfills.ALL, step -> {
+            if (step.done() || step.batches() % 10 == 0) {
+              out.println("backfill " + step.name() + ": " + step.rowsDone() + " row(s) in "
+                  + step.batches() + " batch(es)" + (step.done() ? ", done" : ""));
+              out.flush();
+            }
+          });
+    }
   }
 }
