@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -42,6 +43,7 @@ final class DbCommand {
           "Exit 0: compatible; 1: a break; 2: a usage error."})
   static final class Compat implements Callable<Integer> {
     @Spec CommandSpec spec;
+    @Mixin ScratchOptions scratch;
 
     @Parameters(paramLabel = "PATH", arity = "0..*",
         description = "Directories of Flyway-style migrations (V<version>__<name>.sql).")
@@ -61,19 +63,11 @@ final class DbCommand {
             + " contract's '-- schema:' header plus one).")
     String from;
 
-    @Option(names = "--scratch-db", paramLabel = "URL", defaultValue = "${env:KEYWARD_SCRATCH_DB}",
-        description = "A PostgreSQL server to create the scratch database on (env"
-            + " KEYWARD_SCRATCH_DB); default: an embedded one.")
-    String scratchDb;
 
     @Option(names = "--rows", defaultValue = "1000",
         description = "Generated rows per table of the baseline (default: ${DEFAULT-VALUE}).")
     int rows;
 
-    @Option(names = "--seed", paramLabel = "FILE",
-        description = "SQL run on the baseline before rows are generated (${rows} is --rows);"
-            + " tables it fills are not generated.")
-    Path seed;
 
     @Option(names = "--format", defaultValue = "text",
         description = "text or json (default: ${DEFAULT-VALUE}).")
@@ -107,9 +101,8 @@ final class DbCommand {
       }
       QueryContract current = newContract != null ? QueryContract.read(newContract)
           : own ? KeywardContracts.current(0) : null;
-      String seedSql = seed != null ? Files.readString(seed, StandardCharsets.UTF_8)
-          : own ? KeywardContracts.seed() : null;
-      DatabaseUrl server = scratchDb == null || scratchDb.isBlank() ? null : scratchUrl(scratchDb);
+      String seedSql = scratch.seedSql(own);
+      DatabaseUrl server = scratch.server();
       MigrationSet migrations = own ? MigrationSet.keyward() : MigrationSet.directories(paths);
       CompatReport report = CompatCheck.run(new CompatCheck.Request(migrations, previous, current,
           fromVersion, server, rows, seedSql));
@@ -141,6 +134,7 @@ final class DbCommand {
           "Exit 0: no error (warnings fail only with --strict); 1: an error; 2: a usage error."})
   static final class Lint implements Callable<Integer> {
     @Spec CommandSpec spec;
+    @Mixin ScratchOptions scratch;
 
     @Parameters(paramLabel = "PATH", arity = "0..*",
         description = "Directories of Flyway-style migrations (V<version>__<name>.sql).")
@@ -155,18 +149,11 @@ final class DbCommand {
         description = "The previous release's query contract, replayed while each migration runs.")
     Path contract;
 
-    @Option(names = "--scratch-db", paramLabel = "URL", defaultValue = "${env:KEYWARD_SCRATCH_DB}",
-        description = "A PostgreSQL server (superuser: it installs an event trigger) to create the"
-            + " scratch database on (env KEYWARD_SCRATCH_DB); default: an embedded one.")
-    String scratchDb;
 
     @Option(names = "--rows", defaultValue = "10000",
         description = "Generated rows per table of the baseline (default: ${DEFAULT-VALUE}).")
     int rows;
 
-    @Option(names = "--seed", paramLabel = "FILE",
-        description = "SQL run on the baseline before rows are generated (${rows} is --rows).")
-    Path seed;
 
     @Option(names = "--runner-lock-timeout-ms", paramLabel = "MS",
         description = "The lock_timeout your migration runner sets before each migration (default:"
@@ -199,9 +186,8 @@ final class DbCommand {
       if (lockTimeout < 0) {
         throw new IllegalArgumentException("--runner-lock-timeout-ms must not be negative");
       }
-      String seedSql = seed != null ? Files.readString(seed, StandardCharsets.UTF_8)
-          : own ? KeywardContracts.seed() : null;
-      DatabaseUrl server = scratchDb == null || scratchDb.isBlank() ? null : scratchUrl(scratchDb);
+      String seedSql = scratch.seedSql(own);
+      DatabaseUrl server = scratch.server();
       MigrationSet migrations = own ? MigrationSet.keyward() : MigrationSet.directories(paths);
       LintCheck.Report report = LintCheck.run(new LintCheck.Request(migrations, fromVersion,
           previous, server, rows, seedSql, java.time.Duration.ofMillis(lockTimeout)));
@@ -246,11 +232,35 @@ final class DbCommand {
     }
   }
 
-  static DatabaseUrl scratchUrl(String text) {
-    try {
-      return DatabaseUrl.parse(text);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("--scratch-db/KEYWARD_SCRATCH_DB: " + e.getMessage());
+  /** Where db lint and db compat make their scratch database, and what they seed it with. */
+  static final class ScratchOptions {
+    @Option(names = "--scratch-db", paramLabel = "URL", defaultValue = "${env:KEYWARD_SCRATCH_DB}",
+        description = "A PostgreSQL server (a superuser for db lint: it installs an event trigger)"
+            + " to create and drop the scratch database on (env KEYWARD_SCRATCH_DB); default: an"
+            + " embedded one.")
+    String scratchDb;
+
+    @Option(names = "--seed", paramLabel = "FILE",
+        description = "SQL run on the baseline before rows are generated (${rows} is --rows);"
+            + " tables it fills are not generated.")
+    Path seed;
+
+    /** The scratch server, or null for the embedded one. */
+    DatabaseUrl server() {
+      if (scratchDb == null || scratchDb.isBlank()) {
+        return null;
+      }
+      try {
+        return DatabaseUrl.parse(scratchDb);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--scratch-db/KEYWARD_SCRATCH_DB: " + e.getMessage());
+      }
+    }
+
+    /** The seed to run: the file given, Keyward's own for its own migrations, or none. */
+    String seedSql(boolean own) throws IOException {
+      return seed != null ? Files.readString(seed, StandardCharsets.UTF_8)
+          : own ? KeywardContracts.seed() : null;
     }
   }
 }

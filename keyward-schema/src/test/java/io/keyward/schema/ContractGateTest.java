@@ -44,14 +44,14 @@ class ContractGateTest {
     try (TestDatabase database = TestDatabase.createMigrated(); NodeRegistry n = liveNode(database)) {
       assertThatThrownBy(() -> migrateWith(database, "rename", null))
           .isInstanceOf(IllegalStateException.class)
-          .hasMessageContaining("V5__rename_name.sql breaks the query contract of live node(s)"
+          .hasMessageContaining("V100__rename_name.sql breaks the query contract of live node(s)"
               + " node_n (0.9.0): statement 1 (SELECT key_id, name FROM api_keys")
           .hasMessageContaining("42703")
           .hasMessageContaining("rolled back");
 
       assertThat(column(database, "name")).isEqualTo("1");
       assertThat(database.queryForString("SELECT max(version::int)::text FROM"
-          + " keyward_schema_history WHERE success")).isEqualTo("4");
+          + " keyward_schema_history WHERE success")).isEqualTo("5");
     }
   }
 
@@ -71,7 +71,7 @@ class ContractGateTest {
       assertThat(column(database, "display_name")).isEqualTo("1");
       assertThat(database.queryForString("SELECT reason || ' | ' || script FROM"
           + " keyward_migration_overrides")).isEqualTo("0.9.0 nodes are draining; accepted |"
-          + " V5__rename_name.sql");
+          + " V100__rename_name.sql");
     }
   }
 

@@ -58,7 +58,7 @@ class IncidentI3ReplayTest {
       io.keyward.testing.Eventually.await(() -> answered.get() > 50);
 
       assertThatThrownBy(() -> migrate(keyward, "contract"))
-          .hasMessageContaining("V5__rename_name.sql breaks the query contract of live node(s)")
+          .hasMessageContaining("V100__rename_name.sql breaks the query contract of live node(s)")
           .hasMessageContaining("(" + KeywardServer.RELEASE + ")")
           .hasMessageContaining("column \"name\"");
       int before = answered.get();
