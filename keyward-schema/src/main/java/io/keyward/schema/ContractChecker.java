@@ -75,12 +75,47 @@ final class ContractChecker {
     for (ContractStatement statement : contract.statements()) {
       java.sql.Savepoint savepoint = connection.setSavepoint();
       try {
-        results.add(checkOne(connection, statement));
+        results.add(prepareOnly(connection, statement));
       } finally {
         connection.rollback(savepoint);
       }
     }
     return results;
+  }
+
+  /**
+   * Only prepares {@code statement} (PostgreSQL parses and analyses it against the schema: a
+   * missing table or column, an ambiguous name, a type that no longer fits), executing nothing.
+   * What the contract gate does inside a production migration: executing there would take row
+   * locks and run arbitrary statements while the migration's locks are held.
+   */
+  static Result prepareOnly(Connection connection, ContractStatement statement) {
+    if (!isQuery(statement.sql())) {
+      return new Result(Stage.EXECUTE_FAILED, null, "not a SELECT, INSERT, UPDATE, DELETE or WITH"
+          + " statement: not run inside a migration");
+    }
+    SqlScript.Parameterized parameterized = SqlScript.parameterize(statement.sql());
+    try (PreparedStatement prepared = connection.prepareStatement(parameterized.jdbcSql())) {
+      prepared.getParameterMetaData();
+      return Result.OK;
+    } catch (SQLException e) {
+      return new Result(Stage.PREPARE_FAILED, e.getSQLState(), firstLine(e.getMessage()));
+    }
+  }
+
+  /** Whether a contract statement is a plain query or data change (its first word, lexed). */
+  static boolean isQuery(String sql) {
+    List<SqlScript.Statement> statements = SqlScript.split(sql);
+    if (statements.size() != 1) {
+      return false;
+    }
+    String text = statements.get(0).sql();
+    int end = 0;
+    while (end < text.length() && Character.isLetter(text.charAt(end))) {
+      end++;
+    }
+    String first = text.substring(0, end).toUpperCase(java.util.Locale.ROOT);
+    return List.of("SELECT", "INSERT", "UPDATE", "DELETE", "WITH").contains(first);
   }
 
   private static Result checkOne(Connection connection, ContractStatement statement)
@@ -120,8 +155,13 @@ final class ContractChecker {
       SqlScript.Parameterized parameterized, ParameterMetaData parameters) throws SQLException {
     Map<Integer, Object> values = new HashMap<>();
     if (statement.args() != null && !statement.args().isEmpty()) {
+      String select = "SELECT " + String.join(", ", statement.args());
+      if (SqlScript.split(select).size() != 1) {
+        throw new SQLException("example arguments must be expressions, not statements: "
+            + String.join(", ", statement.args()), "22023");
+      }
       try (Statement evaluate = connection.createStatement();
-          ResultSet rs = evaluate.executeQuery("SELECT " + String.join(", ", statement.args()))) {
+          ResultSet rs = evaluate.executeQuery(select)) {
         rs.next();
         for (int n = 1; n <= statement.args().size(); n++) {
           values.put(n, rs.getObject(n));

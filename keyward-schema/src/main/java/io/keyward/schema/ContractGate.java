@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * release that is still running is not applied. Each live node records its contract in the node
  * registry; before each migration the gate runs every live contract on the migration's own
  * connection, and again after the migration's statements, inside its transaction and before it
- * commits (each statement prepared and executed in a savepoint that is rolled back). A statement
+ * commits (each statement prepared in a savepoint that is rolled back). A statement
  * that worked before and fails after is a break: the migration fails and is rolled back, naming
  * the nodes and the statements. A statement issued behind a schema gate ({@code -- gated}) may
  * fail: its path switches itself off. An explicit override with a reason lets the migration
@@ -34,13 +34,20 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Whether a migration is an expand or a contract is therefore decided by what it does to the
  * live releases' statements on the real schema, not by its file name.
+ *
+ * <p>Inside a production migration the statements are only prepared, never executed (no row
+ * locks while the migration holds its own, nothing a contract says is run); statements other
+ * than SELECT, INSERT, UPDATE, DELETE and WITH are skipped; a check that ends or replaces the
+ * migration's transaction fails the migration. {@code db compat} executes them too, on a
+ * scratch database.
  */
 public final class ContractGate implements Callback {
   private static final Logger LOG = LoggerFactory.getLogger(ContractGate.class);
   static final String LIVE_CONTRACTS =
       "SELECT contract_sha256, contract, string_agg(node_id || ' (' || release || ')', ', '"
           + " ORDER BY node_id) FROM keyward_nodes WHERE stopped_at IS NULL"
-          + " AND heartbeat_at > now() - interval '15 seconds' GROUP BY contract_sha256, contract";
+          + " AND heartbeat_at > now() - interval '15 seconds'"
+          + " AND heartbeat_at <= now() + interval '5 seconds' GROUP BY contract_sha256, contract";
 
   /** A contract and the live nodes running it. */
   record LiveContract(String nodes, QueryContract contract) {}
@@ -136,6 +143,13 @@ public final class ContractGate implements Callback {
       }
       MigrationInfo migration = context.getMigrationInfo();
       String script = migration == null ? "a migration" : migration.getScript();
+      if (connection.getAutoCommit()) {
+        // Flyway ran it outside a transaction: it is applied, and failing now would only leave a
+        // failed row in the history that blocks every later migrate. Say so, loudly.
+        LOG.error("{} ran outside a transaction and breaks the query contract of {}; it is"
+            + " applied and cannot be rolled back", script, String.join("; ", broken));
+        return;
+      }
       if (overrideReason != null) {
         record(connection, migration, script, broken);
         LOG.warn("{} breaks the contract of live nodes and is applied by override ({}): {}",
@@ -150,11 +164,35 @@ public final class ContractGate implements Callback {
     }
   }
 
+  /**
+   * Prepares each statement of {@code contract} on the migration's connection, in a savepoint
+   * rolled back, executing nothing (see {@link ContractChecker#prepareOnly}). Checks afterwards
+   * that the migration's transaction is still the one it was: a contract is read from the
+   * database, and nothing in it may end or replace the migration's transaction.
+   */
   private static List<Result> check(Connection connection, QueryContract contract)
       throws SQLException {
-    return connection.getAutoCommit()
-        ? ContractChecker.check(connection, contract) // a migration run outside a transaction
-        : ContractChecker.checkInSavepoints(connection, contract);
+    if (connection.getAutoCommit()) {
+      List<Result> results = new ArrayList<>();
+      for (ContractStatement statement : contract.statements()) {
+        results.add(ContractChecker.prepareOnly(connection, statement));
+      }
+      return results;
+    }
+    long transaction = currentTransaction(connection);
+    List<Result> results = ContractChecker.checkInSavepoints(connection, contract);
+    if (currentTransaction(connection) != transaction) {
+      throw new FlywayException("the contract gate lost the migration's transaction");
+    }
+    return results;
+  }
+
+  private static long currentTransaction(Connection connection) throws SQLException {
+    try (var statement = connection.createStatement();
+        ResultSet rs = statement.executeQuery("SELECT txid_current()")) {
+      rs.next();
+      return rs.getLong(1);
+    }
   }
 
   private void record(Connection connection, @Nullable MigrationInfo migration, String script,

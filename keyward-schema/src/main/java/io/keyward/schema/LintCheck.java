@@ -73,7 +73,10 @@ public final class LintCheck {
         }
       }
       List<Finding> findings = new ArrayList<>();
-      try (Connection connection = scratch.connect()) {
+      // The runner's lock_timeout is a connection option, as Keyward's runner sets it, so that a
+      // migration's RESET returns to it rather than to none.
+      try (Connection connection = scratch.connect(
+          "-c lock_timeout=" + request.runnerLockTimeout().toMillis())) {
         if (lastBaseline != null) {
           request.migrations().migrateTo(scratch.url(), lastBaseline);
         }
@@ -87,9 +90,6 @@ public final class LintCheck {
         }
         RowFiller.fill(connection, request.rows(), "keyward_scratch_history");
         installDdlLog(connection);
-        try (Statement statement = connection.createStatement()) {
-          statement.execute("SET lock_timeout = " + request.runnerLockTimeout().toMillis());
-        }
         for (MigrationSet.MigrationFile file : pending) {
           List<Finding> found = new FileRun(scratch, connection, file, request).run();
           findings.addAll(applyAllowComments(file, found));
@@ -140,6 +140,17 @@ public final class LintCheck {
       boolean transactional = runsInATransaction(statements);
       Replay replay = request.previous() == null ? null
           : Replay.start(scratch, request.previous());
+      try {
+        return runStatements(statements, before, transactional, replay);
+      } finally {
+        if (replay != null) {
+          replay.stop(); // idempotent: ends the replay on every path, an exception's included
+        }
+      }
+    }
+
+    private List<Finding> runStatements(List<SqlScript.Statement> statements, Catalog before,
+        boolean transactional, @Nullable Replay replay) throws SQLException {
       Map<String, Long> createdAt = new LinkedHashMap<>(); // new table -> when (nanos)
       Map<String, Integer> createdLine = new HashMap<>();
       Map<String, Long> writtenInto = new LinkedHashMap<>();
@@ -341,6 +352,10 @@ public final class LintCheck {
         for (SqlScript.Statement statement : statements) {
           try (Statement sql = connection.createStatement()) {
             sql.execute("SAVEPOINT keyward_lint_probe");
+            // Cancelled after 1 ms: a statement that may run in a transaction is cancelled
+            // (57014) or done and rolled back; one that may not is refused (25001) before it
+            // does anything. Either way the probe does not do the work twice.
+            sql.execute("SET LOCAL statement_timeout = 1");
             sql.execute(statement.sql());
             anyTransactional = true;
           } catch (SQLException e) {
@@ -655,6 +670,9 @@ public final class LintCheck {
     }
 
     List<Event> stop() {
+      if (stopped) {
+        return List.of();
+      }
       stopped = true;
       try {
         thread.join(Duration.ofSeconds(30));

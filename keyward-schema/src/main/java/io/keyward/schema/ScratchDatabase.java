@@ -38,12 +38,24 @@ public final class ScratchDatabase implements AutoCloseable {
     this.url = new DatabaseUrl(jdbc, server.user(), server.password());
   }
 
+  /** Refuses a server URL that does not name its database in a path the scratch one can replace. */
+  private static void requireDatabaseInPath(DatabaseUrl server) {
+    if (!server.jdbcUrl().matches("jdbc:postgresql://[^/]+/[^/?]*(\\?.*)?")) {
+      throw new IllegalArgumentException("the scratch server URL must have the form"
+          + " jdbc:postgresql://host:port/database (the database is only used to create and drop"
+          + " the scratch one): " + server);
+    }
+  }
+
   /**
    * Creates a scratch database on {@code server}, or on an embedded PostgreSQL if it is null.
    *
    * @throws IllegalStateException in one line when the server cannot be used
    */
   public static ScratchDatabase create(@Nullable DatabaseUrl server) {
+    if (server != null) {
+      requireDatabaseInPath(server);
+    }
     EmbeddedDatabase embedded = null;
     Path dir = null;
     if (server == null) {
@@ -74,16 +86,47 @@ public final class ScratchDatabase implements AutoCloseable {
     return url;
   }
 
-  /** A new connection to the scratch database. */
+  /** A new connection to the scratch database (checked to be the scratch database). */
   public Connection connect() throws SQLException {
-    return DriverManager.getConnection(url.jdbcUrl(),
-        url.user() == null ? null : url.user(), url.password());
+    return connect(null);
+  }
+
+  /**
+   * A new connection to the scratch database with server {@code options} (such as {@code -c
+   * lock_timeout=5000}, in effect from the start, so {@code RESET} returns to them).
+   */
+  public Connection connect(@Nullable String options) throws SQLException {
+    java.util.Properties properties = new java.util.Properties();
+    if (url.user() != null) {
+      properties.setProperty("user", url.user());
+    }
+    if (url.password() != null) {
+      properties.setProperty("password", url.password());
+    }
+    if (options != null) {
+      properties.setProperty("options", options);
+    }
+    Connection connection = DriverManager.getConnection(url.jdbcUrl(), properties);
+    try (Statement statement = connection.createStatement();
+        java.sql.ResultSet rs = statement.executeQuery("SELECT current_database()")) {
+      rs.next();
+      if (!name.equals(rs.getString(1))) {
+        connection.close();
+        throw new IllegalStateException("connected to " + rs.getString(1) + ", not to the scratch"
+            + " database " + name + ": refusing to go on");
+      }
+    }
+    return connection;
   }
 
   @Override
   public void close() {
     try {
       admin(server, "DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+    } catch (IllegalStateException e) {
+      // The check's result stands; a scratch database left behind is named for its owner.
+      org.slf4j.LoggerFactory.getLogger(ScratchDatabase.class)
+          .warn("could not drop the scratch database {}: {}", name, e.getMessage());
     } finally {
       if (embedded != null) {
         embedded.close();

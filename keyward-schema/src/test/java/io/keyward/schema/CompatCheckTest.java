@@ -92,4 +92,12 @@ class CompatCheckTest {
         .containsExactly("3", "4", "5");
     assertThat(report.notes()).noneMatch(note -> note.startsWith("previous"));
   }
+
+  @Test
+  void scratchServerUrlThatDoesNotNameItsDatabaseInAPathIsRefused() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ScratchDatabase.create(
+            new DatabaseUrl("jdbc:postgresql:appdb", null, null)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("jdbc:postgresql://host:port/database");
+  }
 }

@@ -83,4 +83,19 @@ class ContractGateTest {
       assertThat(migrateWith(database, "rename", null)).isEqualTo(1);
     }
   }
+
+  @Test
+  void contractThatTriesToEndTheMigrationsTransactionCannot() {
+    try (TestDatabase database = TestDatabase.createMigrated();
+        NodeRegistry n = NodeRegistry.start(database.pool(), Clock.systemUTC(), "node_x", "9.9.9",
+            "COMMIT;\nSELECT pg_advisory_lock(1);\n" + RELEASE_N, "host-x",
+            new SimpleMeterRegistry())) {
+      assertThatThrownBy(() -> migrateWith(database, "rename", null))
+          .hasMessageContaining("statement 3");
+
+      assertThat(column(database, "name")).isEqualTo("1"); // rolled back, not committed
+      assertThat(database.queryForString("SELECT count(*)::text FROM pg_locks"
+          + " WHERE locktype = 'advisory'")).isEqualTo("0");
+    }
+  }
 }

@@ -62,15 +62,21 @@ public final class BackfillRunner {
   public Progress run(Backfill backfill, Consumer<Progress> progress) {
     try (Connection connection = pool.getConnection()) {
       String keyType = keyType(connection, backfill);
+      requireUniqueKey(connection, backfill);
       start(connection, backfill);
       String key = backfill.keyColumn();
-      String update = "WITH batch AS (SELECT " + key + " FROM " + backfill.table()
+      // The batch is chosen by key; the UPDATE checks `pending` again on each row's current
+      // version, so a value the application wrote since the batch was chosen is never
+      // overwritten. Done is decided by how many rows the batch chose, not how many changed.
+      String update = "WITH batch AS (SELECT " + key + " AS batch_key FROM " + backfill.table()
           + " WHERE (" + backfill.pending() + ") AND (CAST(? AS text) IS NULL OR " + key
           + " > CAST(? AS " + keyType + ")) ORDER BY " + key + " LIMIT ?),"
           + " updated AS (UPDATE " + backfill.table() + " SET " + backfill.set()
-          + " FROM batch WHERE " + backfill.table() + "." + key + " = batch." + key
-          + " RETURNING " + backfill.table() + "." + key + " AS k)"
-          + " SELECT count(*), max(k)::text FROM updated";
+          + " FROM batch WHERE " + backfill.table() + "." + key + " = batch.batch_key AND ("
+          + backfill.pending() + ") RETURNING 1)"
+          + " SELECT (SELECT count(*) FROM batch),"
+          + " (SELECT batch_key::text FROM batch ORDER BY batch_key DESC LIMIT 1),"
+          + " (SELECT count(*) FROM updated)";
       while (true) {
         Progress step = batchWithRetries(connection, backfill, update);
         progress.accept(step);
@@ -125,6 +131,7 @@ public final class BackfillRunner {
           }
         }
       }
+      int chosen;
       int rows;
       String lastKey;
       try (PreparedStatement batch = connection.prepareStatement(update)) {
@@ -133,8 +140,9 @@ public final class BackfillRunner {
         batch.setInt(3, settings.batchSize());
         try (ResultSet rs = batch.executeQuery()) {
           rs.next();
-          rows = rs.getInt(1);
-          lastKey = rows == 0 ? cursor : rs.getString(2);
+          chosen = rs.getInt(1);
+          lastKey = chosen == 0 ? cursor : rs.getString(2);
+          rows = rs.getInt(3);
         }
       }
       try (PreparedStatement save = connection.prepareStatement(
@@ -143,7 +151,7 @@ public final class BackfillRunner {
               + " done_at = CASE WHEN ? THEN now() END WHERE name = ?")) {
         save.setString(1, lastKey);
         save.setInt(2, rows);
-        save.setBoolean(3, rows < settings.batchSize());
+        save.setBoolean(3, chosen < settings.batchSize());
         save.setString(4, backfill.name());
         save.executeUpdate();
       }
@@ -173,6 +181,25 @@ public final class BackfillRunner {
         "INSERT INTO keyward_backfills (name) VALUES (?) ON CONFLICT (name) DO NOTHING")) {
       insert.setString(1, backfill.name());
       insert.executeUpdate();
+    }
+  }
+
+  /** The walk by key is only exact over a unique, NOT NULL key (ties and NULLs would be skipped). */
+  private static void requireUniqueKey(Connection connection, Backfill backfill) throws SQLException {
+    try (PreparedStatement unique = connection.prepareStatement(
+        "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
+            + " AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass(?) AND i.indisunique"
+            + " AND i.indnkeyatts = 1 AND a.attname = ? AND a.attnotnull)")) {
+      unique.setString(1, backfill.table());
+      unique.setString(2, backfill.keyColumn());
+      try (ResultSet rs = unique.executeQuery()) {
+        rs.next();
+        if (!rs.getBoolean(1)) {
+          throw new IllegalStateException("backfill " + backfill.name() + ": "
+              + backfill.table() + "." + backfill.keyColumn() + " must be a unique, NOT NULL"
+              + " column (a primary key) to walk the table by");
+        }
+      }
     }
   }
 

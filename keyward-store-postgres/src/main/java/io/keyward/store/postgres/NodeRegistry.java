@@ -14,11 +14,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Objects;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.LoggerFactory;
@@ -28,7 +26,9 @@ import org.slf4j.LoggerFactory;
  * each runs and the hash of its query contract, by heartbeat. Migrations use it to tell which
  * releases are live; rollout switches to say which nodes have applied a change.
  *
- * <p>A side effect, never on the verify path: the heartbeat runs on its own thread every {@link
+ * <p>Times are the database's ({@code now()}), never a node's clock, so a node whose clock is
+ * off is neither hidden nor kept alive by it. A side effect, never on the verify path: the
+ * heartbeat runs on its own thread every {@link
  * #HEARTBEAT_EVERY}, and a failing database only delays it (counted, warned at most every 30 s).
  * Reads and writes go through a {@link SchemaGate}: until the table is visible to the pool (a
  * node of this release starting against a schema not yet migrated), the registry is off and the
@@ -47,14 +47,17 @@ public final class NodeRegistry implements AutoCloseable {
           + " stopped_at FROM keyward_nodes WHERE false";
   static final String BEAT =
       "INSERT INTO keyward_nodes (node_id, release, contract_sha256, contract, host, started_at,"
-          + " heartbeat_at, stopped_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)"
-          + " ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,"
-          + " stopped_at = NULL";
-  static final String STOP = "UPDATE keyward_nodes SET stopped_at = ? WHERE node_id = ?";
+          + " heartbeat_at, stopped_at) VALUES (?, ?, ?, ?, ?, now(), now(), NULL)"
+          + " ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = now()"
+          + " WHERE keyward_nodes.stopped_at IS NULL";
+  static final String STOP = "UPDATE keyward_nodes SET stopped_at = now() WHERE node_id = ?";
   static final String LIST =
       "SELECT node_id, release, contract_sha256, contract, host, started_at, heartbeat_at"
-          + " FROM keyward_nodes WHERE stopped_at IS NULL AND heartbeat_at > ? ORDER BY started_at";
-  static final String FORGET = "DELETE FROM keyward_nodes WHERE heartbeat_at < ?";
+          + " FROM keyward_nodes WHERE stopped_at IS NULL"
+          + " AND heartbeat_at > now() - make_interval(secs => ?)"
+          + " AND heartbeat_at <= now() + interval '5 seconds' ORDER BY started_at";
+  static final String FORGET =
+      "DELETE FROM keyward_nodes WHERE heartbeat_at < now() - make_interval(days => ?)";
 
   /** Every statement the registry issues: part of the query contract. */
   public static final List<String> QUERY_CONTRACT = List.of(PROBE, BEAT, STOP, LIST, FORGET);
@@ -74,7 +77,6 @@ public final class NodeRegistry implements AutoCloseable {
   private final String contractSha256;
   private final String contract;
   private final String host;
-  private final Instant startedAt;
   private final SchemaGate gate;
   private final RateLimitedLogger warnings;
   private final Counter failures;
@@ -90,7 +92,6 @@ public final class NodeRegistry implements AutoCloseable {
     this.contract = contract;
     this.contractSha256 = contractHash(contract);
     this.host = host;
-    this.startedAt = clock.instant();
     this.gate = new SchemaGate("node-registry", PROBE, pool, clock, HEARTBEAT_EVERY, registry);
     this.warnings = new RateLimitedLogger(LoggerFactory.getLogger(NodeRegistry.class), clock,
         Duration.ofSeconds(30));
@@ -142,11 +143,10 @@ public final class NodeRegistry implements AutoCloseable {
    * @throws io.keyward.store.StoreException if the database fails
    */
   public List<Node> liveNodes() {
-    Instant since = clock.instant().minus(LIVE_WITHIN);
     return gate.call(() -> {
       try (Connection connection = pool.getConnection();
           PreparedStatement statement = connection.prepareStatement(LIST)) {
-        statement.setObject(1, utc(since));
+        statement.setLong(1, LIVE_WITHIN.toSeconds());
         List<Node> nodes = new ArrayList<>();
         try (ResultSet rs = statement.executeQuery()) {
           while (rs.next()) {
@@ -159,17 +159,21 @@ public final class NodeRegistry implements AutoCloseable {
     }, List::of);
   }
 
-  /** Marks this node stopped and ends the heartbeat. */
+  /** Ends the heartbeat, then marks this node stopped (a late heartbeat cannot undo that). */
   @Override
   public void close() {
     closed = true;
     heartbeat.interrupt();
     try {
+      heartbeat.join(java.time.Duration.ofSeconds(5));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    try {
       gate.call(() -> {
         try (Connection connection = pool.getConnection();
             PreparedStatement statement = connection.prepareStatement(STOP)) {
-          statement.setObject(1, utc(clock.instant()));
-          statement.setString(2, nodeId);
+          statement.setString(1, nodeId);
           return statement.executeUpdate();
         }
       }, () -> 0);
@@ -207,8 +211,6 @@ public final class NodeRegistry implements AutoCloseable {
           statement.setString(3, contractSha256);
           statement.setString(4, contract);
           statement.setString(5, host);
-          statement.setObject(6, utc(startedAt));
-          statement.setObject(7, utc(clock.instant()));
           return statement.executeUpdate();
         }
       }, () -> 0);
@@ -223,17 +225,13 @@ public final class NodeRegistry implements AutoCloseable {
       gate.call(() -> {
         try (Connection connection = pool.getConnection();
             PreparedStatement statement = connection.prepareStatement(FORGET)) {
-          statement.setObject(1, utc(clock.instant().minus(FORGET_AFTER)));
+          statement.setLong(1, FORGET_AFTER.toDays());
           return statement.executeUpdate();
         }
       }, () -> 0);
     } catch (RuntimeException e) {
       warnings.warn("could not forget long-silent nodes: {}", e.toString());
     }
-  }
-
-  private static OffsetDateTime utc(Instant instant) {
-    return Objects.requireNonNull(instant).atOffset(ZoneOffset.UTC);
   }
 
   private static @Nullable Instant instant(ResultSet rs, int column) throws SQLException {

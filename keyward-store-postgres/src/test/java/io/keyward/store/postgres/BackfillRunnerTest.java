@@ -81,4 +81,17 @@ class BackfillRunnerTest {
       assertEveryRowDoneExactlyOnce(database);
     }
   }
+
+  @Test
+  void tableWithoutAUniqueKeyIsRefusedBeforeAnythingIsWritten() {
+    try (TestDatabase database = TestDatabase.createMigrated()) {
+      database.execute("CREATE TABLE loose (id bigint, a int, b int, touched int DEFAULT 0)");
+      database.execute("INSERT INTO loose (id, a) SELECT g % 10, g FROM generate_series(1, 100) g");
+
+      assertThatThrownBy(() -> new BackfillRunner(database.pool(), FAST).run(
+          new Backfill("loose_b", "loose", "id", "b = a", "b IS NULL"), step -> {}))
+          .hasMessageContaining("loose.id must be a unique, NOT NULL column");
+      assertThat(database.queryForString("SELECT count(b) FROM loose")).isEqualTo("0");
+    }
+  }
 }

@@ -34,7 +34,8 @@ class NodeRegistryTest {
       b.close(); // a graceful stop
       assertThat(a.liveNodes()).extracting(NodeRegistry.Node::nodeId).containsExactly("node_a");
 
-      clock.advance(NodeRegistry.LIVE_WITHIN.plusSeconds(1)); // a killed node stops beating
+      // A killed node stops beating: its last heartbeat grows old (on the database's clock).
+      database.execute("UPDATE keyward_nodes SET heartbeat_at = now() - interval '1 minute'");
       assertThat(a.liveNodes()).isEmpty();
       a.beat();
       assertThat(a.liveNodes()).extracting(NodeRegistry.Node::nodeId).containsExactly("node_a");
@@ -57,6 +58,19 @@ class NodeRegistryTest {
       assertThat(early.liveNodes()).extracting(NodeRegistry.Node::nodeId)
           .containsExactly("node_early");
       early.close();
+    }
+  }
+
+  @Test
+  void aNodesOwnClockNeitherHidesItNorKeepsItAlive() {
+    try (TestDatabase database = TestDatabase.createMigrated()) {
+      clock.advance(java.time.Duration.ofHours(3)); // this node's clock runs far ahead
+      NodeRegistry node = node(database, "node_fast", "0.1.0");
+
+      assertThat(node.liveNodes()).extracting(NodeRegistry.Node::nodeId).containsExactly("node_fast");
+      node.close();
+      node.beat(); // a heartbeat after the stop does not bring it back
+      assertThat(node.liveNodes()).isEmpty();
     }
   }
 
