@@ -30,6 +30,9 @@ public final class SqlScript {
     int start = 0;
     int line = 1;
     int startLine = -1; // line of the first significant character of the current statement
+    String firstWord = null;
+    String previousWord = null;
+    int atomicDepth = 0;
     int i = 0;
     int n = text.length();
     while (i < n) {
@@ -71,16 +74,36 @@ public final class SqlScript {
         startLine = line;
         start = i; // leading comments are not part of the statement
       }
-      if (c == ';') {
+      if (c == ';' && atomicDepth == 0) {
         if (startLine > 0) {
           add(statements, text.substring(start, i), startLine);
         }
         start = i + 1;
         startLine = -1;
+        firstWord = null;
+        previousWord = null;
         i++;
         continue;
       }
       int end = skipQuoted(text, i);
+      if (isIdentifierPart(c) && !Character.isDigit(c)) {
+        // A SQL-standard function body (CREATE FUNCTION ... BEGIN ATOMIC ... END) holds
+        // semicolons of its own: inside one, BEGIN and CASE open a block and END closes one, as
+        // psql counts them.
+        String word = text.substring(i, end).toUpperCase(java.util.Locale.ROOT);
+        if (firstWord == null) {
+          firstWord = word;
+        } else if ("CREATE".equals(firstWord)) {
+          if (word.equals("ATOMIC") && "BEGIN".equals(previousWord)) {
+            atomicDepth++;
+          } else if (atomicDepth > 0 && word.equals("CASE")) {
+            atomicDepth++;
+          } else if (atomicDepth > 0 && word.equals("END")) {
+            atomicDepth--;
+          }
+        }
+        previousWord = word;
+      }
       for (int k = i; k < end; k++) {
         if (text.charAt(k) == '\n') {
           line++;

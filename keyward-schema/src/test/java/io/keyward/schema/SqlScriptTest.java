@@ -31,6 +31,20 @@ class SqlScriptTest {
   }
 
   @Test
+  void sqlStandardFunctionBodiesKeepTheirSemicolons() {
+    String script = """
+        CREATE FUNCTION grade(n int) RETURNS text LANGUAGE sql
+        BEGIN ATOMIC
+          SELECT CASE WHEN n > 1 THEN 'many' ELSE 'one' END;
+          SELECT 'x';
+        END;
+        SELECT grade(2);
+        """;
+
+    assertThat(SqlScript.split(script)).extracting(SqlScript.Statement::line).containsExactly(1, 6);
+  }
+
+  @Test
   void emptyAndCommentOnlyPiecesAreNotStatements() {
     assertThat(SqlScript.split(";;  -- nothing\n/* nothing */ ;")).isEmpty();
     assertThat(SqlScript.split("SELECT 1;;SELECT 2")).extracting(SqlScript.Statement::sql)
