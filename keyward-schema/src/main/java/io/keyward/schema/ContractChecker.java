@@ -1,6 +1,7 @@
 package io.keyward.schema;
 
 import io.keyward.schema.QueryContract.ContractStatement;
+import io.keyward.store.postgres.ErrorText;
 import java.sql.Connection;
 import java.sql.ParameterMetaData;
 import java.sql.PreparedStatement;
@@ -99,7 +100,7 @@ final class ContractChecker {
       prepared.getParameterMetaData();
       return Result.OK;
     } catch (SQLException e) {
-      return new Result(Stage.PREPARE_FAILED, e.getSQLState(), firstLine(e.getMessage()));
+      return new Result(Stage.PREPARE_FAILED, e.getSQLState(), ErrorText.firstLine(e.getMessage()));
     }
   }
 
@@ -131,7 +132,7 @@ final class ContractChecker {
       prepared = connection.prepareStatement(parameterized.jdbcSql());
       parameters = prepared.getParameterMetaData(); // makes the server parse and analyse it
     } catch (SQLException e) {
-      return new Result(Stage.PREPARE_FAILED, e.getSQLState(), firstLine(e.getMessage()));
+      return new Result(Stage.PREPARE_FAILED, e.getSQLState(), ErrorText.firstLine(e.getMessage()));
     }
     try (prepared) {
       Map<Integer, Object> values = values(connection, statement, parameterized, parameters);
@@ -146,7 +147,7 @@ final class ContractChecker {
       prepared.execute();
       return Result.OK;
     } catch (SQLException e) {
-      return new Result(Stage.EXECUTE_FAILED, e.getSQLState(), firstLine(e.getMessage()));
+      return new Result(Stage.EXECUTE_FAILED, e.getSQLState(), ErrorText.firstLine(e.getMessage()));
     }
   }
 
@@ -198,13 +199,5 @@ final class ContractChecker {
       case "_int4", "_int8" -> connection.createArrayOf("int8", new Long[] {1L});
       default -> null;
     };
-  }
-
-  private static String firstLine(@Nullable String text) {
-    if (text == null) {
-      return "";
-    }
-    int newline = text.indexOf('\n');
-    return (newline < 0 ? text : text.substring(0, newline)).strip();
   }
 }

@@ -3,6 +3,7 @@ package io.keyward.schema;
 import io.keyward.schema.ContractChecker.Result;
 import io.keyward.schema.QueryContract.ContractStatement;
 import io.keyward.store.postgres.DatabaseUrl;
+import io.keyward.store.postgres.ErrorText;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -80,22 +81,14 @@ public final class ContractGate implements Callback {
       String state = e.getSQLState() == null ? "" : e.getSQLState();
       if (state.startsWith("08")) {
         throw new IllegalStateException("cannot reach the database at " + database + ": "
-            + firstLine(e.getMessage()), e);
+            + ErrorText.firstLine(e.getMessage()), e);
       }
       if (!"42P01".equals(state)) { // no registry yet: no live node to hold migrations to
         throw new IllegalStateException("cannot read the live nodes' contracts from " + database
-            + ": " + firstLine(e.getMessage()), e);
+            + ": " + ErrorText.firstLine(e.getMessage()), e);
       }
     }
     return new ContractGate(live, overrideReason);
-  }
-
-  private static String firstLine(@Nullable String text) {
-    if (text == null) {
-      return "";
-    }
-    int newline = text.indexOf('\n');
-    return (newline < 0 ? text : text.substring(0, newline)).strip();
   }
 
   /** How many distinct live contracts the gate holds migrations to. */

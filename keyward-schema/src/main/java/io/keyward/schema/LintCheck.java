@@ -3,6 +3,7 @@ package io.keyward.schema;
 import io.keyward.schema.Finding.Severity;
 import io.keyward.schema.QueryContract.ContractStatement;
 import io.keyward.store.postgres.DatabaseUrl;
+import io.keyward.store.postgres.ErrorText;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -198,7 +199,7 @@ public final class LintCheck {
             }
             add(statement.line(), "statement-fails", Severity.ERROR,
                 "PostgreSQL refuses it on a database holding the baseline and " + request.rows()
-                    + " rows per table: " + firstLine(e.getMessage()) + " (SQLState "
+                    + " rows per table: " + ErrorText.firstLine(e.getMessage()) + " (SQLState "
                     + e.getSQLState() + ")",
                 e.getSQLState() != null && e.getSQLState().startsWith("42")
                     ? "fix the statement" : "make the migration work on a table that has rows");
@@ -708,13 +709,5 @@ public final class LintCheck {
       out.add(reason == null ? finding : finding.allowed(reason));
     }
     return out;
-  }
-
-  private static String firstLine(@Nullable String text) {
-    if (text == null) {
-      return "";
-    }
-    int newline = text.indexOf('\n');
-    return (newline < 0 ? text : text.substring(0, newline)).strip();
   }
 }

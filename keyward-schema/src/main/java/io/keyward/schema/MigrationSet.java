@@ -1,6 +1,7 @@
 package io.keyward.schema;
 
 import io.keyward.store.postgres.DatabaseUrl;
+import io.keyward.store.postgres.ErrorText;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -112,7 +113,7 @@ public final class MigrationSet {
       flyway(database, version).migrate();
     } catch (FlywayException e) {
       throw new IllegalStateException("migration to version " + version + " failed: "
-          + firstLine(rootMessage(e)), e);
+          + ErrorText.firstLine(ErrorText.rootMessage(e)), e);
     }
   }
 
@@ -130,19 +131,5 @@ public final class MigrationSet {
     configuration.getConfigurationExtension(PostgreSQLConfigurationExtension.class)
         .setTransactionalLock(false);
     return configuration.load();
-  }
-
-  private static String rootMessage(Throwable e) {
-    Throwable cause = e;
-    while (cause.getCause() != null && cause.getCause() != cause) {
-      cause = cause.getCause();
-    }
-    String own = e.getMessage() == null ? "" : e.getMessage();
-    return cause == e ? own : cause.getMessage() == null ? own : cause.getMessage();
-  }
-
-  private static String firstLine(String text) {
-    int newline = text.indexOf('\n');
-    return (newline < 0 ? text : text.substring(0, newline)).strip();
   }
 }

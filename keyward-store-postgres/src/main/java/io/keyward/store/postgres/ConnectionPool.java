@@ -42,15 +42,7 @@ public final class ConnectionPool {
     } catch (RuntimeException e) {
       throw new IllegalStateException(
           "cannot connect to the database at " + url.jdbcUrl().replaceAll("(?i)password=[^&]*", "password=***")
-              + ": " + rootMessage(e), e);
+              + ": " + ErrorText.rootMessage(e), e);
     }
-  }
-
-  private static String rootMessage(Throwable e) {
-    Throwable cause = e;
-    while (cause.getCause() != null) {
-      cause = cause.getCause();
-    }
-    return cause.getMessage();
   }
 }

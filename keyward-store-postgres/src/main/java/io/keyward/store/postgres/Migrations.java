@@ -91,7 +91,7 @@ public final class Migrations {
           throw new IllegalStateException("schema migration gave up after " + attempts
               + " attempts: a statement waited more than " + lockTimeout.toMillis()
               + " ms for a lock each time (a long transaction holds the table; see"
-              + " pg_stat_activity): " + firstLine(cause.getMessage()), e);
+              + " pg_stat_activity): " + ErrorText.firstLine(cause.getMessage()), e);
         }
         long backoff = firstBackoff.toMillis() << Math.min(attempt - 1, 10);
         long jittered = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
@@ -175,19 +175,19 @@ public final class Migrations {
   private static String describe(DatabaseUrl url, FlywayException e, SQLException cause) {
     String where = url.toString();
     if (cause != null && cause.getSQLState() != null && cause.getSQLState().startsWith("08")) {
-      return "cannot reach the database at " + where + ": " + firstLine(rootMessage(cause));
+      return "cannot reach the database at " + where + ": " + ErrorText.firstLine(ErrorText.rootMessage(cause));
     }
     if (cause == null && rootCause(e) instanceof java.net.ConnectException) {
-      return "cannot reach the database at " + where + ": " + firstLine(rootMessage(e));
+      return "cannot reach the database at " + where + ": " + ErrorText.firstLine(ErrorText.rootMessage(e));
     }
     if (cause != null && ("28P01".equals(cause.getSQLState()) || "28000".equals(cause.getSQLState()))) {
-      return "the database at " + where + " refused the login: " + firstLine(cause.getMessage());
+      return "the database at " + where + " refused the login: " + ErrorText.firstLine(cause.getMessage());
     }
     if (cause != null && "3D000".equals(cause.getSQLState())) {
-      return "the database at " + where + " does not exist: " + firstLine(cause.getMessage());
+      return "the database at " + where + " does not exist: " + ErrorText.firstLine(cause.getMessage());
     }
     return "schema migration failed on " + where + ": "
-        + firstLine(cause != null ? cause.getMessage() : rootMessage(e));
+        + ErrorText.firstLine(cause != null ? cause.getMessage() : ErrorText.rootMessage(e));
   }
 
   private static Throwable rootCause(Throwable e) {
@@ -196,18 +196,5 @@ public final class Migrations {
       cause = cause.getCause();
     }
     return cause;
-  }
-
-  private static String rootMessage(Throwable e) {
-    Throwable root = rootCause(e);
-    return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
-  }
-
-  private static String firstLine(String text) {
-    if (text == null) {
-      return "";
-    }
-    int newline = text.indexOf('\n');
-    return (newline < 0 ? text : text.substring(0, newline)).strip();
   }
 }
