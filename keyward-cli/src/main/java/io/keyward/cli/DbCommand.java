@@ -120,9 +120,11 @@ final class DbCommand {
 
   @Command(name = "lint", mixinStandardHelpOptions = true,
       description = {
-          "Run migrations on a scratch PostgreSQL holding the baseline and generated rows, one"
-              + " statement at a time as Flyway runs them, and report what each did that can take"
-              + " an API down: locks that block reads or writes of existing tables (and without"
+          "Judge migrations twice. Statically: every statement is parsed by PostgreSQL's own"
+              + " grammar (never executed) and judged from its text, with names resolved in a model"
+              + " of the schema without rows. Dynamically: the migrations run on a scratch"
+              + " PostgreSQL holding the baseline and generated rows, one statement at a time as"
+              + " Flyway runs them. Both report what can take an API down: locks that block reads or writes of existing tables (and without"
               + " lock_timeout), statements run while such a lock is held, data changes in a DDL"
               + " transaction, a new table backfilled while invisible (incident I-1), rewrites,"
               + " non-concurrent index builds, constraints validated in place, renamed or dropped"
@@ -167,6 +169,10 @@ final class DbCommand {
     @Option(names = "--strict", description = "Warnings fail too.")
     boolean strict;
 
+    @Option(names = "--static-only",
+        description = "Only the static check: no rows, no timing, no replay (faster).")
+    boolean staticOnly;
+
     @Override
     public Integer call() throws IOException {
       if (!List.of("text", "json", "sarif").contains(format)) {
@@ -190,7 +196,8 @@ final class DbCommand {
       DatabaseUrl server = scratch.server();
       MigrationSet migrations = own ? MigrationSet.keyward() : MigrationSet.directories(paths);
       LintCheck.Report report = LintCheck.run(new LintCheck.Request(migrations, fromVersion,
-          previous, server, rows, seedSql, java.time.Duration.ofMillis(lockTimeout)));
+          previous, server, rows, seedSql, java.time.Duration.ofMillis(lockTimeout),
+          staticOnly ? LintCheck.Halves.STATIC : LintCheck.Halves.BOTH));
       PrintWriter out = spec.commandLine().getOut();
       ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
       switch (format) {

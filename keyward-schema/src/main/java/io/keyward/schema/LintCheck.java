@@ -47,18 +47,55 @@ public final class LintCheck {
       "ExclusiveLock", "AccessExclusiveLock");
   private static final long WAIT_REPORTED_MILLIS = 500;
   private static final String DDL_LOG = "keyward_lint_ddl";
+  /** The first PostgreSQL that prints every parse node ({@code server_version_num}). */
+  private static final int STATIC_MIN_VERSION = 160000;
 
   private LintCheck() {}
 
-  /** What to lint. */
+  /**
+   * What to lint.
+   *
+   * @param halves which checks run
+   */
   public record Request(MigrationSet migrations, String fromVersion,
       @Nullable QueryContract previous, @Nullable DatabaseUrl scratchServer, int rows,
-      @Nullable String seedSql, Duration runnerLockTimeout) {}
+      @Nullable String seedSql, Duration runnerLockTimeout, Halves halves) {
+
+    /** Both halves, static and dynamic. */
+    public Request(MigrationSet migrations, String fromVersion, @Nullable QueryContract previous,
+        @Nullable DatabaseUrl scratchServer, int rows, @Nullable String seedSql,
+        Duration runnerLockTimeout) {
+      this(migrations, fromVersion, previous, scratchServer, rows, seedSql, runnerLockTimeout,
+          Halves.BOTH);
+    }
+  }
+
+  /** Which halves of the lint run. */
+  public enum Halves {
+    /** The statements judged from their text, on a model of the schema without rows. */
+    STATIC,
+    /** The migrations run on rows, judged from what PostgreSQL did. */
+    DYNAMIC,
+    /** Both; where they find the same rule on the same line, the dynamic finding is kept. */
+    BOTH;
+
+    boolean runsStatic() {
+      return this != DYNAMIC;
+    }
+
+    boolean runsDynamic() {
+      return this != STATIC;
+    }
+  }
 
   /** Findings, with how long it took. */
   public record Report(List<Finding> findings, List<String> checkedFiles, long elapsedMillis) {}
 
-  /** Runs the dynamic check. */
+  /**
+   * Runs the static check ({@link StaticLint}) and, unless the request says not to, the dynamic
+   * one; where both find the same rule on the same line, the dynamic finding (with its evidence)
+   * is kept.
+   */
   public static Report run(Request request) {
     long started = System.nanoTime();
     try (ScratchDatabase scratch = ScratchDatabase.create(request.scratchServer())) {
@@ -73,37 +110,74 @@ public final class LintCheck {
           pending.add(file);
         }
       }
+      Map<String, StaticLint.FileResult> statics = new HashMap<>();
+      for (MigrationSet.MigrationFile file : pending) {
+        statics.put(file.script(), new StaticLint.FileResult(List.of(), Map.of()));
+      }
+      if (request.halves().runsStatic()) {
+        // The grammar's trees of DDL are printed from PostgreSQL 16 on; an older scratch server
+        // gets an embedded one beside it for the static half.
+        try (ScratchDatabase model = scratch.serverVersion() >= STATIC_MIN_VERSION
+            ? scratch.another() : ScratchDatabase.create(null)) {
+          statics.putAll(StaticLint.run(model, request.migrations(), lastBaseline, pending,
+              request.runnerLockTimeout()));
+        }
+      }
+      Map<String, List<Finding>> dynamics = request.halves().runsDynamic()
+          ? dynamic(scratch, request, lastBaseline, pending, statics) : Map.of();
       List<Finding> findings = new ArrayList<>();
-      // The runner's lock_timeout is a connection option, as Keyward's runner sets it, so that a
-      // migration's RESET returns to it rather than to none.
-      try (Connection connection = scratch.connect(
-          "-c lock_timeout=" + request.runnerLockTimeout().toMillis())) {
-        if (lastBaseline != null) {
-          request.migrations().migrateTo(scratch.url(), lastBaseline);
-        }
-        if (request.seedSql() != null) {
-          try (Statement statement = connection.createStatement()) {
-            for (SqlScript.Statement each : SqlScript.split(
-                request.seedSql().replace("${rows}", Integer.toString(request.rows())))) {
-              statement.execute(each.sql());
-            }
+      for (MigrationSet.MigrationFile file : pending) {
+        List<Finding> dynamicFound = dynamics.getOrDefault(file.script(), List.of());
+        List<Finding> merged = new ArrayList<>(dynamicFound);
+        for (Finding found : statics.get(file.script()).findings()) {
+          if (dynamicFound.stream().noneMatch(d -> d.line() == found.line()
+              && (d.rule().equals(found.rule()) || d.rule().equals("new-table-backfilled")
+                  && found.rule().equals("data-in-ddl-transaction")))) {
+            merged.add(found);
           }
         }
-        RowFiller.fill(connection, request.rows(), "keyward_scratch_history");
-        installDdlLog(connection);
-        for (MigrationSet.MigrationFile file : pending) {
-          List<Finding> found = new FileRun(scratch, connection, file, request).run();
-          findings.addAll(applyAllowComments(file, found));
-          if (found.stream().anyMatch(f -> f.rule().equals("statement-fails"))) {
-            break; // the schema after it is unknown; later files cannot be judged
-          }
-        }
-      } catch (SQLException e) {
-        throw new IllegalStateException("the scratch database failed: " + e.getMessage(), e);
+        merged.sort(java.util.Comparator.comparingInt(Finding::line));
+        findings.addAll(applyAllowComments(file, merged));
       }
       return new Report(findings, pending.stream().map(MigrationSet.MigrationFile::script).toList(),
           (System.nanoTime() - started) / 1_000_000);
     }
+  }
+
+  /** The dynamic check: each file run on a database with rows, the evidence recorded. */
+  private static Map<String, List<Finding>> dynamic(ScratchDatabase scratch, Request request,
+      @Nullable String lastBaseline, List<MigrationSet.MigrationFile> pending,
+      Map<String, StaticLint.FileResult> statics) {
+    Map<String, List<Finding>> findings = new HashMap<>();
+    // The runner's lock_timeout is a connection option, as Keyward's runner sets it, so that a
+    // migration's RESET returns to it rather than to none.
+    try (Connection connection = scratch.connect(
+        "-c lock_timeout=" + request.runnerLockTimeout().toMillis())) {
+      if (lastBaseline != null) {
+        request.migrations().migrateTo(scratch.url(), lastBaseline);
+      }
+      if (request.seedSql() != null) {
+        try (Statement statement = connection.createStatement()) {
+          for (SqlScript.Statement each : SqlScript.split(
+              request.seedSql().replace("${rows}", Integer.toString(request.rows())))) {
+            statement.execute(each.sql());
+          }
+        }
+      }
+      RowFiller.fill(connection, request.rows(), "keyward_scratch_history");
+      installDdlLog(connection);
+      for (MigrationSet.MigrationFile file : pending) {
+        List<Finding> found = new FileRun(scratch, connection, file, request,
+            statics.get(file.script())).run();
+        findings.put(file.script(), found);
+        if (found.stream().anyMatch(f -> f.rule().equals("statement-fails"))) {
+          break; // the schema after it is unknown; later files are judged statically only
+        }
+      }
+    } catch (SQLException e) {
+      throw new IllegalStateException("the scratch database failed: " + e.getMessage(), e);
+    }
+    return findings;
   }
 
   private static void installDdlLog(Connection connection) throws SQLException {
@@ -125,18 +199,22 @@ public final class LintCheck {
     private final Connection connection;
     private final MigrationSet.MigrationFile file;
     private final Request request;
+    private final StaticLint.FileResult statics;
     private final List<Finding> findings = new ArrayList<>();
+    private int firstLine = 1;
 
     FileRun(ScratchDatabase scratch, Connection connection, MigrationSet.MigrationFile file,
-        Request request) {
+        Request request, StaticLint.FileResult statics) {
       this.scratch = scratch;
       this.connection = connection;
       this.file = file;
       this.request = request;
+      this.statics = statics;
     }
 
     List<Finding> run() throws SQLException {
       List<SqlScript.Statement> statements = SqlScript.split(file.sql());
+      firstLine = statements.isEmpty() ? 1 : statements.get(0).line();
       Catalog before = Catalog.read(connection);
       boolean transactional = runsInATransaction(statements);
       Replay replay = request.previous() == null ? null
@@ -391,6 +469,14 @@ public final class LintCheck {
       findings.add(new Finding(file.script(), line, rule, severity, message, fix, null));
     }
 
+    /**
+     * A finding from the catalog, which has no statement: it goes on the line where the static
+     * half found the same rule about the same subject (a table, or {@code table.column}).
+     */
+    void addAbout(String subject, String rule, Severity severity, String message, String fix) {
+      add(statics.lineOf(rule, subject, firstLine), rule, severity, message, fix);
+    }
+
     private String setting(String name) throws SQLException {
       try (Statement sql = connection.createStatement();
           ResultSet rs = sql.executeQuery("SELECT setting FROM pg_settings WHERE name = '" + name + "'")) {
@@ -522,23 +608,22 @@ public final class LintCheck {
 
     /** Findings from what changed on tables that existed before the file. */
     void compare(Catalog after, FileRun run) {
-      int line = 1;
       for (Map.Entry<Long, String> table : tables.entrySet()) {
         long oid = table.getKey();
         String name = table.getValue();
         if (!after.tables.containsKey(oid)) {
-          run.add(line, "table-dropped", Severity.ERROR, "drops table " + name
+          run.addAbout(name, "table-dropped", Severity.ERROR, "drops table " + name
               + ", which the previous release may still use", "drop it in a later release, once"
               + " no node reads it (expand, then contract)");
           continue;
         }
         if (!after.tables.get(oid).equals(name)) {
-          run.add(line, "table-renamed", Severity.ERROR, "renames table " + name + " to "
+          run.addAbout(name, "table-renamed", Severity.ERROR, "renames table " + name + " to "
               + after.tables.get(oid) + ": the previous release's queries fail",
               "create the new table (or a view with the old name) and move over in steps");
         }
         if (!after.relfilenodes.get(oid).equals(relfilenodes.get(oid))) {
-          run.add(line, "table-rewrite", Severity.ERROR, "rewrites table " + name
+          run.addAbout(name, "table-rewrite", Severity.ERROR, "rewrites table " + name
               + " (new relfilenode) under ACCESS EXCLUSIVE: no reads or writes until it is done",
               "add a new column and backfill it in batches instead of changing the type or adding"
                   + " a volatile default");
@@ -553,22 +638,22 @@ public final class LintCheck {
         String[] now = after.columns.get(column.getKey());
         String name = column.getValue()[0];
         if (now == null || "true".equals(now[3])) {
-          run.add(line, "column-dropped", Severity.ERROR, "drops column " + table + "." + name
+          run.addAbout(table + "." + name, "column-dropped", Severity.ERROR, "drops column " + table + "." + name
               + ", which the previous release may still read or write",
               "stop using it in one release, drop it in a later one");
         } else {
           if (!now[0].equals(name)) {
-            run.add(line, "column-renamed", Severity.ERROR, "renames column " + table + "." + name
+            run.addAbout(table + "." + name, "column-renamed", Severity.ERROR, "renames column " + table + "." + name
                 + " to " + now[0] + ": the previous release's queries fail (42703)",
                 "add the new column, write both, backfill, switch reads, then drop the old one");
           }
           if (!now[1].equals(column.getValue()[1])) {
-            run.add(line, "column-type-changed", Severity.ERROR, "changes " + table + "." + name
+            run.addAbout(table + "." + name, "column-type-changed", Severity.ERROR, "changes " + table + "." + name
                 + " from " + column.getValue()[1] + " to " + now[1],
                 "add a column of the new type and move over in steps");
           }
           if ("false".equals(column.getValue()[2]) && "true".equals(now[2])) {
-            run.add(line, "set-not-null", Severity.ERROR, "makes " + table + "." + name
+            run.addAbout(table + "." + name, "set-not-null", Severity.ERROR, "makes " + table + "." + name
                 + " NOT NULL: a full scan under ACCESS EXCLUSIVE, and the previous release may"
                 + " still write NULL", "add CHECK (" + name + " IS NOT NULL) NOT VALID, VALIDATE it"
                 + " later, then SET NOT NULL (no scan on PostgreSQL 12+)");
@@ -583,10 +668,10 @@ public final class LintCheck {
         String type = added.getValue()[1];
         String where = after.tables.get(oid) + "." + added.getValue()[0];
         if (type.equals("timestamp without time zone")) {
-          run.add(line, "prefer-timestamptz", Severity.WARNING, where + " is a timestamp without"
+          run.addAbout(where, "prefer-timestamptz", Severity.WARNING, where + " is a timestamp without"
               + " time zone", "use timestamptz");
         } else if (type.equals("json")) {
-          run.add(line, "prefer-jsonb", Severity.WARNING, where + " is json", "use jsonb");
+          run.addAbout(where, "prefer-jsonb", Severity.WARNING, where + " is json", "use jsonb");
         }
       }
       for (Map.Entry<String, String[]> constraint : after.constraints.entrySet()) {
@@ -601,12 +686,12 @@ public final class LintCheck {
         String type = constraint.getValue()[0];
         String name = constraint.getKey().substring(constraint.getKey().indexOf('/') + 1);
         if ((type.equals("f") || type.equals("c")) && "true".equals(constraint.getValue()[1])) {
-          run.add(line, "constraint-validated-in-place", Severity.ERROR, "adds "
+          run.addAbout(table, "constraint-validated-in-place", Severity.ERROR, "adds "
               + (type.equals("f") ? "foreign key " : "check ") + name + " to " + table
               + " validated at once: a full scan while writes are blocked",
               "ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT in a later migration");
         } else if (type.equals("u") || type.equals("p")) {
-          run.add(line, "unique-built-in-place", Severity.ERROR, "adds "
+          run.addAbout(table, "unique-built-in-place", Severity.ERROR, "adds "
               + (type.equals("u") ? "unique constraint " : "primary key ") + name + " to " + table
               + ", building its index under ACCESS EXCLUSIVE",
               "CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX");

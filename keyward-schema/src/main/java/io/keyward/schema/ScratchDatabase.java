@@ -81,6 +81,29 @@ public final class ScratchDatabase implements AutoCloseable {
     return new ScratchDatabase(server, name, embedded, dir);
   }
 
+  /**
+   * Another scratch database on the same server, dropped when it is closed (the server stays up
+   * until this one is closed).
+   */
+  public ScratchDatabase another() {
+    String other = "keyward_scratch_"
+        + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+    admin(server, "CREATE DATABASE " + other);
+    return new ScratchDatabase(server, other, null, null);
+  }
+
+  /** The server's {@code server_version_num} (170011 for 17.11). */
+  public int serverVersion() {
+    try (Connection connection = connect(); Statement statement = connection.createStatement();
+        java.sql.ResultSet rs = statement.executeQuery("SHOW server_version_num")) {
+      rs.next();
+      return Integer.parseInt(rs.getString(1));
+    } catch (SQLException e) {
+      throw new IllegalStateException("the scratch PostgreSQL at " + server + " did not say its"
+          + " version: " + e.getMessage(), e);
+    }
+  }
+
   /** Where the scratch database is. */
   public DatabaseUrl url() {
     return url;
