@@ -255,6 +255,12 @@ public final class KeywardServer implements AutoCloseable {
       new JvmThreadMetrics().bindTo(registry);
       new ProcessorMetrics().bindTo(registry);
       resources.push(registry::close);
+      if (settings.migrateOnStart()) {
+        // Data migrations run after the schema ones, outside their transactions, in the
+        // background: a node serves while they run (what needs their data is gated).
+        resources.push(BackfillWorker.start(pool,
+            io.keyward.store.postgres.KeywardBackfills.ALL, registry));
+      }
 
       CacheTier secondTier = CacheTier.NONE;
       if (settings.redis() != null) {
