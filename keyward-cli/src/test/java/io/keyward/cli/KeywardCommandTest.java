@@ -56,6 +56,16 @@ class KeywardCommandTest {
   }
 
   @Test
+  void nodesListsTheLiveNodesWithTheirRelease() throws Exception {
+    Run nodes = run("nodes", "--url", keyward.baseUri().toString(), "--root-key", keyward.rootKey());
+
+    assertThat(nodes.code()).as(nodes.err()).isZero();
+    assertThat(nodes.json().toString()).contains(io.keyward.server.KeywardServer.RELEASE);
+    assertThat(run("nodes", "--url", keyward.baseUri().toString(), "--root-key", "nope").code())
+        .isEqualTo(1);
+  }
+
+  @Test
   void badServeSettingsAreRefusedNamingTheSetting() {
     assertThat(run("serve", "--port", "70000").err())
         .isEqualTo("keyward: --port (KEYWARD_PORT) must be from 0 to 65535, got 70000\n");
