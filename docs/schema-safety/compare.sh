@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs `keyward db lint` and squawk side by side on the corpus beside this script and prints a
-# markdown table: for each case, the rules each tool reported (squawk with
+# markdown table: for each case, the rules each tool reported (keyward's both halves, and its static
+# half alone; squawk with
 # --assume-in-transaction, as Flyway runs files; keyward with no runner lock_timeout, as Flyway
 # alone sets none). Usage:
 #   docs/schema-safety/compare.sh [--scratch-db JDBC_URL] [--rows N]
@@ -27,8 +28,9 @@ if [ -z "$squawk" ]; then
   squawk="$work/npm/node_modules/.bin/squawk"
 fi
 echo "squawk: $("$squawk" --version)" >&2
-echo "| case | keyward db lint | squawk |"
-echo "|---|---|---|"
+summary='import json,sys; d=json.load(sys.stdin); print(", ".join(sorted({f["rule"] + ("" if f["severity"]=="error" else " (w)") for f in d["findings"]})) or "—")'
+echo "| case | keyward db lint | keyward db lint --static-only | squawk |"
+echo "|---|---|---|---|"
 for case_dir in "$here"/corpus/*/; do
   name="$(basename "$case_dir")"
   migrations="$work/$name"
@@ -37,8 +39,11 @@ for case_dir in "$here"/corpus/*/; do
   cp "$case_dir"/V2__*.sql "$migrations/"
   ours="$( (KEYWARD_SKIP_BUILD="${KEYWARD_SKIP_BUILD:-}" "$root/keyward" db lint --from 2 --rows "$rows" \
       --runner-lock-timeout-ms 0 --format json --scratch-db "$scratch" "$migrations" || true) \
-    | python3 -c 'import json,sys; d=json.load(sys.stdin); print(", ".join(sorted({f["rule"] + ("" if f["severity"]=="error" else " (w)") for f in d["findings"]})) or "—")')"
+    | python3 -c "$summary")"
+  static="$( (KEYWARD_SKIP_BUILD="${KEYWARD_SKIP_BUILD:-}" "$root/keyward" db lint --from 2 --static-only \
+      --runner-lock-timeout-ms 0 --format json --scratch-db "$scratch" "$migrations" || true) \
+    | python3 -c "$summary")"
   theirs="$( ("$squawk" --assume-in-transaction --reporter json "$case_dir"/V2__*.sql || true) \
     | python3 -c 'import json,sys; d=json.load(sys.stdin); print(", ".join(sorted({v["rule_name"] for v in d})) or "—")')"
-  echo "| $name | $ours | $theirs |"
+  echo "| $name | $ours | $static | $theirs |"
 done

@@ -205,7 +205,13 @@ public final class ParseTree {
 
   private record Token(String text, char punctuation, boolean nothing) {}
 
-  /** The next token, as {@code pg_strtok} cuts them, or null at the end. */
+  /**
+   * The next token as {@code pg_strtok} cuts them, or null at the end: the punctuation
+   * {@code ( ) { }} alone, or a run of anything else up to whitespace or punctuation, where a
+   * backslash takes the next character with it. A token {@code <>} is nothing; a token that
+   * starts with an unescaped {@code "} is a string and loses its first and last quote (a quote
+   * inside is not escaped by the server); escapes are then undone.
+   */
   private @Nullable Token token() {
     int n = text.length();
     while (position < n && Character.isWhitespace(text.charAt(position))) {
@@ -215,43 +221,43 @@ public final class ParseTree {
       return null;
     }
     char c = text.charAt(position);
-    if (c == '{' || c == '}' || c == '(' || c == ')' || c == '[' || c == ']') {
+    if (c == '{' || c == '}' || c == '(' || c == ')') {
       position++;
       return new Token(String.valueOf(c), c, false);
     }
-    if (text.startsWith("<>", position)) {
-      position += 2;
-      return new Token("", (char) 0, true);
-    }
-    boolean quoted = c == '"';
-    if (quoted) {
-      position++;
-    }
-    StringBuilder atom = new StringBuilder();
+    int start = position;
     while (position < n) {
       c = text.charAt(position);
       if (c == '\\' && position + 1 < n) {
-        char escaped = text.charAt(position + 1);
-        // The server's log breaks long lines by turning a space into a newline, escaped
-        // spaces included: an escaped newline reads back as the space it was.
-        atom.append(escaped == '\n' ? ' ' : escaped);
         position += 2;
         continue;
       }
-      if (quoted) {
-        position++;
-        if (c == '"') {
-          break;
-        }
-        atom.append(c);
-        continue;
-      }
-      if (Character.isWhitespace(c) || c == '{' || c == '}' || c == '(' || c == ')'
-          || c == '[' || c == ']') {
+      if (Character.isWhitespace(c) || c == '{' || c == '}' || c == '(' || c == ')') {
         break;
       }
-      atom.append(c);
       position++;
+    }
+    String raw = text.substring(start, position);
+    if (raw.equals("<>")) {
+      return new Token("", (char) 0, true);
+    }
+    if (raw.equals("[") || raw.equals("]")) {
+      return new Token(raw, raw.charAt(0), false); // a datum's brackets stand alone
+    }
+    if (raw.length() >= 2 && raw.charAt(0) == '"' && raw.charAt(raw.length() - 1) == '"') {
+      raw = raw.substring(1, raw.length() - 1);
+    }
+    StringBuilder atom = new StringBuilder(raw.length());
+    for (int i = 0; i < raw.length(); i++) {
+      char d = raw.charAt(i);
+      if (d == '\\' && i + 1 < raw.length()) {
+        char escaped = raw.charAt(++i);
+        // The server's log breaks long lines by turning a space into a newline, escaped
+        // spaces included: an escaped newline reads back as the space it was.
+        atom.append(escaped == '\n' ? ' ' : escaped);
+      } else {
+        atom.append(d);
+      }
     }
     return new Token(atom.toString(), (char) 0, false);
   }

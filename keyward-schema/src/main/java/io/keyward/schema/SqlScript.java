@@ -197,6 +197,50 @@ public final class SqlScript {
   }
 
   /**
+   * {@code sql} with every {@code ?} outside literals, quoted identifiers, dollar-quoted bodies
+   * and comments doubled, so that JDBC passes jsonb's {@code ?}, {@code ?|} and {@code ?&} on to
+   * the server instead of taking them for placeholders.
+   */
+  public static String escapeQuestionMarks(String sql) {
+    StringBuilder out = new StringBuilder(sql.length() + 8);
+    int i = 0;
+    int n = sql.length();
+    while (i < n) {
+      char c = sql.charAt(i);
+      if (c == '-' && sql.startsWith("--", i)) {
+        int end = sql.indexOf('\n', i);
+        end = end < 0 ? n : end;
+        out.append(sql, i, end);
+        i = end;
+      } else if (c == '/' && sql.startsWith("/*", i)) {
+        int depth = 0;
+        int k = i;
+        do {
+          if (sql.startsWith("/*", k)) {
+            depth++;
+            k += 2;
+          } else if (sql.startsWith("*/", k)) {
+            depth--;
+            k += 2;
+          } else {
+            k++;
+          }
+        } while (depth > 0 && k < n);
+        out.append(sql, i, Math.min(k, n));
+        i = Math.min(k, n);
+      } else if (c == '?') {
+        out.append("??");
+        i++;
+      } else {
+        int end = skipQuoted(sql, i);
+        out.append(sql, i, end);
+        i = end;
+      }
+    }
+    return out.toString();
+  }
+
+  /**
    * A contract statement with {@code $n} parameters as JDBC wants it: each {@code $n} outside
    * literals, identifiers and comments becomes {@code ?}, and {@code order} says which parameter
    * each {@code ?} binds (a {@code $1} used twice binds twice).

@@ -42,6 +42,12 @@ final class StatementParser {
    * session) and learns the server's enum numbers on.
    */
   static StatementParser on(Connection connection) throws SQLException {
+    if (connection.unwrap(org.postgresql.PGConnection.class).getPreferQueryMode()
+        == org.postgresql.jdbc.PreferQueryMode.SIMPLE) {
+      // In simple mode the driver sends a "describe" as a query, which runs it.
+      throw new IllegalArgumentException("the scratch server URL sets preferQueryMode=simple:"
+          + " db lint parses statements without running them, which needs the extended protocol");
+    }
     try (Statement sql = connection.createStatement()) {
       sql.execute("SET client_min_messages = log");
       sql.execute("SET debug_print_parse = on");
@@ -74,6 +80,9 @@ final class StatementParser {
 
     /** The grammar refused it. */
     record SyntaxError(String message) implements Parsed {}
+
+    /** The server printed a tree this reader could not read (see {@link ParseTree}). */
+    record Unreadable(String message) implements Parsed {}
   }
 
   /** Parses {@code sql} without running it; in a transaction, a refusal does not abort it. */
@@ -82,28 +91,39 @@ final class StatementParser {
     if (inTransaction) {
       execute("SAVEPOINT keyward_lint_parse");
     }
-    try (PreparedStatement statement = connection.prepareStatement(sql)) {
+    // JDBC would take jsonb's ? operators for placeholders; ?? is a ? the driver passes on.
+    try (PreparedStatement statement = connection.prepareStatement(
+        SqlScript.escapeQuestionMarks(sql))) {
       try {
         statement.getParameterMetaData(); // Parse and Describe; no Execute
       } catch (SQLException e) {
         if (inTransaction) {
           execute("ROLLBACK TO SAVEPOINT keyward_lint_parse");
+          execute("RELEASE SAVEPOINT keyward_lint_parse");
         }
         String message = ErrorText.firstLine(e.getMessage());
         return SYNTAX_ERROR.equals(e.getSQLState()) ? new Parsed.SyntaxError(message)
             : new Parsed.Unresolved(e.getSQLState() == null ? "" : e.getSQLState(), message);
       }
-      Node tree = null;
+      String printed = null;
       for (SQLWarning warning = statement.getWarnings(); warning != null;
           warning = warning.getNextWarning()) {
         if (warning instanceof PSQLWarning notice && notice.getServerErrorMessage() != null
             && "parse tree:".equals(notice.getServerErrorMessage().getMessage())) {
-          tree = ParseTree.readNode(notice.getServerErrorMessage().getDetail());
+          printed = notice.getServerErrorMessage().getDetail();
         }
       }
       connection.clearWarnings();
       if (inTransaction) {
         execute("RELEASE SAVEPOINT keyward_lint_parse");
+      }
+      Node tree = null;
+      if (printed != null) {
+        try {
+          tree = ParseTree.readNode(printed);
+        } catch (IllegalArgumentException e) {
+          return new Parsed.Unreadable(e.getMessage());
+        }
       }
       if (tree == null) {
         throw new IllegalStateException("the scratch PostgreSQL parsed a statement without"
@@ -134,10 +154,11 @@ final class StatementParser {
    * {@code TransactionStmtKind}.
    */
   static final class Grammar {
-    private final Map<String, Integer> alterTable = new HashMap<>();
-    private final Map<String, Integer> constraint = new HashMap<>();
-    private final Map<String, Integer> object = new HashMap<>();
-    private final Map<String, Integer> transaction = new HashMap<>();
+    // Atoms as printed: numbers on PostgreSQL 17, words for some enums on 16 (CONSTR_CHECK).
+    private final Map<String, String> alterTable = new HashMap<>();
+    private final Map<String, String> constraint = new HashMap<>();
+    private final Map<String, String> object = new HashMap<>();
+    private final Map<String, String> transaction = new HashMap<>();
 
     private Grammar(StatementParser parser) throws SQLException {
       learnAlter(parser, "add column", "ALTER TABLE t ADD COLUMN c int");
@@ -152,52 +173,64 @@ final class StatementParser {
       learnConstraint(parser, "exclusion", "ALTER TABLE t ADD EXCLUDE (c WITH =)");
       Node column = parser.utility("ALTER TABLE t ADD COLUMN c int NOT NULL DEFAULT 1"
           + " CHECK (c > 0)").nodes("cmds").get(0).node("def");
-      constraint.put("not null", column.nodes("constraints").get(0).number("contype", -1));
-      constraint.put("default", column.nodes("constraints").get(1).number("contype", -1));
-      constraint.put("identity", parser.utility("ALTER TABLE t ADD COLUMN c int GENERATED ALWAYS"
-          + " AS IDENTITY").nodes("cmds").get(0).node("def").nodes("constraints").get(0)
-          .number("contype", -1));
-      constraint.put("generated", parser.utility("ALTER TABLE t ADD COLUMN c int GENERATED ALWAYS"
-          + " AS (1) STORED").nodes("cmds").get(0).node("def").nodes("constraints").get(0)
-          .number("contype", -1));
-      object.put("column", parser.utility("ALTER TABLE t RENAME COLUMN a TO b")
-          .number("renameType", -1));
-      object.put("table", parser.utility("ALTER TABLE t RENAME TO u").number("renameType", -1));
-      object.put("index", parser.utility("DROP INDEX i").number("removeType", -1));
-      transaction.put("begin", parser.utility("BEGIN").number("kind", -1));
-      transaction.put("start", parser.utility("START TRANSACTION").number("kind", -1));
-      transaction.put("commit", parser.utility("COMMIT").number("kind", -1));
-      transaction.put("rollback", parser.utility("ROLLBACK").number("kind", -1));
+      constraint.put("not null", atom(column.nodes("constraints").get(0), "contype"));
+      constraint.put("default", atom(column.nodes("constraints").get(1), "contype"));
+      constraint.put("identity", atom(parser.utility("ALTER TABLE t ADD COLUMN c int GENERATED"
+          + " ALWAYS AS IDENTITY").nodes("cmds").get(0).node("def").nodes("constraints").get(0),
+          "contype"));
+      constraint.put("generated", atom(parser.utility("ALTER TABLE t ADD COLUMN c int GENERATED"
+          + " ALWAYS AS (1) STORED").nodes("cmds").get(0).node("def").nodes("constraints").get(0),
+          "contype"));
+      object.put("column", atom(parser.utility("ALTER TABLE t RENAME COLUMN a TO b"),
+          "renameType"));
+      object.put("table", atom(parser.utility("ALTER TABLE t RENAME TO u"), "renameType"));
+      object.put("index", atom(parser.utility("DROP INDEX i"), "removeType"));
+      transaction.put("begin", atom(parser.utility("BEGIN"), "kind"));
+      transaction.put("start", atom(parser.utility("START TRANSACTION"), "kind"));
+      transaction.put("commit", atom(parser.utility("COMMIT"), "kind"));
+      transaction.put("rollback", atom(parser.utility("ROLLBACK"), "kind"));
+      if (new java.util.HashSet<>(constraint.values()).size() != constraint.size()) {
+        throw new IllegalStateException("the scratch PostgreSQL prints constraint types this"
+            + " linter cannot tell apart: " + constraint);
+      }
+    }
+
+    private static String atom(Node node, String field) {
+      String atom = node.text(field);
+      if (atom == null) {
+        throw new IllegalStateException("the scratch PostgreSQL printed no " + field + " in "
+            + node.type());
+      }
+      return atom;
     }
 
     private void learnAlter(StatementParser parser, String name, String sql) throws SQLException {
-      alterTable.put(name, parser.utility(sql).nodes("cmds").get(0).number("subtype", -1));
+      alterTable.put(name, atom(parser.utility(sql).nodes("cmds").get(0), "subtype"));
     }
 
     private void learnConstraint(StatementParser parser, String name, String sql)
         throws SQLException {
-      constraint.put(name, parser.utility(sql).nodes("cmds").get(0).node("def")
-          .number("contype", -1));
+      constraint.put(name, atom(parser.utility(sql).nodes("cmds").get(0).node("def"), "contype"));
     }
 
     /** Whether an {@code ALTERTABLECMD} is the named command ({@code "add column"}...). */
     boolean isAlter(Node command, String name) {
-      return command.number("subtype", -2) == alterTable.get(name);
+      return alterTable.get(name).equals(command.text("subtype"));
     }
 
     /** Whether a {@code CONSTRAINT} node is of the named type ({@code "check"}...). */
     boolean isConstraint(Node constraintNode, String name) {
-      return constraintNode.number("contype", -2) == constraint.get(name);
+      return constraint.get(name).equals(constraintNode.text("contype"));
     }
 
-    /** Whether an {@code ObjectType} number is the named one ({@code "table"}...). */
-    boolean isObject(int objectType, String name) {
-      return objectType == object.get(name);
+    /** Whether an {@code ObjectType} atom ({@code renameType}, {@code removeType}) is the named one. */
+    boolean isObject(@Nullable String objectType, String name) {
+      return object.get(name).equals(objectType);
     }
 
     /** Whether a {@code TRANSACTIONSTMT} is the named kind ({@code "begin"}...). */
     boolean isTransaction(Node statement, String name) {
-      return statement.number("kind", -2) == transaction.get(name);
+      return transaction.get(name).equals(statement.text("kind"));
     }
   }
 }

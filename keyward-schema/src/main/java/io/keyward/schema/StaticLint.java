@@ -45,19 +45,39 @@ final class StaticLint {
       "ExclusiveLock", "AccessExclusiveLock");
   /** The first object id of user objects: functions below it are PostgreSQL's own. */
   private static final long FIRST_NORMAL_OBJECT_ID = 16384;
-  /** Utility statements that change no schema. */
+  /** Utility statements that change no schema (they are not DDL for the rules). */
   private static final Set<String> CONTROL = Set.of("VARIABLESETSTMT", "VARIABLESHOWSTMT",
       "TRANSACTIONSTMT", "DISCARDSTMT", "EXPLAINSTMT", "NOTIFYSTMT", "LISTENSTMT",
       "UNLISTENSTMT", "CHECKPOINTSTMT", "LOADSTMT", "PREPARESTMT", "EXECUTESTMT",
       "DEALLOCATESTMT", "LOCKSTMT", "VACUUMSTMT", "CONSTRAINTSSETSTMT");
-  /** Utility statements that change data or run code, never executed in the model. */
+  /** Utility statements that change data or run code. */
   private static final Set<String> DATA = Set.of("DOSTMT", "CALLSTMT", "COPYSTMT",
-      "REFRESHMATVIEWSTMT");
-  /** Statements the model does not run (data, code, and the transaction control it does itself). */
-  private static final Set<String> NOT_IN_MODEL = Set.of("DOSTMT", "CALLSTMT", "COPYSTMT",
-      "REFRESHMATVIEWSTMT", "TRANSACTIONSTMT", "EXPLAINSTMT", "NOTIFYSTMT", "LISTENSTMT",
-      "UNLISTENSTMT", "CHECKPOINTSTMT", "LOADSTMT", "PREPARESTMT", "EXECUTESTMT",
-      "DEALLOCATESTMT");
+      "REFRESHMATVIEWSTMT", "TRUNCATESTMT");
+  /**
+   * The only statements the model runs: schema statements that run no code of the project on
+   * tables without rows (an allowlist: anything else, a {@code CREATE TABLE AS} included, is
+   * never run). Event triggers, roles, databases, tablespaces and server settings are left out:
+   * they would run code or reach beyond the model's database.
+   */
+  private static final Set<String> MODEL_RUNS = Set.of("CREATESTMT", "ALTERTABLESTMT",
+      "INDEXSTMT", "RENAMESTMT", "DROPSTMT", "VIEWSTMT", "CREATESEQSTMT", "ALTERSEQSTMT",
+      "CREATEENUMSTMT", "ALTERENUMSTMT", "COMPOSITETYPESTMT", "CREATERANGESTMT",
+      "CREATEDOMAINSTMT", "ALTERDOMAINSTMT", "DEFINESTMT", "CREATEFUNCTIONSTMT",
+      "ALTERFUNCTIONSTMT", "CREATESCHEMASTMT", "CREATEEXTENSIONSTMT", "ALTEREXTENSIONSTMT",
+      "CREATETRIGSTMT", "RULESTMT", "CREATEPOLICYSTMT", "ALTERPOLICYSTMT",
+      "ALTEROBJECTSCHEMASTMT", "CREATESTATSSTMT", "ALTERSTATSSTMT", "CREATECASTSTMT",
+      "CLUSTERSTMT", "VACUUMSTMT", "REINDEXSTMT", "LOCKSTMT", "COMMENTSTMT");
+  /** Statements the model leaves out without losing track of the schema's names. */
+  private static final Set<String> MODEL_IGNORES = Set.of("TRANSACTIONSTMT", "GRANTSTMT",
+      "GRANTROLESTMT", "ALTEROWNERSTMT", "ALTERDEFAULTPRIVILEGESSTMT", "SECLABELSTMT",
+      "NOTIFYSTMT", "LISTENSTMT", "UNLISTENSTMT", "EXPLAINSTMT", "VARIABLESHOWSTMT",
+      "CHECKPOINTSTMT", "LOADSTMT", "CREATEROLESTMT", "ALTERROLESTMT", "ALTERROLESETSTMT",
+      "DROPROLESTMT", "ALTERSYSTEMSTMT", "CREATEEVENTTRIGSTMT", "ALTEREVENTTRIGSTMT",
+      "CREATETABLESPACESTMT", "DROPTABLESPACESTMT", "CREATEDBSTMT", "DROPDBSTMT",
+      "ALTERDATABASESTMT", "ALTERDATABASESETSTMT", "COPYSTMT", "REFRESHMATVIEWSTMT",
+      "TRUNCATESTMT", "CONSTRAINTSSETSTMT", "DEALLOCATESTMT");
+  /** The settings the rules depend on: the only ones the model applies. */
+  private static final Set<String> MODEL_SETTINGS = Set.of("lock_timeout", "search_path");
 
   private StaticLint() {}
 
@@ -130,6 +150,7 @@ final class StaticLint {
         first.add(parser.parse(statement.sql()));
       }
       boolean transactional = true;
+      boolean canRunInTransaction = false;
       boolean hasSchemaChange = false;
       int notTransactionalLine = 0;
       for (int i = 0; i < statements.size(); i++) {
@@ -137,12 +158,14 @@ final class StaticLint {
         if (utility != null && refusedInTransaction(utility)) {
           transactional = false;
           notTransactionalLine = statements.get(i).line();
+        } else if (utility == null || !CONTROL.contains(utility.type())) {
+          canRunInTransaction = true; // SET and friends beside it do not make a file mixed
         }
         if (utility != null && isSchemaChange(utility)) {
           hasSchemaChange = true;
         }
       }
-      if (!transactional && statements.size() > 1) {
+      if (!transactional && canRunInTransaction) {
         add(notTransactionalLine, "mixed-transaction", Severity.WARNING, null,
             "mixes a statement that cannot run in a transaction with others: the whole file runs"
                 + " outside a transaction (Flyway with mixed), so a failure leaves it half done",
@@ -152,9 +175,10 @@ final class StaticLint {
       try {
         for (int i = 0; i < statements.size(); i++) {
           SqlScript.Statement statement = statements.get(i);
-          Parsed parsed = first.get(i) instanceof Parsed.Unresolved
-              ? parser.parse(statement.sql()) // the file's earlier statements may define the names
-              : first.get(i);
+          // A query is parsed again: the file's earlier statements may define or change the
+          // names it uses. A utility statement's tree does not depend on the schema.
+          Parsed parsed = first.get(i) instanceof Parsed.Tree tree && tree.utility() != null
+              ? first.get(i) : parser.parse(statement.sql());
           judge(statement, parsed, transactional, hasSchemaChange);
         }
         if (transactional) {
@@ -187,6 +211,12 @@ final class StaticLint {
         }
         case Parsed.Unresolved unresolved -> notAnalysed(line, unresolved.message()
             + " (SQLState " + unresolved.sqlState() + ")");
+        case Parsed.Unreadable unreadable -> {
+          exact = false;
+          add(line, "not-analysed", Severity.WARNING, null, "PostgreSQL parsed it, but its"
+              + " printed tree could not be read: " + unreadable.message(),
+              "check this statement by hand (and report the tree to Keyward)");
+        }
         case Parsed.Tree tree when tree.utility() != null ->
             judgeUtility(statement, tree.utility(), transactional, hasSchemaChange);
         case Parsed.Tree tree -> judgeQuery(line, tree.query(), transactional, hasSchemaChange);
@@ -221,7 +251,7 @@ final class StaticLint {
         case "ALTERTABLESTMT" -> judgeAlterTable(line, utility);
         case "RENAMESTMT" -> judgeRename(line, utility);
         case "DROPSTMT" -> {
-          if (grammar.isObject(utility.number("removeType", -1), "table")) {
+          if (grammar.isObject(utility.text("removeType"), "table")) {
             for (Object object : (List<?>) utility.fields().getOrDefault("objects", List.of())) {
               String table = object instanceof List<?> names && !names.isEmpty()
                   ? String.valueOf(names.get(names.size() - 1)) : null;
@@ -238,7 +268,9 @@ final class StaticLint {
         }
         case "CREATESTMT" -> {
           String table = relation(utility.node("relation"));
-          if (table != null) {
+          boolean alreadyThere = utility.flag("if_not_exists") && table != null
+              && isExisting(table);
+          if (table != null && !alreadyThere) {
             created.add(table);
             for (Node column : utility.nodes("tableElts")) {
               if (column.type().equals("COLUMNDEF")) {
@@ -254,8 +286,10 @@ final class StaticLint {
           if (table != null) {
             created.add(table);
           }
+          exact = false; // never run in the model: its query could call the project's code
           // The query is analysed already (a QUERY with its range table), or raw (RANGEVARs).
-          boolean readsTables = query != null && (!query.findAll("RANGEVAR").isEmpty()
+          boolean readsTables = into != null && !into.flag("skipData") && query != null
+              && (!query.findAll("RANGEVAR").isEmpty()
               || query.findAll("RANGETBLENTRY").stream()
                   .anyMatch(entry -> entry.number("rtekind", -1) == 0));
           if (table != null && readsTables) {
@@ -280,6 +314,18 @@ final class StaticLint {
         }
         case "REFRESHMATVIEWSTMT" -> dataChange(line, null, "refreshes a materialized view",
             transactional, hasSchemaChange);
+        case "TRUNCATESTMT" -> {
+          for (Node table : utility.nodes("relations")) {
+            String name = relation(table);
+            dataChange(line, name, "truncates " + name, transactional, hasSchemaChange);
+            if (name != null && isExisting(name)) {
+              // Not run in the model (a truncate trigger is the project's code): the lock is
+              // known from the statement, ACCESS EXCLUSIVE.
+              blockingLock(line, name, "AccessExclusiveLock", transactional,
+                  single("SELECT current_setting('lock_timeout')"));
+            }
+          }
+        }
         case "REINDEXSTMT" -> {
           if (isConcurrent(utility.nodes("params"))) {
             concurrentlyInTransaction(line);
@@ -287,8 +333,44 @@ final class StaticLint {
         }
         default -> { }
       }
-      if (!NOT_IN_MODEL.contains(utility.type())) {
+      if (utility.type().equals("VARIABLESETSTMT")) {
+        applySetting(statement, utility);
+      } else if (MODEL_RUNS.contains(utility.type())) {
         applyToModel(statement, transactional);
+      } else if (!MODEL_IGNORES.contains(utility.type()) && !DATA.contains(utility.type())) {
+        exact = false; // not run, and it may define names later statements use
+      }
+    }
+
+    /**
+     * A {@code SET} or {@code RESET}: applied to the model only for the settings the rules
+     * depend on; a migration's other settings (its logging, say) never reach the parser's session.
+     */
+    private void applySetting(SqlScript.Statement statement, Node set) throws SQLException {
+      String name = set.text("name");
+      List<String> apply = name == null ? List.of("RESET lock_timeout", "RESET search_path")
+          : MODEL_SETTINGS.contains(name.toLowerCase(java.util.Locale.ROOT))
+              ? List.of(statement.sql()) : List.of();
+      for (String sql : apply) {
+        try (Statement statementOnModel = connection.createStatement()) {
+          if (!connection.getAutoCommit()) {
+            statementOnModel.execute("SAVEPOINT keyward_lint_model");
+          }
+          try {
+            statementOnModel.execute(sql);
+            if (!connection.getAutoCommit()) {
+              statementOnModel.execute("RELEASE SAVEPOINT keyward_lint_model");
+            }
+          } catch (SQLException e) {
+            if (!connection.getAutoCommit()) {
+              statementOnModel.execute("ROLLBACK TO SAVEPOINT keyward_lint_model");
+              statementOnModel.execute("RELEASE SAVEPOINT keyward_lint_model");
+            }
+            notAnalysed(statement.line(), ErrorText.firstLine(e.getMessage()));
+          }
+        } finally {
+          connection.clearWarnings();
+        }
       }
     }
 
@@ -383,7 +465,7 @@ final class StaticLint {
       if (table == null || !isExisting(table)) {
         return;
       }
-      int type = rename.number("renameType", -1);
+      String type = rename.text("renameType");
       if (grammar.isObject(type, "column")) {
         String subject = table + "." + rename.text("subname");
         add(line, "column-renamed", Severity.ERROR, subject, "renames column " + subject + " to "
@@ -523,24 +605,30 @@ final class StaticLint {
         }
       }
       for (Map.Entry<String, String> lock : locksAfter.entrySet()) {
-        String table = lock.getKey();
-        String mode = lock.getValue();
-        if (mode.equals(locksBefore.get(table)) || !BLOCKS_WRITES.contains(mode)) {
-          continue;
+        if (!lock.getValue().equals(locksBefore.get(lock.getKey()))) {
+          blockingLock(line, lock.getKey(), lock.getValue(), transactional, lockTimeout);
         }
-        String blocks = mode.equals("AccessExclusiveLock") ? "reads and writes of " + table
-            : "writes of " + table;
-        if (transactional) {
-          blockingHeld.add(blocks);
-          blockingLine = blockingLine == 0 ? line : blockingLine;
-        }
-        if (lockTimeout.equals("0")) {
-          add(line, "blocking-lock-without-timeout", Severity.ERROR, table, "takes " + mode
-              + " on " + table + " (blocks " + blocks + ") with no lock_timeout: queued behind a"
-              + " long transaction, it would queue every query of the table behind it",
-              "SET lock_timeout = '2s' before it and retry on failure (keyward migrate does: 5 s,"
-                  + " retried with backoff)");
-        }
+      }
+    }
+
+    /** A lock taken on an existing table: judged if it blocks reads or writes. */
+    private void blockingLock(int line, String table, String mode, boolean transactional,
+        String lockTimeout) {
+      if (!BLOCKS_WRITES.contains(mode)) {
+        return;
+      }
+      String blocks = mode.equals("AccessExclusiveLock") ? "reads and writes of " + table
+          : "writes of " + table;
+      if (transactional) {
+        blockingHeld.add(blocks);
+        blockingLine = blockingLine == 0 ? line : blockingLine;
+      }
+      if (lockTimeout.equals("0")) {
+        add(line, "blocking-lock-without-timeout", Severity.ERROR, table, "takes " + mode
+            + " on " + table + " (blocks " + blocks + ") with no lock_timeout: queued behind a"
+            + " long transaction, it would queue every query of the table behind it",
+            "SET lock_timeout = '2s' before it and retry on failure (keyward migrate does: 5 s,"
+                + " retried with backoff)");
       }
     }
 

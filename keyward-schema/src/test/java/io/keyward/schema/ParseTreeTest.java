@@ -37,6 +37,21 @@ class ParseTreeTest {
   }
 
   @Test
+  void cutsTokensAsTheServerDoesWithBracketsAndQuotesInsideStrings() {
+    // The server escapes neither [ ] nor a quote inside a string; only whitespace and ( ) { }
+    // end a token.
+    Node node = ParseTree.readNode("{A_CONST :a \"[\"none\"]\" :b \"x]\" :c \"x\"\""
+        + " :d \"\\{\"a\":1\\}\" :e \"list\\ [a]\" :f \"\"}");
+
+    assertThat(node.text("a")).isEqualTo("[\"none\"]");
+    assertThat(node.text("b")).isEqualTo("x]");
+    assertThat(node.text("c")).isEqualTo("x\"");
+    assertThat(node.text("d")).isEqualTo("{\"a\":1}");
+    assertThat(node.text("e")).isEqualTo("list [a]");
+    assertThat(node.text("f")).isEmpty();
+  }
+
+  @Test
   void readsWordsWithoutFieldNamesAndDatums() {
     Node node = ParseTree.readNode("{A_EXPR IN :name (\"=\") :rexpr {CONST :constlen 4"
         + " :constvalue 4 [ 1 0 0 0 0 0 0 0 ] :location 7}}");

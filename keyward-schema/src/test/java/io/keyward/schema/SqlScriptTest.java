@@ -64,4 +64,12 @@ class SqlScriptTest {
     assertThat(SqlScript.parameterize("SELECT meta ? 'k' FROM t WHERE id = $1").order())
         .containsExactly(1);
   }
+
+  @Test
+  void questionMarksAreDoubledOnlyOutsideLiteralsIdentifiersBodiesAndComments() {
+    assertThat(SqlScript.escapeQuestionMarks("SELECT doc ? 'a?', doc ?| x, \"q?\" -- why?\n"
+        + "/* is /* it? */ so? */ FROM t WHERE $$?$$ = E'\\'?'"))
+        .isEqualTo("SELECT doc ?? 'a?', doc ??| x, \"q?\" -- why?\n"
+            + "/* is /* it? */ so? */ FROM t WHERE $$?$$ = E'\\'?'");
+  }
 }
