@@ -11,6 +11,7 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -65,6 +66,9 @@ public final class Rollouts implements AutoCloseable {
         (task, executor) -> {
           if (task instanceof ShadowRun run) {
             count("keyward.rollout.shadow.skipped", run.state.name(), null);
+          } else if (task instanceof CandidateRun run) {
+            run.rejected = true;
+            count("keyward.rollout.shadow.skipped", run.state.name(), null);
           }
         });
   }
@@ -106,11 +110,57 @@ public final class Rollouts implements AutoCloseable {
 
   private Verdict shadow(SwitchState state, Supplier<Verdict> control, Supplier<Verdict> candidate) {
     Verdict verdict = control.get();
-    if (state.sampleBasisPoints() > 0
-        && ThreadLocalRandom.current().nextInt(SwitchState.ALL) < state.sampleBasisPoints()) {
+    if (sampled(state)) {
       shadowExecutor.execute(new ShadowRun(state, verdict, candidate));
     }
     return verdict;
+  }
+
+  /** Whether this call is one of the share {@code state} samples in shadow. */
+  public boolean sampled(SwitchState state) {
+    return state.sampleBasisPoints() > 0
+        && ThreadLocalRandom.current().nextInt(SwitchState.ALL) < state.sampleBasisPoints();
+  }
+
+  /**
+   * A candidate started on the shadow executor before the control runs, for a path whose control
+   * changes what the candidate would read (a store load that rewrites the cache it is compared
+   * with): the caller runs the control, then {@link #compareWhenDone}, and holds back its own
+   * side effects until {@link #whenDone}.
+   */
+  public static final class Pending {
+    private final CompletableFuture<Timed> run = new CompletableFuture<>();
+  }
+
+  /**
+   * Starts {@code candidate} on the shadow executor; null when the executor is full (the sample
+   * is skipped and counted). A candidate that answers null had nothing to say (a cache miss).
+   */
+  public @Nullable Pending startCandidate(SwitchState state,
+      Supplier<? extends @Nullable Verdict> candidate) {
+    Pending pending = new Pending();
+    CandidateRun task = new CandidateRun(state, () -> pending.run.complete(Timed.run(candidate)));
+    shadowExecutor.execute(task);
+    return task.rejected ? null : pending;
+  }
+
+  /** Compares the candidate, once it has run, with the control's verdict. */
+  public void compareWhenDone(SwitchState state, Verdict control, Pending pending) {
+    pending.run.thenAccept(run -> {
+      if (run.verdict != null || run.error != null) {
+        judge(state, control, run.verdict, run);
+      }
+    });
+  }
+
+  /** Runs {@code action} once the candidate has run (at once if it has). */
+  public void whenDone(Pending pending, Runnable action) {
+    pending.run.whenComplete((run, error) -> action.run());
+  }
+
+  /** A comparison the caller made itself (a canary's denial confirmed by the control). */
+  public void compared(SwitchState state, Verdict control, Verdict candidate) {
+    judge(state, control, candidate, new Timed(candidate, null, 0));
   }
 
   private Verdict canary(SwitchState state, Supplier<Verdict> control, Supplier<Verdict> candidate) {
@@ -131,7 +181,9 @@ public final class Rollouts implements AutoCloseable {
     String detail = null;
     if (candidate == null || candidate instanceof Verdict.Unavailable) {
       kind = Disagreement.Kind.CANDIDATE_ERROR;
-      detail = candidate == null ? run.error : "the candidate could not decide";
+      detail = candidate == null
+          ? (run.error != null ? run.error : "the candidate answered nothing")
+          : "the candidate could not decide";
     } else if (run.nanos > TimeUnit.MILLISECONDS.toNanos(state.rules().candidateTimeoutMillis())) {
       kind = Disagreement.Kind.CANDIDATE_TIMEOUT;
       detail = "took " + TimeUnit.NANOSECONDS.toMillis(run.nanos) + " ms";
@@ -198,16 +250,32 @@ public final class Rollouts implements AutoCloseable {
 
   /** A candidate's run: its verdict (null when it threw), its error, how long it took. */
   private record Timed(@Nullable Verdict verdict, @Nullable String error, long nanos) {
-    static Timed run(Supplier<Verdict> candidate) {
+    static Timed run(Supplier<? extends @Nullable Verdict> candidate) {
       long t0 = System.nanoTime();
       try {
         Verdict verdict = candidate.get();
-        return new Timed(verdict, verdict == null ? "the candidate answered nothing" : null,
-            System.nanoTime() - t0);
+        return new Timed(verdict, null, System.nanoTime() - t0); // null: no answer (a miss)
       } catch (RuntimeException e) {
         return new Timed(null, e.getClass().getSimpleName() + ": " + e.getMessage(),
             System.nanoTime() - t0);
       }
+    }
+  }
+
+  /** A candidate started ahead of its control. */
+  private static final class CandidateRun implements Runnable {
+    final SwitchState state;
+    final Runnable body;
+    boolean rejected; // set by the rejection handler, within execute, on the caller's thread
+
+    CandidateRun(SwitchState state, Runnable body) {
+      this.state = state;
+      this.body = body;
+    }
+
+    @Override
+    public void run() {
+      body.run();
     }
   }
 

@@ -8,6 +8,11 @@ import io.keyward.key.KeyOrigin;
 import io.keyward.key.KeyRecord;
 import io.keyward.key.ParsedKey;
 import io.keyward.logging.RateLimitedLogger;
+import io.keyward.rollout.CanaryBuckets;
+import io.keyward.rollout.GuardRules;
+import io.keyward.rollout.Rollouts;
+import io.keyward.rollout.Stage;
+import io.keyward.rollout.SwitchState;
 import io.keyward.store.KeyLookup;
 import io.keyward.store.StoreException;
 import io.micrometer.core.instrument.Counter;
@@ -67,6 +72,13 @@ import org.slf4j.LoggerFactory;
  * Verdict.Unavailable}; a second tier or usage sink that fails is ignored.
  */
 public final class Verifier {
+  /** The switch in front of reading the second cache tier. */
+  public static final String L2_SWITCH = "cache.l2";
+  /** The second tier's path without switches: always read. */
+  private static final SwitchState L2_ALWAYS = new SwitchState(L2_SWITCH, Stage.ON, 0, 0, 0, 0,
+      GuardRules.DEFAULTS);
+  /** No second tier: nothing to read. */
+  private static final SwitchState L2_OFF = SwitchState.controlPath(L2_SWITCH);
 
   /** Longest wait of a lookup of an unseen key for a place in its bulkhead. */
   static final long UNSEEN_PLACE_WAIT_MILLIS = 1_000;
@@ -77,6 +89,7 @@ public final class Verifier {
   private final KeyFormat format;
   private final KeyLookup store;
   private final CacheTier secondTier;
+  private final @Nullable Rollouts rollouts;
   private final UsageSink usageSink;
   private final Clock clock;
   private final VerifierSettings settings;
@@ -117,6 +130,7 @@ public final class Verifier {
     this.format = builder.format;
     this.store = builder.store;
     this.secondTier = builder.secondTier;
+    this.rollouts = builder.rollouts;
     this.usageSink = builder.usageSink;
     this.clock = builder.clock;
     this.settings = builder.settings;
@@ -435,11 +449,55 @@ public final class Verifier {
   }
 
   private Loaded load(KeyHash hash, Load load) {
-    CacheTier.Entry fromTier = readSecondTier(hash);
+    // Reading the second tier is a risky path behind the switch cache.l2 (incident I-4): off,
+    // only L1 and the store; on, the tier answers; canary, the tier answers for the canary's keys
+    // but a record there that would deny is confirmed by the store; shadow, the store answers
+    // and a sample of tier reads is compared with it off the request thread.
+    SwitchState l2 = secondTier == CacheTier.NONE ? L2_OFF
+        : rollouts == null ? L2_ALWAYS : rollouts.board().state(L2_SWITCH);
+    CacheTier.Entry fromTier = null;
+    CacheTier.Entry toConfirm = null;
+    if (l2.stage() == Stage.ON
+        || l2.stage() == Stage.CANARY && CanaryBuckets.inCanary(l2, hash.toBytes())) {
+      fromTier = readSecondTier(hash);
+      if (fromTier != null && l2.stage() == Stage.CANARY
+          && !(verdictOf(fromTier.record()) instanceof Verdict.Valid)) {
+        toConfirm = fromTier;
+        fromTier = null;
+      }
+    }
     if (fromTier != null) {
       metrics.l2Hit.increment();
-      return cache(hash, fromTier.record(), fromTier.loadedAtMillis(), load, false);
+      return cache(hash, fromTier.record(), fromTier.loadedAtMillis(), load, false, null);
     }
+    // In shadow, the tier is read before the store load, whose own write to the tier waits for
+    // that read: the comparison is with what the tier held, not with what this load put there.
+    Rollouts.Pending shadowRead = rollouts != null && l2.stage() == Stage.SHADOW
+        && rollouts.sampled(l2) ? rollouts.startCandidate(l2, () -> {
+          CacheTier.Entry entry = readSecondTier(hash);
+          return entry == null ? null : verdictOf(entry.record());
+        }) : null;
+    Loaded loaded = loadFromStore(hash, load, shadowRead);
+    if (rollouts != null && (toConfirm != null || shadowRead != null)) {
+      Verdict control = loaded instanceof Loaded.Found found && found.entry().record != null
+          ? verdictOf(found.entry().record)
+          : loaded == Loaded.ABSENT ? Verdict.Denied.notFound() : null;
+      if (control != null && toConfirm != null) {
+        rollouts.compared(l2, control, verdictOf(toConfirm.record()));
+      } else if (control != null && shadowRead != null) {
+        rollouts.compareWhenDone(l2, control, shadowRead);
+      }
+    }
+    return loaded;
+  }
+
+  /** What a record says by itself, scopes aside. */
+  private Verdict verdictOf(KeyRecord record) {
+    long now = clock.millis();
+    return new CachedLookup(record, now, record.hash()).judge(record.hash(), List.of(), now);
+  }
+
+  private Loaded loadFromStore(KeyHash hash, Load load, Rollouts.@Nullable Pending shadowRead) {
     if (!breaker.allowsCall()) {
       return Loaded.BREAKER_OPEN;
     }
@@ -474,7 +532,7 @@ public final class Verifier {
       putUnlessSuperseded(hash, new CachedLookup(null, queriedAt, hash), load);
       return Loaded.ABSENT;
     }
-    return cache(hash, fromStore.get(), queriedAt, load, true);
+    return cache(hash, fromStore.get(), queriedAt, load, true, shadowRead);
   }
 
   /**
@@ -482,17 +540,25 @@ public final class Verifier {
    * key was invalidated since the load began: then the record may predate the change, so it is
    * answered to the callers of this load but kept out of both caches.
    */
-  private Loaded cache(KeyHash hash, KeyRecord record, long loadedAt, Load load, boolean fromStore) {
+  private Loaded cache(KeyHash hash, KeyRecord record, long loadedAt, Load load, boolean fromStore,
+      Rollouts.@Nullable Pending writeAfter) {
     CachedLookup entry = new CachedLookup(record, loadedAt, hash);
     // The record holds an equal hash: keying L1 by it keeps one KeyHash per cached key, not two
     // (48 bytes of each entry's ~730, by a heap histogram at 1,000,000 keys).
     KeyHash key = record.hash().equals(hash) ? record.hash() : hash;
     if (putUnlessSuperseded(key, entry, load)) {
       if (fromStore) {
-        try {
-          secondTier.write(record, loadedAt);
-        } catch (RuntimeException e) {
-          seamWarnings.warn("second cache tier failed to write: {}", e.toString());
+        Runnable write = () -> {
+          try {
+            secondTier.write(record, loadedAt);
+          } catch (RuntimeException e) {
+            seamWarnings.warn("second cache tier failed to write: {}", e.toString());
+          }
+        };
+        if (writeAfter != null && rollouts != null) {
+          rollouts.whenDone(writeAfter, write);
+        } else {
+          write.run();
         }
       }
     }
@@ -723,6 +789,7 @@ public final class Verifier {
     private final KeyFormat format;
     private final KeyLookup store;
     private CacheTier secondTier = CacheTier.NONE;
+    private @Nullable Rollouts rollouts;
     private UsageSink usageSink = UsageSink.NONE;
     private Clock clock = Clock.systemUTC();
     private VerifierSettings settings = VerifierSettings.DEFAULTS;
@@ -735,6 +802,15 @@ public final class Verifier {
 
     public Builder secondTier(CacheTier tier) {
       this.secondTier = java.util.Objects.requireNonNull(tier, "secondTier");
+      return this;
+    }
+
+    /**
+     * The switches this verifier's risky paths go through ({@link #L2_SWITCH}). Without them the
+     * second tier, if any, is always read (as a library user who set one expects).
+     */
+    public Builder rollouts(Rollouts rollouts) {
+      this.rollouts = java.util.Objects.requireNonNull(rollouts, "rollouts");
       return this;
     }
 

@@ -27,8 +27,11 @@ public final class KeywardContracts {
    * the last release issued word for word takes its example arguments from that release's file.
    */
   public static QueryContract current(int schemaVersion) {
-    QueryContract plain = QueryContract.of(PostgresKeyStore.QUERY_CONTRACT,
-        io.keyward.store.postgres.NodeRegistry.QUERY_CONTRACT, OptionalInt.of(schemaVersion));
+    java.util.Set<String> gated = new java.util.HashSet<>(
+        io.keyward.store.postgres.NodeRegistry.QUERY_CONTRACT);
+    gated.addAll(io.keyward.store.postgres.PostgresSwitchStore.QUERY_CONTRACT);
+    QueryContract plain = QueryContract.of(PostgresKeyStore.QUERY_CONTRACT, gated,
+        OptionalInt.of(schemaVersion));
     java.util.Map<String, java.util.List<String>> released = new java.util.HashMap<>();
     for (QueryContract.ContractStatement statement : lastRelease().statements()) {
       if (statement.args() != null) {

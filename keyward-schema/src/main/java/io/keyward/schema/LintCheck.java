@@ -510,25 +510,7 @@ public final class LintCheck {
 
     /** Relation locks this backend holds on tables that existed before the file, by table. */
     private Map<String, String> locks(Catalog before) throws SQLException {
-      Map<String, String> locks = new HashMap<>();
-      try (Statement sql = connection.createStatement();
-          ResultSet rs = sql.executeQuery("SELECT l.relation, l.mode FROM pg_locks l"
-              + " WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted")) {
-        while (rs.next()) {
-          String table = before.tableName(rs.getLong(1));
-          if (table != null) {
-            String mode = rs.getString(2);
-            locks.merge(table, mode, (a, b) -> strength(a) >= strength(b) ? a : b);
-          }
-        }
-      }
-      return locks;
-    }
-
-    private static int strength(String mode) {
-      return List.of("AccessShareLock", "RowShareLock", "RowExclusiveLock",
-          "ShareUpdateExclusiveLock", "ShareLock", "ShareRowExclusiveLock", "ExclusiveLock",
-          "AccessExclusiveLock").indexOf(mode);
+      return HeldLocks.on(connection, before::tableName);
     }
 
     /**

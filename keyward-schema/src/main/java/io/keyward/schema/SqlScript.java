@@ -49,21 +49,13 @@ public final class SqlScript {
         continue;
       }
       if (c == '/' && i + 1 < n && text.charAt(i + 1) == '*') {
-        int depth = 0;
-        do {
-          if (text.startsWith("/*", i)) {
-            depth++;
-            i += 2;
-          } else if (text.startsWith("*/", i)) {
-            depth--;
-            i += 2;
-          } else {
-            if (text.charAt(i) == '\n') {
-              line++;
-            }
-            i++;
+        int end = skipBlockComment(text, i);
+        for (int k = i; k < end; k++) {
+          if (text.charAt(k) == '\n') {
+            line++;
           }
-        } while (depth > 0 && i < n);
+        }
+        i = end;
         continue;
       }
       if (Character.isWhitespace(c)) {
@@ -181,6 +173,28 @@ public final class SqlScript {
     return i + 1;
   }
 
+  /**
+   * The index just after the block comment that starts at {@code i} ({@code /*}); comments nest,
+   * as in PostgreSQL. An unterminated one runs to the end of the text.
+   */
+  static int skipBlockComment(String text, int i) {
+    int n = text.length();
+    int depth = 0;
+    int k = i;
+    do {
+      if (text.startsWith("/*", k)) {
+        depth++;
+        k += 2;
+      } else if (text.startsWith("*/", k)) {
+        depth--;
+        k += 2;
+      } else {
+        k++;
+      }
+    } while (depth > 0 && k < n);
+    return Math.min(k, n);
+  }
+
   private static boolean isTagPart(char c, boolean first) {
     return Character.isLetter(c) || c == '_' || (!first && Character.isDigit(c));
   }
@@ -213,21 +227,9 @@ public final class SqlScript {
         out.append(sql, i, end);
         i = end;
       } else if (c == '/' && sql.startsWith("/*", i)) {
-        int depth = 0;
-        int k = i;
-        do {
-          if (sql.startsWith("/*", k)) {
-            depth++;
-            k += 2;
-          } else if (sql.startsWith("*/", k)) {
-            depth--;
-            k += 2;
-          } else {
-            k++;
-          }
-        } while (depth > 0 && k < n);
-        out.append(sql, i, Math.min(k, n));
-        i = Math.min(k, n);
+        int end = skipBlockComment(sql, i);
+        out.append(sql, i, end);
+        i = end;
       } else if (c == '?') {
         out.append("??");
         i++;

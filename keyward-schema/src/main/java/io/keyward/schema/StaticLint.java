@@ -723,22 +723,7 @@ final class StaticLint {
 
     /** The strongest relation lock this backend holds on each table that existed before. */
     private Map<String, String> locks() throws SQLException {
-      List<String> order = List.of("AccessShareLock", "RowShareLock", "RowExclusiveLock",
-          "ShareUpdateExclusiveLock", "ShareLock", "ShareRowExclusiveLock", "ExclusiveLock",
-          "AccessExclusiveLock");
-      Map<String, String> locks = new HashMap<>();
-      try (Statement sql = connection.createStatement();
-          ResultSet rs = sql.executeQuery("SELECT relation, mode FROM pg_locks WHERE pid ="
-              + " pg_backend_pid() AND locktype = 'relation' AND granted")) {
-        while (rs.next()) {
-          String table = existing.get(rs.getLong(1));
-          if (table != null) {
-            locks.merge(table, rs.getString(2),
-                (a, b) -> order.indexOf(a) >= order.indexOf(b) ? a : b);
-          }
-        }
-      }
-      return locks;
+      return HeldLocks.on(connection, existing::get);
     }
 
     private String single(String query) throws SQLException {

@@ -172,7 +172,8 @@ class LintCheckTest {
         KeywardContracts.lastRelease(), SERVER, 1000, KeywardContracts.seed(), Duration.ofSeconds(5)));
 
     assertThat(report.checkedFiles()).containsExactly("V3__index_api_keys_rotated_from.sql",
-        "V4__create_keyward_nodes.sql", "V5__create_keyward_backfills.sql");
+        "V4__create_keyward_nodes.sql", "V5__create_keyward_backfills.sql",
+        "V6__create_keyward_switches.sql");
     assertThat(report.findings()).filteredOn(f -> f.counts(false)).isEmpty();
   }
 }

@@ -27,6 +27,12 @@ import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.keyward.rollout.Guard;
+import io.keyward.rollout.Rollouts;
+import io.keyward.rollout.Switchboard;
+import io.keyward.server.api.SwitchesApi;
+import io.keyward.store.postgres.PostgresSwitchStore;
+import io.keyward.store.postgres.SwitchSync;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -50,6 +56,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class KeywardServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(KeywardServer.class);
+  /** The rollout switches this build has paths for. */
+  public static final List<SwitchesApi.KnownSwitch> KNOWN_SWITCHES = List.of(
+      new SwitchesApi.KnownSwitch(Verifier.L2_SWITCH, "reading the second cache tier (Redis) on"
+          + " an L1 miss; control: L1 and the store only. Writes to Redis and invalidations"
+          + " are not switched."));
+
   /** This build's release, as the node registry records it. */
   public static final String RELEASE = releaseOf(KeywardServer.class);
   /** Most bytes of request headers accepted, all together; more is 431. */
@@ -272,6 +284,34 @@ public final class KeywardServer implements AutoCloseable {
         secondTier = tier;
         LOG.info("Redis second cache tier on {}", settings.redis());
       }
+      // Rollout switches: read by every verification from memory; kept in step with the store
+      // by SwitchSync once this node has an id (below); until then, control paths only.
+      Switchboard board = new Switchboard();
+      PostgresSwitchStore switchStore = new PostgresSwitchStore(pool, settings.clock(), registry);
+      SwitchSync[] sync = new SwitchSync[1];
+      java.util.concurrent.ExecutorService revertExecutor =
+          java.util.concurrent.Executors.newSingleThreadExecutor(
+              Thread.ofVirtual().name("keyward-guard-revert").factory());
+      resources.push(revertExecutor::shutdownNow);
+      io.micrometer.core.instrument.Counter guardReverts = io.micrometer.core.instrument.Counter
+          .builder("keyward.rollout.reverts").description("Switches the guard turned off")
+          .register(registry);
+      Guard guard = new Guard((tripped, evidence) -> revertExecutor.execute(() -> {
+        try {
+          switchStore.revert(tripped, evidence).ifPresent(off -> {
+            guardReverts.increment();
+            LOG.warn("switch {} reverted to off by the guard (version {} -> {}): {}",
+                tripped.name(), tripped.version(), off.version(), evidence);
+          });
+          if (sync[0] != null) {
+            sync[0].syncNow();
+          }
+        } catch (RuntimeException e) {
+          LOG.warn("the guard could not revert switch {}: {}", tripped.name(), e.toString());
+        }
+      }));
+      Rollouts rollouts = new Rollouts(board, guard, settings.clock(), registry, 2, 1024);
+      resources.push(rollouts);
       KeyFormat format = KeyFormat.withPrefix(settings.keyPrefix())
           .withEarlierPrefixes(settings.earlierKeyPrefixes());
       verifier = Verifier.builder(format, store)
@@ -279,6 +319,7 @@ public final class KeywardServer implements AutoCloseable {
           .settings(settings.verifier())
           .meterRegistry(registry)
           .secondTier(secondTier)
+          .rollouts(rollouts)
           .build();
       admin = new KeyAdministration(
           format, store, settings.clock(), new KeyIds(settings.clock(), new SecureRandom()),
@@ -301,14 +342,20 @@ public final class KeywardServer implements AutoCloseable {
               new SecureRandom()).next().substring("key_".length()), RELEASE,
           io.keyward.schema.KeywardContracts.currentText(RELEASE), nodeHost(settings), registry);
       resources.push(nodes);
+      sync[0] = SwitchSync.start(switchStore, board, nodes.nodeId(), SwitchSync.POLL_EVERY,
+          settings.clock(), registry);
+      resources.push(sync[0]);
+      var switchesApi = new SwitchesApi(auth, KNOWN_SWITCHES, switchStore, rollouts,
+          sync[0]::syncNow, () -> nodes.liveNodes());
       readiness = new Readiness(store::preflight, verifier, settings.clock(), registry,
-          List.of(nodes.gate()));
+          List.of(nodes.gate(), switchStore.gate()));
       readiness.checkNow();
       var systemApi = new SystemApi(registry, readiness::report, () -> fatalReason,
           readiness::gates);
       web = HttpListener.start(settings, inFlightCount, routes -> {
         keysApi.register(routes);
         nodesApi.register(routes);
+        switchesApi.register(routes);
         systemApi.register(routes);
       });
       resources.push(web::stop);

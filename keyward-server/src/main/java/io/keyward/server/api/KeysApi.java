@@ -281,7 +281,7 @@ public final class KeysApi {
    * The request body as a JSON object. Requires {@code application/json} when there is a body;
    * when {@code required} is false an absent body gives null.
    */
-  private static ObjectNode jsonBody(ServerRequest request, boolean required) {
+  static ObjectNode jsonBody(ServerRequest request, boolean required) {
     byte[] bytes = readBody(request);
     if (bytes.length == 0 && !required) {
       return null;

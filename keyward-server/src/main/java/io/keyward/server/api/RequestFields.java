@@ -30,6 +30,11 @@ final class RequestFields {
     }
   }
 
+  /** The field's JSON as sent, or null when absent. */
+  @Nullable JsonNode raw(String field) {
+    return body.get(field);
+  }
+
   boolean has(String field) {
     return body.has(field);
   }

@@ -41,6 +41,10 @@ public final class RouteTable {
     return route(Method.POST, path, handler);
   }
 
+  public RouteTable put(String path, Handler handler) {
+    return route(Method.PUT, path, handler);
+  }
+
   public RouteTable patch(String path, Handler handler) {
     return route(Method.PATCH, path, handler);
   }

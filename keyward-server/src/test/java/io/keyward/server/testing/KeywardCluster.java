@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.function.UnaryOperator;
 
 /**
@@ -45,6 +46,26 @@ public final class KeywardCluster implements AutoCloseable {
   }
 
   /** {@code size} nodes with default settings. */
+  /**
+   * Changes a switch through node 0's API and returns once every node has applied it.
+   *
+   * @param change the PUT body ({@code stage}, {@code reason}, ...)
+   * @return the answer of the last GET, once no node lags
+   */
+  public com.fasterxml.jackson.databind.JsonNode setSwitch(String name, Map<String, ?> change) {
+    KeywardClient.Response put = nodes.get(0).client().send("PUT", "/v1/switches/" + name, change);
+    if (!put.isSuccess()) {
+      throw new IllegalStateException("PUT /v1/switches/" + name + ": " + put.status() + " "
+          + put.body());
+    }
+    com.fasterxml.jackson.databind.JsonNode[] last = new com.fasterxml.jackson.databind.JsonNode[1];
+    io.keyward.testing.Eventually.await(() -> {
+      last[0] = nodes.get(0).client().send("GET", "/v1/switches/" + name, null).body();
+      return last[0].get("lagging").isEmpty() && last[0].get("nodes").size() == nodes.size();
+    });
+    return last[0];
+  }
+
   public static KeywardCluster start(int size) {
     return start(size, settings -> settings);
   }
@@ -71,6 +92,8 @@ public final class KeywardCluster implements AutoCloseable {
             rootKey, Duration.ofSeconds(30));
         cluster.nodes.add(new Node(server, clock, proxy, client));
       }
+      // A cluster with Redis reads its second tier, as a deployment that has rolled cache.l2 out.
+      cluster.setSwitch("cache.l2", Map.of("stage", "on", "reason", "the cluster reads Redis"));
       return cluster;
     } catch (IOException e) {
       cluster.close();

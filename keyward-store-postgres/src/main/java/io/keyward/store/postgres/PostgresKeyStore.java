@@ -68,7 +68,8 @@ public final class PostgresKeyStore implements KeyStore {
       java.util.stream.Stream.of(FIND_BY_HASH, FIND_BY_ID, FIND_SUCCESSOR, INSERT, UPDATE, LIST_ALL,
           LIST_AFTER, LIST_OWNER, LIST_OWNER_AFTER, LOCK_BOOTSTRAP, ANY_KEY, PREFLIGHT,
           ClusterSecrets.CREATE_IF_ABSENT, ClusterSecrets.READ),
-      NodeRegistry.QUERY_CONTRACT.stream()).toList();
+      java.util.stream.Stream.concat(NodeRegistry.QUERY_CONTRACT.stream(),
+          PostgresSwitchStore.QUERY_CONTRACT.stream())).toList();
 
   private static final String UNIQUE_VIOLATION = "23505";
   private static final String UNDEFINED_TABLE = "42P01";
