@@ -66,6 +66,33 @@ class KeywardCommandTest {
   }
 
   @Test
+  void switchSetListAndHistoryShowTheChangeAndWhoMadeIt() throws Exception {
+    String[] connect = {"--url", keyward.baseUri().toString(), "--root-key", keyward.rootKey()};
+    List<String> set = new ArrayList<>(List.of("switch", "set", "cache.l2", "canary",
+        "--canary-basis-points", "250", "--reason", "a quarter of a tenth"));
+    set.addAll(List.of(connect));
+
+    Run changed = run(set.toArray(String[]::new));
+    List<String> list = new ArrayList<>(List.of("switch", "list"));
+    list.addAll(List.of(connect));
+    List<String> history = new ArrayList<>(List.of("switch", "history", "cache.l2"));
+    history.addAll(List.of(connect));
+
+    assertThat(changed.code()).as(changed.err()).isZero();
+    assertThat(changed.json().get("stage").asText()).isEqualTo("canary");
+    assertThat(run(list.toArray(String[]::new)).json().at("/switches/0/canaryBasisPoints").asInt())
+        .isEqualTo(250);
+    assertThat(run(history.toArray(String[]::new)).json().at("/history/0/reason").asText())
+        .isEqualTo("a quarter of a tenth");
+    List<String> bad = new ArrayList<>(List.of("switch", "set", "cache.l2", "sideways",
+        "--reason", "x"));
+    bad.addAll(List.of(connect));
+    Run refused = run(bad.toArray(String[]::new));
+    assertThat(refused.code()).isEqualTo(1);
+    assertThat(refused.err()).contains("400").contains("stage");
+  }
+
+  @Test
   void badServeSettingsAreRefusedNamingTheSetting() {
     assertThat(run("serve", "--port", "70000").err())
         .isEqualTo("keyward: --port (KEYWARD_PORT) must be from 0 to 65535, got 70000\n");
