@@ -21,9 +21,15 @@ public final class TcpProxy implements AutoCloseable {
   private volatile boolean running = true;
 
   private TcpProxy(String targetHost, int targetPort) throws IOException {
+    this(0, targetHost, targetPort);
+  }
+
+  private TcpProxy(int listenPort, String targetHost, int targetPort) throws IOException {
     this.targetHost = targetHost;
     this.targetPort = targetPort;
-    this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    this.listener = new ServerSocket();
+    listener.setReuseAddress(true);
+    listener.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), listenPort), 50);
     Thread.ofVirtual().name("tcp-proxy-accept").start(this::accept);
   }
 
@@ -38,6 +44,28 @@ public final class TcpProxy implements AutoCloseable {
       return new TcpProxy(targetHost, targetPort);
     } catch (IOException e) {
       throw new IllegalStateException("cannot open proxy port: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Starts a proxy on a given loopback port (one that refused connections until now, say) to
+   * 127.0.0.1:{@code targetPort}.
+   */
+  public static TcpProxy on(int listenPort, int targetPort) {
+    try {
+      return new TcpProxy(listenPort, "127.0.0.1", targetPort);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot open proxy port " + listenPort + ": "
+          + e.getMessage(), e);
+    }
+  }
+
+  /** A loopback port nothing listens on (free when this returns). */
+  public static int freePort() {
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new IllegalStateException("no free port: " + e.getMessage(), e);
     }
   }
 

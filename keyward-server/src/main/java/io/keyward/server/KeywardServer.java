@@ -3,7 +3,7 @@ package io.keyward.server;
 import com.zaxxer.hikari.HikariDataSource;
 import io.helidon.webserver.WebServer;
 import io.keyward.admin.IssuedKey;
-import io.keyward.cache.redis.RedisCacheTier;
+import io.keyward.cache.redis.DeferredRedisTier;
 import io.keyward.cache.redis.SigningKey;
 import io.keyward.admin.KeyAdministration;
 import io.keyward.key.KeyFormat;
@@ -275,15 +275,18 @@ public final class KeywardServer implements AutoCloseable {
       }
 
       CacheTier secondTier = CacheTier.NONE;
+      DeferredRedisTier redisTier = null;
       if (settings.redis() != null) {
         byte[] signingKey = new ClusterSecrets(pool, new SecureRandom())
             .getOrCreate(ClusterSecrets.CACHE_SIGNING_KEY);
-        RedisCacheTier tier = RedisCacheTier.connect(settings.redis(), SigningKey.of(signingKey),
+        // A Redis that does not answer does not stop the start: the node connects later.
+        redisTier = DeferredRedisTier.connect(settings.redis(), SigningKey.of(signingKey),
             settings.clock(), registry);
-        resources.push(tier);
-        secondTier = tier;
-        LOG.info("Redis second cache tier on {}", settings.redis());
+        resources.push(redisTier);
+        secondTier = redisTier;
+        LOG.info("Redis second cache tier on {}: {}", settings.redis(), redisTier.status());
       }
+      DeferredRedisTier redisStatus = redisTier;
       // Rollout switches: read by every verification from memory; kept in step with the store
       // by SwitchSync once this node has an id (below); until then, control paths only.
       Switchboard board = new Switchboard();
@@ -351,7 +354,13 @@ public final class KeywardServer implements AutoCloseable {
           List.of(nodes.gate(), switchStore.gate()));
       readiness.checkNow();
       var systemApi = new SystemApi(registry, readiness::report, () -> fatalReason,
-          readiness::gates);
+          () -> {
+            java.util.Map<String, String> shown = new java.util.TreeMap<>(readiness.gates());
+            if (redisStatus != null) {
+              shown.put("redis", redisStatus.status());
+            }
+            return shown;
+          });
       web = HttpListener.start(settings, inFlightCount, routes -> {
         keysApi.register(routes);
         nodesApi.register(routes);

@@ -32,6 +32,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
@@ -138,11 +139,13 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
       lastMessageNanos = System.nanoTime();
     } catch (RuntimeException | ExecutionException | TimeoutException e) {
       client.shutdown(Duration.ZERO, Duration.ofSeconds(1));
+      metrics.removeGauges(registry);
       throw new IllegalStateException("cannot connect to Redis at " + settings + ": "
           + e.getMessage(), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       client.shutdown(Duration.ZERO, Duration.ofSeconds(1));
+      metrics.removeGauges(registry);
       throw new IllegalStateException("interrupted while connecting to Redis", e);
     }
     this.heartbeats = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
@@ -436,10 +439,22 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
             .description("Redis entries that could not be used, by reason; each was a miss")
             .tag("reason", reason.tag()).register(registry));
       }
-      Gauge.builder("keyward.cache.l2.breaker.open", breaker, b -> b.isOpen() ? 1 : 0)
-          .description("1 while the Redis circuit breaker is open").register(registry);
-      Gauge.builder("keyward.invalidations.subscribed", subscribed, s -> s.get() ? 1 : 0)
-          .description("1 while the invalidation channel is live").register(registry);
+      gauges = List.of(
+          Gauge.builder("keyward.cache.l2.breaker.open", breaker, b -> b.isOpen() ? 1 : 0)
+              .description("1 while the Redis circuit breaker is open").register(registry),
+          Gauge.builder("keyward.invalidations.subscribed", subscribed, s -> s.get() ? 1 : 0)
+              .description("1 while the invalidation channel is live").register(registry));
+    }
+
+    /** The gauges bound to this tier's state. */
+    final List<Gauge> gauges;
+
+    /**
+     * Unregisters the gauges of a tier that failed to connect: a later attempt (a node that
+     * connects in the background) registers its own, bound to its own state.
+     */
+    void removeGauges(MeterRegistry registry) {
+      gauges.forEach(registry::remove);
     }
 
     void corrupt(CorruptionReason reason) {
