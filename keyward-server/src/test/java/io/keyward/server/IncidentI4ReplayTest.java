@@ -145,6 +145,51 @@ class IncidentI4ReplayTest {
     };
   }
 
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"shadow", "canary"})
+  void everyDamageWithTheTierInShadowOrCanaryIsAMissNeverADenialNorADisagreement(String stage) {
+    cluster.setSwitch("cache.l2", Map.of("stage", stage, "canaryBasisPoints", 10_000,
+        "sampleBasisPoints", 10_000, "reason", "I-4 replay in " + stage));
+    try {
+      var redis = cluster.redis();
+      var reader = cluster.node(1);
+      for (Damage damage : Damage.values()) {
+        List<String> entryKeys = ourEntryKeys();
+        Map<String, byte[]> good = new java.util.HashMap<>();
+        for (String entryKey : entryKeys) {
+          good.put(entryKey, redis.raw().get(entryKey));
+        }
+        SplittableRandom random = new SplittableRandom(damage.ordinal());
+        for (String entryKey : entryKeys) {
+          byte[] bad = damaged(damage, entryKey, good, random);
+          redis.raw().del(entryKey);
+          if (bad == null) {
+            redis.raw().hset(entryKey, "valid", "true".getBytes(StandardCharsets.UTF_8));
+          } else {
+            redis.raw().set(entryKey, bad);
+          }
+        }
+        reader.server().verifier().invalidateAll();
+
+        int falseDenials = 0;
+        for (String key : keys) {
+          if (reader.server().verifier().verify(key).outcome() != Outcome.VALID) {
+            falseDenials++;
+          }
+        }
+
+        assertThat(falseDenials).as(stage + ", " + damage).isZero();
+        restoreCurrentVersion(entryKeys);
+      }
+      var seen = reader.client().send("GET", "/v1/switches/cache.l2", null).body();
+      assertThat(seen.get("stage").asText()).as("damage is a miss: the guard has nothing to"
+          + " revert").isEqualTo(stage);
+      assertThat(seen.at("/guard/falseDenials").asLong()).isZero();
+    } finally {
+      cluster.setSwitch("cache.l2", Map.of("stage", "on", "reason", "replay done"));
+    }
+  }
+
   /** After the newer-release round, put entries back the way this release writes them. */
   private static void restoreCurrentVersion(List<String> entryKeys) {
     for (String entryKey : entryKeys) {
