@@ -56,51 +56,54 @@ public final class Guard {
   /**
    * Records one run of the candidate under {@code state}: {@code kind} is how it disagreed, or
    * null when it agreed (or answered and was not compared).
+   *
+   * @return whether this run tripped the guard (the revert has been handed over)
    */
-  public void record(SwitchState state, Disagreement.@Nullable Kind kind, String keyId) {
+  public boolean record(SwitchState state, Disagreement.@Nullable Kind kind, String keyId) {
     Counts c = countsOf(state);
     c.comparisons.increment();
     if (kind == null) {
-      checkRates(state, c);
-      return;
+      return checkRates(state, c);
     }
     switch (kind) {
       case CANDIDATE_DENIES_ALLOWED -> {
         c.falseDenials.increment();
-        trip(state, c, "a confirmed false denial: the candidate denied key " + keyId
+        return trip(state, c, "a confirmed false denial: the candidate denied key " + keyId
             + ", which the control allowed");
-        return;
       }
       case CANDIDATE_ERROR -> c.errors.increment();
       case CANDIDATE_TIMEOUT -> c.timeouts.increment();
       case CANDIDATE_ALLOWS_DENIED -> { }
     }
-    checkRates(state, c);
+    return checkRates(state, c);
   }
 
-  private void checkRates(SwitchState state, Counts c) {
+  private boolean checkRates(SwitchState state, Counts c) {
     long n = c.comparisons.sum();
     GuardRules rules = state.rules();
     if (n < rules.minimumSample()) {
-      return;
+      return false;
     }
     long errors = c.errors.sum();
     long timeouts = c.timeouts.sum();
     if (errors > rules.maxErrorRate() * n) {
-      trip(state, c, "candidate errors: " + errors + " of " + n + " runs, above "
+      return trip(state, c, "candidate errors: " + errors + " of " + n + " runs, above "
           + percent(rules.maxErrorRate()) + " over the minimum sample of " + rules.minimumSample());
     } else if (timeouts > rules.maxTimeoutRate() * n) {
-      trip(state, c, "candidate timeouts: " + timeouts + " of " + n + " runs (over "
+      return trip(state, c, "candidate timeouts: " + timeouts + " of " + n + " runs (over "
           + rules.candidateTimeoutMillis() + " ms), above " + percent(rules.maxTimeoutRate())
           + " over the minimum sample of " + rules.minimumSample());
     }
+    return false;
   }
 
-  private void trip(SwitchState state, Counts c, String evidence) {
+  private boolean trip(SwitchState state, Counts c, String evidence) {
     if (c.tripped.compareAndSet(false, true)) {
       c.evidence = evidence;
       revert.revert(state, evidence);
+      return true;
     }
+    return false;
   }
 
   private static String percent(double share) {

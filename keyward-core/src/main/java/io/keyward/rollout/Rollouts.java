@@ -203,7 +203,9 @@ public final class Rollouts implements AutoCloseable {
       keep(new Disagreement(clock.instant(), state.name(), state.version(), kind, keyId,
           control.outcome(), candidate == null ? null : candidate.outcome(), detail));
     }
-    guard.record(state, kind, keyId == null ? "(unknown)" : keyId);
+    if (guard.record(state, kind, keyId == null ? "(unknown)" : keyId)) {
+      board.trip(state); // this node stops at once; the revert reaches the others via the store
+    }
   }
 
   private static @Nullable String keyId(@Nullable Verdict control, @Nullable Verdict candidate) {

@@ -14,11 +14,28 @@ import java.util.Map;
 public final class Switchboard {
   private volatile Map<String, SwitchState> states = Map.of();
   private volatile long appliedVersion;
+  /** Versions this node's guard tripped, by switch: answered as off until a newer version. */
+  private final Map<String, Long> tripped = new java.util.concurrent.ConcurrentHashMap<>();
 
-  /** The state of {@code name}; its control path if this node never applied it. */
+  /**
+   * The state of {@code name}; its control path if this node never applied it, or if this node's
+   * guard tripped its current version (off here at once, before the revert reaches the store).
+   */
   public SwitchState state(String name) {
     SwitchState state = states.get(name);
-    return state != null ? state : SwitchState.controlPath(name);
+    if (state == null) {
+      return SwitchState.controlPath(name);
+    }
+    Long trippedVersion = tripped.isEmpty() ? null : tripped.get(name);
+    return trippedVersion != null && trippedVersion == state.version()
+        ? new SwitchState(name, Stage.OFF, state.canaryBasisPoints(), state.sampleBasisPoints(),
+            state.version(), state.salt(), state.rules())
+        : state;
+  }
+
+  /** Turns {@code state}'s version off on this node at once (the guard tripped it). */
+  public void trip(SwitchState state) {
+    tripped.put(state.name(), state.version());
   }
 
   /** Every applied switch. */

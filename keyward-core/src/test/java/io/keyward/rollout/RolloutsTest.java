@@ -141,6 +141,22 @@ class RolloutsTest {
   }
 
   @Test
+  void theNodeWhoseGuardTrippedRunsTheControlAtOnceBeforeAnyRevertIsStored() {
+    set(Stage.CANARY, 10_000, 0, GuardRules.DEFAULTS);
+    AtomicInteger candidate = new AtomicInteger();
+    rollouts.decide("path", HASH, () -> valid("key_a"), () -> Verdict.Denied.notFound());
+    assertThat(reverts).hasSize(1); // handed over; the store has not changed the switch
+
+    rollouts.decide("path", HASH, () -> valid("key_a"), counting(candidate, valid("key_a")));
+
+    assertThat(candidate).hasValue(0);
+    assertThat(board.state("path").stage()).isEqualTo(Stage.OFF);
+    board.apply(List.of(new SwitchState("path", Stage.CANARY, 10_000, 0, 8, 99,
+        GuardRules.DEFAULTS)), 8);
+    assertThat(board.state("path").stage()).as("a newer version is applied").isEqualTo(Stage.CANARY);
+  }
+
+  @Test
   void keysOutsideTheCanaryGetTheControl() {
     set(Stage.CANARY, 0, 0, GuardRules.DEFAULTS);
     AtomicInteger candidate = new AtomicInteger();

@@ -299,18 +299,31 @@ public final class KeywardServer implements AutoCloseable {
       io.micrometer.core.instrument.Counter guardReverts = io.micrometer.core.instrument.Counter
           .builder("keyward.rollout.reverts").description("Switches the guard turned off")
           .register(registry);
+      // The tripping node is off at once (Switchboard.trip); the revert is written to the store,
+      // retried while the database refuses it and nobody has changed the switch since.
       Guard guard = new Guard((tripped, evidence) -> revertExecutor.execute(() -> {
-        try {
-          switchStore.revert(tripped, evidence).ifPresent(off -> {
-            guardReverts.increment();
-            LOG.warn("switch {} reverted to off by the guard (version {} -> {}): {}",
-                tripped.name(), tripped.version(), off.version(), evidence);
-          });
-          if (sync[0] != null) {
-            sync[0].syncNow();
+        for (int attempt = 1; attempt <= 120; attempt++) {
+          try {
+            switchStore.revert(tripped, evidence).ifPresent(off -> {
+              guardReverts.increment();
+              LOG.warn("switch {} reverted to off by the guard (version {} -> {}): {}",
+                  tripped.name(), tripped.version(), off.version(), evidence);
+            });
+            if (sync[0] != null) {
+              sync[0].syncNow();
+            }
+            return;
+          } catch (RuntimeException e) {
+            if (attempt == 1) {
+              LOG.warn("the guard could not write the revert of switch {} yet (off on this node"
+                  + " meanwhile; retrying every second): {}", tripped.name(), e.toString());
+            }
+            try {
+              Thread.sleep(1000);
+            } catch (InterruptedException stop) {
+              return;
+            }
           }
-        } catch (RuntimeException e) {
-          LOG.warn("the guard could not revert switch {}: {}", tripped.name(), e.toString());
         }
       }));
       Rollouts rollouts = new Rollouts(board, guard, settings.clock(), registry, 2, 1024);
