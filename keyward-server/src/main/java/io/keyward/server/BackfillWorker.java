@@ -101,6 +101,9 @@ final class BackfillWorker implements AutoCloseable {
   /** Stops between batches; what committed stays, and the next start resumes from there. */
   @Override
   public void close() {
+    if (!thread.isAlive()) {
+      return; // never started (no backfills), or done
+    }
     thread.interrupt();
     try {
       thread.join(Duration.ofSeconds(10));

@@ -32,6 +32,16 @@ class BackfillWorkerTest {
   }
 
   @Test
+  void aWorkerWithNoBackfillsStartsNothingAndClosesQuietly() {
+    try (TestDatabase database = TestDatabase.createMigrated()) {
+      BackfillWorker worker = BackfillWorker.start(database.pool(), List.of(),
+          new SimpleMeterRegistry());
+
+      worker.close(); // threw IllegalThreadStateException at every server stop
+    }
+  }
+
+  @Test
   void backfillRunsInTheBackgroundAndItsProgressIsAMetric() {
     try (TestDatabase database = itemsDatabase()) {
       SimpleMeterRegistry registry = new SimpleMeterRegistry();

@@ -57,7 +57,7 @@ public final class NodeRegistry implements AutoCloseable {
           + " AND heartbeat_at > now() - make_interval(secs => ?)"
           + " AND heartbeat_at <= now() + interval '5 seconds' ORDER BY started_at";
   static final String FORGET =
-      "DELETE FROM keyward_nodes WHERE heartbeat_at < now() - make_interval(days => ?)";
+      "DELETE FROM keyward_nodes WHERE heartbeat_at < now() - make_interval(days => CAST(? AS int))";
 
   /** Every statement the registry issues: part of the query contract. */
   public static final List<String> QUERY_CONTRACT = List.of(PROBE, BEAT, STOP, LIST, FORGET);

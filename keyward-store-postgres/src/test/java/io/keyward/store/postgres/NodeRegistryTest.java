@@ -44,6 +44,22 @@ class NodeRegistryTest {
   }
 
   @Test
+  void rowsOfNodesSilentForAWeekAreForgottenAtStartAndRecentOnesKept() {
+    try (TestDatabase database = TestDatabase.createMigrated()) {
+      node(database, "node_old", "0.1.0").close();
+      node(database, "node_recent", "0.1.0").close();
+      database.execute("UPDATE keyward_nodes SET heartbeat_at = now() - interval '8 days'"
+          + " WHERE node_id = 'node_old'");
+
+      try (NodeRegistry starting = node(database, "node_new", "0.2.0")) {
+        // the statement failed on every start (make_interval(days => bigint) does not exist)
+        assertThat(database.queryForString("SELECT string_agg(node_id, ',' ORDER BY node_id)"
+            + " FROM keyward_nodes")).isEqualTo("node_new,node_recent");
+      }
+    }
+  }
+
+  @Test
   void registryIsOffUntilItsTableIsVisibleAndTheNodeWorksMeanwhile() {
     try (TestDatabase database = TestDatabase.createEmpty()) {
       NodeRegistry early = node(database, "node_early", "0.3.0"); // started before the migration
