@@ -43,14 +43,16 @@ public final class Guard {
     }
   }
 
-  private Counts countsOf(SwitchState state) {
+  /** The counts of {@code state}'s version, or null for a version older than the one counted. */
+  private @Nullable Counts countsOf(SwitchState state) {
     Counts current = counts.get(state.name());
-    if (current == null || current.version != state.version()) {
+    if (current == null || current.version < state.version()) {
       Counts fresh = new Counts(state.version());
       current = counts.merge(state.name(), fresh,
-          (old, next) -> old.version == next.version ? old : next);
+          (old, next) -> old.version >= next.version ? old : next);
     }
-    return current;
+    // A comparison still queued from an older version must not reset (or trip) the newer one.
+    return current.version == state.version() ? current : null;
   }
 
   /**
@@ -61,6 +63,9 @@ public final class Guard {
    */
   public boolean record(SwitchState state, Disagreement.@Nullable Kind kind, String keyId) {
     Counts c = countsOf(state);
+    if (c == null) {
+      return false;
+    }
     c.comparisons.increment();
     if (kind == null) {
       return checkRates(state, c);
@@ -100,7 +105,13 @@ public final class Guard {
   private boolean trip(SwitchState state, Counts c, String evidence) {
     if (c.tripped.compareAndSet(false, true)) {
       c.evidence = evidence;
-      revert.revert(state, evidence);
+      try {
+        revert.revert(state, evidence); // hands over; must not touch the caller's verdict
+      } catch (RuntimeException e) {
+        org.slf4j.LoggerFactory.getLogger(Guard.class).warn("switch {} tripped but its revert"
+            + " could not be handed over (off on this node regardless): {}", state.name(),
+            e.toString());
+      }
       return true;
     }
     return false;

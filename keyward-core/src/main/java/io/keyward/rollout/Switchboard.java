@@ -35,7 +35,7 @@ public final class Switchboard {
 
   /** Turns {@code state}'s version off on this node at once (the guard tripped it). */
   public void trip(SwitchState state) {
-    tripped.put(state.name(), state.version());
+    tripped.merge(state.name(), state.version(), Math::max);
   }
 
   /** Every applied switch. */

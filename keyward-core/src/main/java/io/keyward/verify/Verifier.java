@@ -316,7 +316,8 @@ public final class Verifier {
     CachedLookup cached = l1.getIfPresent(hash);
     if (cached != null && cached.isFreshAt(now)) {
       metrics.l1Hit.increment();
-      return cached.judge(hash, requiredScopes, now);
+      Verdict verdict = cached.judge(hash, requiredScopes, now);
+      return cached.fromCanaryTier ? confirmed(hash, requiredScopes, cached, verdict) : verdict;
     }
     metrics.l1Miss.increment();
     // A record loaded less than staleFor ago can answer if the reload fails, is slow or finds
@@ -331,7 +332,10 @@ public final class Verifier {
     Loaded loaded = loadShared(hash, stale != null, lateStale);
     now = clock.millis();
     return switch (loaded) {
-      case Loaded.Found found -> found.entry.judge(hash, requiredScopes, now);
+      case Loaded.Found found -> found.entry.fromCanaryTier
+          ? confirmed(hash, requiredScopes, found.entry,
+              found.entry.judge(hash, requiredScopes, now))
+          : found.entry.judge(hash, requiredScopes, now);
       case Loaded.Absent absent -> Verdict.Denied.notFound();
       case Loaded.Failed failed -> {
         if (stale != null && now - stale.loadedAtMillis < staleMillis) {
@@ -468,7 +472,8 @@ public final class Verifier {
     }
     if (fromTier != null) {
       metrics.l2Hit.increment();
-      return cache(hash, fromTier.record(), fromTier.loadedAtMillis(), load, false, null);
+      return cache(hash, fromTier.record(), fromTier.loadedAtMillis(), load, false, null,
+          l2.stage() == Stage.CANARY);
     }
     // In shadow, the tier is read before the store load, whose own write to the tier waits for
     // that read: the comparison is with what the tier held, not with what this load put there.
@@ -479,16 +484,57 @@ public final class Verifier {
         }) : null;
     Loaded loaded = loadFromStore(hash, load, shadowRead);
     if (rollouts != null && (toConfirm != null || shadowRead != null)) {
-      Verdict control = loaded instanceof Loaded.Found found && found.entry().record != null
-          ? verdictOf(found.entry().record)
-          : loaded == Loaded.ABSENT ? Verdict.Denied.notFound() : null;
-      if (control != null && toConfirm != null) {
-        rollouts.compared(l2, control, verdictOf(toConfirm.record()));
-      } else if (control != null && shadowRead != null) {
-        rollouts.compareWhenDone(l2, control, shadowRead);
+      try { // a comparison is a side effect: it never touches the answer
+        Verdict control = loaded instanceof Loaded.Found found && found.entry().record != null
+            ? verdictOf(found.entry().record)
+            : loaded == Loaded.ABSENT ? Verdict.Denied.notFound() : null;
+        if (control != null && toConfirm != null) {
+          rollouts.compared(l2, control, verdictOf(toConfirm.record()));
+        } else if (control != null && shadowRead != null) {
+          rollouts.compareWhenDone(l2, control, shadowRead);
+        }
+      } catch (RuntimeException e) {
+        seamWarnings.warn("comparing the second tier with the store failed: {}", e.toString());
       }
     }
     return loaded;
+  }
+
+  /**
+   * A verdict from a record the second tier gave in the cache.l2 canary: an allow stands; a
+   * denial (a scope the stale record lacks, say) is decided by the store, as the control, and the
+   * two are compared. The store's record replaces the tier's in L1. A store that cannot answer
+   * makes it "cannot decide", never the tier's denial.
+   */
+  private Verdict confirmed(KeyHash hash, Collection<String> requiredScopes, CachedLookup entry,
+      Verdict candidate) {
+    if (!(candidate instanceof Verdict.Denied) || rollouts == null) {
+      return candidate;
+    }
+    if (!breaker.allowsCall()) {
+      return FailureCause.BREAKER_OPEN.unavailable;
+    }
+    long queriedAt = clock.millis();
+    Optional<KeyRecord> fromStore;
+    try {
+      fromStore = store.findByHash(hash);
+      breaker.recordSuccess();
+    } catch (StoreException e) {
+      breaker.recordFailure();
+      return FailureCause.STORE_FAILED.unavailable;
+    } catch (RuntimeException e) {
+      breaker.recordSuccess();
+      return UNEXPECTED_FAILURE;
+    }
+    CachedLookup stored = new CachedLookup(fromStore.orElse(null), queriedAt, hash);
+    l1.asMap().replace(hash, entry, stored);
+    Verdict control = stored.judge(hash, requiredScopes, clock.millis());
+    try {
+      rollouts.compared(rollouts.board().state(L2_SWITCH), control, candidate);
+    } catch (RuntimeException e) {
+      seamWarnings.warn("comparing the second tier with the store failed: {}", e.toString());
+    }
+    return control;
   }
 
   /** What a record says by itself, scopes aside. */
@@ -532,7 +578,7 @@ public final class Verifier {
       putUnlessSuperseded(hash, new CachedLookup(null, queriedAt, hash), load);
       return Loaded.ABSENT;
     }
-    return cache(hash, fromStore.get(), queriedAt, load, true, shadowRead);
+    return cache(hash, fromStore.get(), queriedAt, load, true, shadowRead, false);
   }
 
   /**
@@ -541,8 +587,8 @@ public final class Verifier {
    * answered to the callers of this load but kept out of both caches.
    */
   private Loaded cache(KeyHash hash, KeyRecord record, long loadedAt, Load load, boolean fromStore,
-      Rollouts.@Nullable Pending writeAfter) {
-    CachedLookup entry = new CachedLookup(record, loadedAt, hash);
+      Rollouts.@Nullable Pending writeAfter, boolean fromCanaryTier) {
+    CachedLookup entry = new CachedLookup(record, loadedAt, hash, fromCanaryTier);
     // The record holds an equal hash: keying L1 by it keeps one KeyHash per cached key, not two
     // (48 bytes of each entry's ~730, by a heap histogram at 1,000,000 keys).
     KeyHash key = record.hash().equals(hash) ? record.hash() : hash;
@@ -556,7 +602,13 @@ public final class Verifier {
           }
         };
         if (writeAfter != null && rollouts != null) {
-          rollouts.whenDone(writeAfter, write);
+          // Held back until the shadow read is done: by then the key may have changed. Written
+          // only if this load's record is still the one in L1 and nothing changed it since.
+          rollouts.whenDone(writeAfter, () -> {
+            if (l1.asMap().get(key) == entry && recentlyChanged.getIfPresent(hash) == null) {
+              write.run();
+            }
+          });
         } else {
           write.run();
         }
@@ -733,7 +785,19 @@ public final class Verifier {
      */
     private volatile long freshUntilMillis;
 
+    /**
+     * Whether the record came from the second tier for a key in the cache.l2 canary: a denial
+     * from it is never answered on its word (the store decides that request).
+     */
+    final boolean fromCanaryTier;
+
     CachedLookup(@Nullable KeyRecord record, long loadedAtMillis, KeyHash hash) {
+      this(record, loadedAtMillis, hash, false);
+    }
+
+    CachedLookup(@Nullable KeyRecord record, long loadedAtMillis, KeyHash hash,
+        boolean fromCanaryTier) {
+      this.fromCanaryTier = fromCanaryTier;
       this.record = record;
       this.loadedAtMillis = loadedAtMillis;
       this.valid = record == null ? null : new Verdict.Valid(record);

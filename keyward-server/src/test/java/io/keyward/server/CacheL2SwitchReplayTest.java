@@ -45,18 +45,22 @@ class CacheL2SwitchReplayTest {
 
   /** Puts in Redis, for {@code key}, a correctly signed entry whose record says "disabled". */
   private static void writeStaleDisabledEntry(String key, KeywardCluster.Node reader) {
+    writeStaleEntry(key, reader, false, null);
+  }
+
+  /**
+   * Puts in Redis, for {@code key}, a correctly signed entry of its record as it is stored but
+   * with {@code enabled} and, if not null, {@code scopes} as given: an older state of the key.
+   */
+  private static void writeStaleEntry(String key, KeywardCluster.Node reader, boolean enabled,
+      java.util.@org.jspecify.annotations.Nullable Set<String> scopes) {
     KeyHash hash = KeyHash.of(key);
     KeyRecord live = new PostgresKeyStore(cluster.database().pool()).findByHash(hash).orElseThrow();
     KeyRecord disabled = new KeyRecord(live.keyId(), live.hash(), live.hint(), live.name(),
-        live.ownerId(), live.scopes(), live.metaJson(), live.environment(), live.origin(),
-        live.createdAt(), live.updatedAt(), live.expiresAt(), live.revokedAt(), false,
-        live.rotatedFrom(), live.version());
-    String entryKey = cluster.redis().namespace() + ":" + hash.toHex();
-    List<String> existing = cluster.redis().entryKeys().stream()
-        .filter(k -> k.endsWith(":" + hash.toHex())).toList();
-    if (!existing.isEmpty()) {
-      entryKey = existing.get(0);
-    }
+        live.ownerId(), scopes == null ? live.scopes() : scopes, live.metaJson(),
+        live.environment(), live.origin(), live.createdAt(), live.updatedAt(), live.expiresAt(),
+        live.revokedAt(), enabled, live.rotatedFrom(), live.version());
+    String entryKey = cluster.redis().namespace() + ":key:v1:" + hash.toHex(); // as the tier names it
     cluster.redis().raw().set(entryKey, EntryEnvelope.encode(disabled, reader.clock().millis(),
         cluster.signingKey()));
   }
@@ -104,6 +108,30 @@ class CacheL2SwitchReplayTest {
     assertThat(history.get(0).get("reason").asText()).isEqualTo("5% of keys");
     assertThat(history.get(0).get("version").asLong()).isEqualTo(version);
     cluster.setSwitch("cache.l2", Map.of("stage", "on", "reason", "back to on"));
+  }
+
+  @Test
+  void aStaleEntryLackingAScopeTheKeyHasNowIsNotAnsweredOnItsWordInCanary() {
+    String key = cluster.node(0).client().createKey(Map.of("name", "scoped", "ownerId", "l2",
+        "scopes", List.of("reports:read"))).body().get("key").asText();
+    cluster.setSwitch("cache.l2", Map.of("stage", "canary", "canaryBasisPoints", 10_000,
+        "reason", "scopes in canary"));
+    try {
+      KeywardCluster.Node reader = cluster.node(2);
+      writeStaleEntry(key, reader, true, java.util.Set.of()); // before the scope was granted
+      reader.server().verifier().invalidateAll();
+
+      KeywardClient.Response answer = reader.client().verify(key, List.of("reports:read"));
+
+      assertThat(answer.body().get("code").asText()).isEqualTo("VALID");
+      awaitStage("off"); // the tier's denial was a confirmed false denial
+      JsonNode kept = reader.client().send("GET", "/v1/switches/cache.l2/disagreements", null)
+          .body().get("disagreements");
+      assertThat(kept.get(kept.size() - 1).get("candidate").asText())
+          .isEqualTo("INSUFFICIENT_SCOPE");
+    } finally {
+      cluster.setSwitch("cache.l2", Map.of("stage", "on", "reason", "scopes done"));
+    }
   }
 
   @Test
