@@ -292,9 +292,11 @@ public final class KeywardServer implements AutoCloseable {
       Switchboard board = new Switchboard();
       PostgresSwitchStore switchStore = new PostgresSwitchStore(pool, settings.clock(), registry);
       SwitchSync[] sync = new SwitchSync[1];
+      // A thread per revert: reverts are rare (once per tripped version), and one that waits for
+      // the database must not hold back another switch's.
       java.util.concurrent.ExecutorService revertExecutor =
-          java.util.concurrent.Executors.newSingleThreadExecutor(
-              Thread.ofVirtual().name("keyward-guard-revert").factory());
+          java.util.concurrent.Executors.newThreadPerTaskExecutor(
+              Thread.ofVirtual().name("keyward-guard-revert-", 0).factory());
       resources.push(revertExecutor::shutdownNow);
       io.micrometer.core.instrument.Counter guardReverts = io.micrometer.core.instrument.Counter
           .builder("keyward.rollout.reverts").description("Switches the guard turned off")
@@ -325,6 +327,9 @@ public final class KeywardServer implements AutoCloseable {
             }
           }
         }
+        LOG.error("gave up writing the guard's revert of switch {} (version {}) after 2 minutes:"
+            + " it is off on this node only; set it off by hand ({})", tripped.name(),
+            tripped.version(), evidence);
       }));
       Rollouts rollouts = new Rollouts(board, guard, settings.clock(), registry, 2, 1024);
       resources.push(rollouts);

@@ -33,6 +33,7 @@ public final class DeferredRedisTier implements CacheTier, AutoCloseable {
   private final AtomicReference<RemoteInvalidations> listener =
       new AtomicReference<>(RemoteInvalidations.NONE);
   private final @Nullable Thread connector;
+  private final Object lock = new Object();
   private volatile @Nullable String lastFailure;
   private volatile boolean closed;
 
@@ -63,11 +64,13 @@ public final class DeferredRedisTier implements CacheTier, AutoCloseable {
             connected.close();
             return;
           }
-          connected.listen(listener.get());
-          tier.set(connected);
-          connected.listen(listener.get()); // again: a listen() may have come in between
-          lastFailure = null;
-          listener.get().channelRestored(); // flush what was cached meanwhile, resume
+          synchronized (lock) { // one order with listen(): the listener learns every state
+            tier.set(connected);
+            lastFailure = null;
+            // "restored" (flush what was cached meanwhile, resume) only if the channel is live,
+            // under the tier's own lock, so a loss racing it is reported after it
+            connected.listenAndReportState(listener.get());
+          }
           LOG.info("Connected to Redis at {}", settings);
           return;
         } catch (IllegalStateException e) {
@@ -119,12 +122,14 @@ public final class DeferredRedisTier implements CacheTier, AutoCloseable {
 
   @Override
   public void listen(RemoteInvalidations invalidations) {
-    listener.set(invalidations);
-    RedisCacheTier connected = tier.get();
-    if (connected != null) {
-      connected.listen(invalidations);
-    } else {
-      invalidations.channelLost(); // changes on other nodes cannot reach this one yet
+    synchronized (lock) {
+      listener.set(invalidations);
+      RedisCacheTier connected = tier.get();
+      if (connected != null) {
+        connected.listen(invalidations);
+      } else {
+        invalidations.channelLost(); // changes on other nodes cannot reach this one yet
+      }
     }
   }
 

@@ -190,6 +190,20 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
     listener.set(invalidations);
   }
 
+  /**
+   * Registers {@code invalidations} and tells it, under the same lock that reports the channel's
+   * losses and returns, whether the channel is live now: for a listener that was told the channel
+   * was lost before this tier existed (a node that connected to Redis late).
+   */
+  void listenAndReportState(RemoteInvalidations invalidations) {
+    synchronized (subscribed) {
+      listener.set(invalidations);
+      if (subscribed.get()) {
+        invalidations.channelRestored();
+      }
+    }
+  }
+
   @Override
   public Optional<Entry> read(KeyHash hash) {
     if (!breaker.allowsCall()) {

@@ -38,8 +38,6 @@ public final class SwitchesApi {
       "sampleBasisPoints", "reason", "guard");
   private static final Set<String> GUARD_FIELDS = Set.of("minimumSample", "maxErrorRate",
       "maxTimeoutRate", "candidateTimeoutMillis");
-  /** Verifications sampled in shadow unless a change says otherwise (10%). */
-  static final int DEFAULT_SAMPLE_BASIS_POINTS = 1000;
   private static final int MAX_REASON_CHARS = 500;
   private static final int MAX_HISTORY = 500;
 
@@ -104,11 +102,10 @@ public final class SwitchesApi {
     if (stage == null) {
       throw ApiError.invalidField("stage", "must be one of off, shadow, canary, on");
     }
-    SwitchState current = rollouts.board().state(each.name());
-    int canary = basisPoints(fields, "canaryBasisPoints",
-        stage == Stage.CANARY ? -1 : current.canaryBasisPoints());
-    int sample = basisPoints(fields, "sampleBasisPoints", current.version() == 0
-        ? DEFAULT_SAMPLE_BASIS_POINTS : current.sampleBasisPoints());
+    // Shares and rules not sent keep what is stored: merged in the store's transaction, not
+    // from this node's view, which may lag.
+    Integer canary = basisPoints(fields, "canaryBasisPoints", stage == Stage.CANARY);
+    Integer sample = basisPoints(fields, "sampleBasisPoints", false);
     String reason = fields.optionalRawText("reason");
     if (reason == null || reason.isBlank()) {
       throw ApiError.invalidField("reason", "is required: say why, for the audit trail");
@@ -117,7 +114,8 @@ public final class SwitchesApi {
       throw ApiError.invalidField("reason", "at most " + MAX_REASON_CHARS + " characters");
     }
     RequestFields.requireStorable("reason", reason);
-    GuardRules rules = guardRules(fields, current.rules());
+    java.util.function.UnaryOperator<GuardRules> rules = guardRules(fields);
+    rules.apply(GuardRules.DEFAULTS); // each value checked on its own, before anything is stored
     try {
       store.set(new PostgresSwitchStore.Change(each.name(), stage, canary, sample, rules,
           caller.keyId(), reason, null));
@@ -205,13 +203,14 @@ public final class SwitchesApi {
     return each;
   }
 
-  private static int basisPoints(RequestFields fields, String field, int otherwise) {
+  private static @Nullable Integer basisPoints(RequestFields fields, String field,
+      boolean required) {
     JsonNode node = fields.raw(field);
     if (node == null || node.isNull()) {
-      if (otherwise < 0) {
+      if (required) {
         throw ApiError.invalidField(field, "is required for the canary stage (0 to 10000)");
       }
-      return otherwise;
+      return null;
     }
     if (!node.isInt() || node.intValue() < 0 || node.intValue() > SwitchState.ALL) {
       throw ApiError.invalidField(field, "must be a whole number from 0 to 10000");
@@ -219,10 +218,11 @@ public final class SwitchesApi {
     return node.intValue();
   }
 
-  private static GuardRules guardRules(RequestFields fields, GuardRules current) {
+  /** The change the request makes to the stored rules (none: the identity). */
+  private static java.util.function.UnaryOperator<GuardRules> guardRules(RequestFields fields) {
     JsonNode node = fields.raw("guard");
     if (node == null || node.isNull()) {
-      return current;
+      return rules -> rules;
     }
     if (!node.isObject()) {
       throw ApiError.invalidField("guard", "must be an object");
@@ -234,17 +234,24 @@ public final class SwitchesApi {
             + " the guard's rules (" + String.join(", ", GUARD_FIELDS) + ")");
       }
     }
-    try {
-      return new GuardRules(
-          node.has("minimumSample") ? wholeNumber(node, "minimumSample") : current.minimumSample(),
-          node.has("maxErrorRate") ? share(node, "maxErrorRate") : current.maxErrorRate(),
-          node.has("maxTimeoutRate") ? share(node, "maxTimeoutRate") : current.maxTimeoutRate(),
-          node.has("candidateTimeoutMillis") ? wholeNumber(node, "candidateTimeoutMillis")
-              : current.candidateTimeoutMillis());
-    } catch (IllegalArgumentException e) {
-      String field = e.getMessage().substring(0, e.getMessage().indexOf(' '));
-      throw ApiError.invalidField("guard." + field, e.getMessage().substring(field.length() + 1));
-    }
+    Integer minimumSample = node.has("minimumSample") ? wholeNumber(node, "minimumSample") : null;
+    Double maxErrorRate = node.has("maxErrorRate") ? share(node, "maxErrorRate") : null;
+    Double maxTimeoutRate = node.has("maxTimeoutRate") ? share(node, "maxTimeoutRate") : null;
+    Integer timeout = node.has("candidateTimeoutMillis")
+        ? wholeNumber(node, "candidateTimeoutMillis") : null;
+    return current -> {
+      try {
+        return new GuardRules(
+            minimumSample != null ? minimumSample : current.minimumSample(),
+            maxErrorRate != null ? maxErrorRate : current.maxErrorRate(),
+            maxTimeoutRate != null ? maxTimeoutRate : current.maxTimeoutRate(),
+            timeout != null ? timeout : current.candidateTimeoutMillis());
+      } catch (IllegalArgumentException e) {
+        String field = e.getMessage().substring(0, e.getMessage().indexOf(' '));
+        throw ApiError.invalidField("guard." + field,
+            e.getMessage().substring(field.length() + 1));
+      }
+    };
   }
 
   private static int wholeNumber(JsonNode guard, String field) {

@@ -36,8 +36,12 @@ public final class PostgresSwitchStore {
       + " version, salt, (guard->>'minimumSample')::int, (guard->>'maxErrorRate')::float8,"
       + " (guard->>'maxTimeoutRate')::float8, (guard->>'candidateTimeoutMillis')::bigint"
       + " FROM keyward_switches";
-  static final String LOCK = "SELECT stage, salt, version FROM keyward_switches WHERE name = ?"
-      + " FOR UPDATE";
+  /** One change of any switch at a time: versions then commit in the order they are drawn. */
+  static final String SERIALIZE = "SELECT pg_advisory_xact_lock(CAST(? AS bigint))";
+  static final String LOCK = "SELECT stage, salt, version, canary_basis_points,"
+      + " sample_basis_points, (guard->>'minimumSample')::int, (guard->>'maxErrorRate')::float8,"
+      + " (guard->>'maxTimeoutRate')::float8, (guard->>'candidateTimeoutMillis')::bigint"
+      + " FROM keyward_switches WHERE name = ? FOR UPDATE";
   static final String NEXT_VERSION = "SELECT nextval('keyward_switch_versions')";
   static final String UPSERT = "INSERT INTO keyward_switches (name, stage, canary_basis_points,"
       + " sample_basis_points, version, salt, guard, updated_at, updated_by)"
@@ -58,12 +62,24 @@ public final class PostgresSwitchStore {
   static final String APPLIED = "SELECT node_id, applied_version FROM keyward_node_switches";
 
   /** Every statement the store issues: part of the query contract. */
-  public static final List<String> QUERY_CONTRACT = List.of(PROBE, VERSION, READ, LOCK,
-      NEXT_VERSION, UPSERT, RECORD, HISTORY, REPORT, APPLIED);
+  public static final List<String> QUERY_CONTRACT = List.of(PROBE, VERSION, READ, SERIALIZE,
+      LOCK, NEXT_VERSION, UPSERT, RECORD, HISTORY, REPORT, APPLIED);
 
-  /** A change to a switch, by whom and why (and, for the guard's revert, on what evidence). */
-  public record Change(String name, Stage stage, int canaryBasisPoints, int sampleBasisPoints,
-      GuardRules rules, String actor, String reason, @Nullable String evidence) {}
+  /** The advisory lock key of switch changes ("kwswitch" in ASCII). */
+  private static final long CHANGE_LOCK = 0x6b77737769746368L;
+  /** Verifications sampled in shadow when a switch is first stored without a share (10%). */
+  public static final int DEFAULT_SAMPLE_BASIS_POINTS = 1000;
+
+  /**
+   * A change to a switch, by whom and why (and, for the guard's revert, on what evidence). The
+   * shares and rules left null keep what is stored (the defaults for a switch never stored), read
+   * in the change's own transaction: a node that lags cannot undo settings it has not seen.
+   *
+   * @param rules how the stored rules change (the identity to keep them)
+   */
+  public record Change(String name, Stage stage, @Nullable Integer canaryBasisPoints,
+      @Nullable Integer sampleBasisPoints, java.util.function.UnaryOperator<GuardRules> rules,
+      String actor, String reason, @Nullable String evidence) {}
 
   /** One entry of a switch's audit trail. */
   public record HistoryEntry(long version, String name, Stage stage, @Nullable Stage previous,
@@ -146,9 +162,8 @@ public final class PostgresSwitchStore {
    * @return the new state, or empty when the switch had moved on
    */
   public Optional<SwitchState> revert(SwitchState tripped, String evidence) {
-    return change(new Change(tripped.name(), Stage.OFF, tripped.canaryBasisPoints(),
-        tripped.sampleBasisPoints(), tripped.rules(), "guard", "automatic revert", evidence),
-        tripped.version());
+    return change(new Change(tripped.name(), Stage.OFF, null, null, rules -> rules, "guard",
+        "automatic revert", evidence), tripped.version());
   }
 
   private Optional<SwitchState> change(Change change, @Nullable Long onlyAtVersion) {
@@ -156,8 +171,15 @@ public final class PostgresSwitchStore {
       try (Connection connection = pool.getConnection()) {
         connection.setAutoCommit(false);
         try {
+          try (PreparedStatement serialize = connection.prepareStatement(SERIALIZE)) {
+            serialize.setLong(1, CHANGE_LOCK);
+            serialize.execute();
+          }
           Stage previous = null;
           long salt = random.nextLong();
+          int canary = 0;
+          int sample = DEFAULT_SAMPLE_BASIS_POINTS;
+          GuardRules stored = GuardRules.DEFAULTS;
           try (PreparedStatement lock = connection.prepareStatement(LOCK)) {
             lock.setString(1, change.name());
             try (ResultSet rs = lock.executeQuery()) {
@@ -168,9 +190,19 @@ public final class PostgresSwitchStore {
                   connection.rollback();
                   return Optional.<Optional<SwitchState>>of(Optional.empty());
                 }
+                canary = rs.getInt(4);
+                sample = rs.getInt(5);
+                stored = new GuardRules(rs.getInt(6), rs.getDouble(7), rs.getDouble(8),
+                    rs.getLong(9));
+              } else if (onlyAtVersion != null) {
+                connection.rollback();
+                return Optional.<Optional<SwitchState>>of(Optional.empty());
               }
             }
           }
+          canary = change.canaryBasisPoints() != null ? change.canaryBasisPoints() : canary;
+          sample = change.sampleBasisPoints() != null ? change.sampleBasisPoints() : sample;
+          GuardRules rules = change.rules().apply(stored);
           long version;
           try (PreparedStatement next = connection.prepareStatement(NEXT_VERSION);
               ResultSet rs = next.executeQuery()) {
@@ -180,11 +212,11 @@ public final class PostgresSwitchStore {
           try (PreparedStatement upsert = connection.prepareStatement(UPSERT)) {
             upsert.setString(1, change.name());
             upsert.setString(2, change.stage().label());
-            upsert.setInt(3, change.canaryBasisPoints());
-            upsert.setInt(4, change.sampleBasisPoints());
+            upsert.setInt(3, canary);
+            upsert.setInt(4, sample);
             upsert.setLong(5, version);
             upsert.setLong(6, salt);
-            upsert.setString(7, guardJson(change.rules()));
+            upsert.setString(7, guardJson(rules));
             upsert.setString(8, change.actor());
             upsert.executeUpdate();
           }
@@ -193,16 +225,15 @@ public final class PostgresSwitchStore {
             record.setLong(2, version);
             record.setString(3, change.stage().label());
             record.setString(4, previous == null ? null : previous.label());
-            record.setInt(5, change.canaryBasisPoints());
+            record.setInt(5, canary);
             record.setString(6, change.actor());
             record.setString(7, change.reason());
             record.setString(8, change.evidence());
             record.executeUpdate();
           }
           connection.commit();
-          return Optional.of(Optional.of(new SwitchState(change.name(), change.stage(),
-              change.canaryBasisPoints(), change.sampleBasisPoints(), version, salt,
-              change.rules())));
+          return Optional.of(Optional.of(new SwitchState(change.name(), change.stage(), canary,
+              sample, version, salt, rules)));
         } catch (SQLException | RuntimeException e) {
           connection.rollback();
           throw e;

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 /** Switches in the real PostgreSQL: versions, the audit trail, the guard's revert, and sync. */
 class SwitchStoreTest {
   private static PostgresSwitchStore.Change change(Stage stage, int canary, String reason) {
-    return new PostgresSwitchStore.Change("cache.l2", stage, canary, 1000, GuardRules.DEFAULTS,
+    return new PostgresSwitchStore.Change("cache.l2", stage, canary, 1000, rules -> rules,
         "ops@example.com", reason, null);
   }
 
@@ -59,6 +59,46 @@ class SwitchStoreTest {
       SwitchState again = store.set(change(Stage.CANARY, 500, "fixed, again"));
       assertThat(store.revert(tripped, "late verdict on the old version")).isEmpty();
       assertThat(store.read().orElseThrow().states()).singleElement().isEqualTo(again);
+    }
+  }
+
+  @Test
+  void settingsAChangeDoesNotSendAreKeptFromTheStoreAndConcurrentChangesKeepTheirOrder()
+      throws Exception {
+    try (TestDatabase database = TestDatabase.createMigrated()) {
+      PostgresSwitchStore store = new PostgresSwitchStore(database.pool(), Clock.systemUTC(),
+          new SimpleMeterRegistry());
+      store.set(new PostgresSwitchStore.Change("cache.l2", Stage.CANARY, 700, 50,
+          rules -> new GuardRules(500, 0.05, 0.02, 80), "a", "first", null));
+
+      SwitchState kept = store.set(new PostgresSwitchStore.Change("cache.l2", Stage.SHADOW, null,
+          null, rules -> rules, "b", "only the stage", null));
+
+      assertThat(kept.canaryBasisPoints()).isEqualTo(700);
+      assertThat(kept.sampleBasisPoints()).isEqualTo(50);
+      assertThat(kept.rules()).isEqualTo(new GuardRules(500, 0.05, 0.02, 80));
+
+      // Twenty first-time changes of another switch at once: one salt, and the stored version is
+      // the last one drawn (versions commit in order).
+      var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+      List<java.util.concurrent.Future<SwitchState>> done = new java.util.ArrayList<>();
+      for (int i = 0; i < 20; i++) {
+        done.add(pool.submit(() -> store.set(new PostgresSwitchStore.Change("other", Stage.SHADOW,
+            null, null, rules -> rules, "c", "race", null))));
+      }
+      long highest = 0;
+      java.util.Set<Long> salts = new java.util.HashSet<>();
+      for (var each : done) {
+        highest = Math.max(highest, each.get().version());
+        salts.add(each.get().salt());
+      }
+      pool.shutdown();
+      SwitchState stored = store.read().orElseThrow().states().stream()
+          .filter(state -> state.name().equals("other")).findFirst().orElseThrow();
+      assertThat(stored.version()).isEqualTo(highest);
+      assertThat(salts).containsExactly(stored.salt());
+      assertThat(store.history("other", 50)).hasSize(20)
+          .filteredOn(entry -> entry.previous() == null).hasSize(1);
     }
   }
 
