@@ -603,9 +603,9 @@ public final class Verifier {
         };
         if (writeAfter != null && rollouts != null) {
           // Held back until the shadow read is done: by then the key may have changed. Written
-          // only if this load's record is still the one in L1 and nothing changed it since.
+          // only if no invalidation came since this load began and its record is still in L1.
           rollouts.whenDone(writeAfter, () -> {
-            if (l1.asMap().get(key) == entry && recentlyChanged.getIfPresent(hash) == null) {
+            if (!load.superseded && l1.asMap().get(key) == entry) {
               write.run();
             }
           });
