@@ -40,6 +40,7 @@ if [ -n "$quick" ]; then
   repeat=2
   key_counts=1000,3000
   startup=(--repetitions 1)
+  switch_changes=6
   keycloak_opts=(--keys 2000 --duration 3s --warmup 1s --keycloak-warmup 5s)
 else
   jmh_opts=()        # the benchmarks' own @Warmup/@Measurement: 5 x 1 s (StoreHit: 3 + 5)
@@ -49,6 +50,7 @@ else
   repeat=3
   key_counts=1000,100000,1000000
   startup=()
+  switch_changes=60
   keycloak_opts=()
 fi
 steps=(
@@ -58,12 +60,14 @@ steps=(
   jmh-verify-gc "\"\$JAVA_HOME/bin/java\" -jar $jar VerifyBenchmark -wi $gc_iterations -w 1s -i $gc_iterations -r 1s -f 1 -prof gc"
   jmh-store "\"\$JAVA_HOME/bin/java\" -jar $jar StoreHitBenchmark -f 1 ${jmh_opts[*]}"
   jmh-redis "\"\$JAVA_HOME/bin/java\" -jar $jar RedisTierBenchmark -f 1 ${jmh_opts[*]}"
+  jmh-switch "\"\$JAVA_HOME/bin/java\" -jar $jar SwitchBenchmark -f 1 ${jmh_opts[*]}"
   http-l1 "bench/http-load.sh --scenario l1 --with-ceiling --connections-sweep ${http_keys[*]} ${http[*]}"
   http-l2 "bench/http-load.sh --scenario l2 --with-ceiling ${http_keys[*]} ${http[*]}"
   http-store "bench/http-load.sh --scenario store --with-ceiling ${http_keys[*]} ${http[*]}"
   http-mixes "bench/http-load.sh --mixes --repeat $repeat --with-ceiling ${http_keys[*]} ${http[*]}"
   key-counts "bench/http-load.sh --key-counts $key_counts --heap-histogram ${http[*]}"
   startup "bench/startup.sh ${startup[*]}"
+  switches "bench/switches.sh --changes $switch_changes"
   revocation "rm -f keyward-server/target/revocation-propagation.txt && ./mvnw -B -ntp -q -pl keyward-server -am test -Dtest=RevocationPropagationTest -Dsurefire.failIfNoSpecifiedTests=false && sed 's/^/== RESULT /' keyward-server/target/revocation-propagation.txt"
 )
 [ -z "$keycloak" ] || steps+=(keycloak "bench/compare.sh ${keycloak_opts[*]}")
