@@ -85,5 +85,5 @@ for i in range(changes):
 took.sort()
 pick = lambda q: took[min(len(took) - 1, int(q * len(took)))]
 print(f"changes: {changes}; PUT on one node -> every node applied (seen from another), ms:")
-print(f"p50 {pick(0.50):.0f}  p90 {pick(0.90):.0f}  p99 {pick(0.99):.0f}  max {took[-1]:.0f}")
+print(f"== RESULT switch propagation over {changes} changes: p50 {pick(0.50):.0f} ms  p90 {pick(0.90):.0f} ms  p99 {pick(0.99):.0f} ms  max {took[-1]:.0f} ms")
 EOF
