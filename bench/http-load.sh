@@ -376,6 +376,13 @@ echo "   options: ${server_opts[*]} ${redis_opts[*]}" >&2
 start_server "$port" "$db" "$work/data" "$work/server.log" "${server_opts[@]}" "${redis_opts[@]}"
 server_pid=$started_pid
 root_key="$(cat "$work/data/root.key")"
+if [ -n "$use_l2" ]; then
+  # Reading Redis is behind the cache.l2 switch, off until turned on: the L2 scenario reads it.
+  curl -fsS -X PUT -H "Authorization: Bearer $root_key" -H "Content-Type: application/json" \
+    -d '{"stage": "on", "reason": "bench/http-load.sh: the L2 scenario reads Redis"}' \
+    "$base/v1/switches/cache.l2" >/dev/null \
+    || { echo "http-load: could not turn cache.l2 on" >&2; exit 1; }
+fi
 
 # run_ceiling LABEL THREADS CONNECTIONS WARMUP: GET /health/live (a constant small JSON answer,
 # no auth), the HTTP stack's ceiling on this server. Sets c_rps, c_p50, c_p99, c_p999.
