@@ -6,7 +6,6 @@ import io.keyward.testing.Eventually;
 import io.keyward.testing.MutableClock;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The node registry on the real PostgreSQL. */
