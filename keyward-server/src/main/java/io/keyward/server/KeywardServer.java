@@ -292,6 +292,7 @@ public final class KeywardServer implements AutoCloseable {
       Switchboard board = new Switchboard();
       PostgresSwitchStore switchStore = new PostgresSwitchStore(pool, settings.clock(), registry);
       SwitchSync[] sync = new SwitchSync[1];
+      Runnable[] switchChangedHook = new Runnable[1];
       // A thread per revert: reverts are rare (once per tripped version), and one that waits for
       // the database must not hold back another switch's.
       java.util.concurrent.ExecutorService revertExecutor =
@@ -311,8 +312,8 @@ public final class KeywardServer implements AutoCloseable {
               LOG.warn("switch {} reverted to off by the guard (version {} -> {}): {}",
                   tripped.name(), tripped.version(), off.version(), evidence);
             });
-            if (sync[0] != null) {
-              sync[0].syncNow();
+            if (switchChangedHook[0] != null) {
+              switchChangedHook[0].run(); // applied here, announced to the others
             }
             return;
           } catch (RuntimeException e) {
@@ -366,8 +367,24 @@ public final class KeywardServer implements AutoCloseable {
       sync[0] = SwitchSync.start(switchStore, board, nodes.nodeId(), SwitchSync.POLL_EVERY,
           settings.clock(), registry);
       resources.push(sync[0]);
+      if (redisStatus != null) {
+        // With Redis, a change is pushed: every node reads the switches on the signal rather
+        // than at its next poll (off the channel's I/O thread: the read is JDBC).
+        redisStatus.onSignal(signal -> {
+          if (signal.startsWith("sw:")) {
+            Thread.ofVirtual().name("keyward-switch-signal").start(sync[0]::syncNow);
+          }
+        });
+      }
+      Runnable switchChanged = () -> {
+        sync[0].syncNow();
+        if (redisStatus != null) {
+          redisStatus.announce("sw:" + board.appliedVersion());
+        }
+      };
+      switchChangedHook[0] = switchChanged;
       var switchesApi = new SwitchesApi(auth, KNOWN_SWITCHES, switchStore, rollouts,
-          sync[0]::syncNow, () -> nodes.liveNodes());
+          switchChanged, () -> nodes.liveNodes());
       readiness = new Readiness(store::preflight, verifier, settings.clock(), registry,
           List.of(nodes.gate(), switchStore.gate()));
       readiness.checkNow();

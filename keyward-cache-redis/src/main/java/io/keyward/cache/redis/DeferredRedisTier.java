@@ -32,6 +32,8 @@ public final class DeferredRedisTier implements CacheTier, AutoCloseable {
   private final AtomicReference<@Nullable RedisCacheTier> tier = new AtomicReference<>();
   private final AtomicReference<RemoteInvalidations> listener =
       new AtomicReference<>(RemoteInvalidations.NONE);
+  private final AtomicReference<java.util.function.Consumer<String>> signals =
+      new AtomicReference<>(signal -> { });
   private final @Nullable Thread connector;
   private final Object lock = new Object();
   private volatile @Nullable String lastFailure;
@@ -65,6 +67,7 @@ public final class DeferredRedisTier implements CacheTier, AutoCloseable {
             return;
           }
           synchronized (lock) { // one order with listen(): the listener learns every state
+            connected.onSignal(signals.get());
             tier.set(connected);
             lastFailure = null;
             // "restored" (flush what was cached meanwhile, resume) only if the channel is live,
@@ -129,6 +132,25 @@ public final class DeferredRedisTier implements CacheTier, AutoCloseable {
         connected.listen(invalidations);
       } else {
         invalidations.channelLost(); // changes on other nodes cannot reach this one yet
+      }
+    }
+  }
+
+  /** See {@link RedisCacheTier#announce}; nothing while Redis is not connected. */
+  public void announce(String signal) {
+    RedisCacheTier connected = tier.get();
+    if (connected != null) {
+      connected.announce(signal);
+    }
+  }
+
+  /** See {@link RedisCacheTier#onSignal}; kept for a connection made later. */
+  public void onSignal(java.util.function.Consumer<String> receiver) {
+    synchronized (lock) {
+      signals.set(receiver);
+      RedisCacheTier connected = tier.get();
+      if (connected != null) {
+        connected.onSignal(receiver);
       }
     }
   }

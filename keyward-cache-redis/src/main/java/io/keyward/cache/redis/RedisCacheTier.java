@@ -87,6 +87,9 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
   private final CircuitBreaker breaker;
   private final Semaphore pendingWrites;
   private final Cache<KeyHash, Boolean> writtenByNewerRelease;
+  /** Who hears the channel's signals (a switch changed): see {@link #announce}. */
+  private final AtomicReference<java.util.function.Consumer<String>> signals =
+      new AtomicReference<>(signal -> { });
   private final AtomicReference<RemoteInvalidations> listener =
       new AtomicReference<>(RemoteInvalidations.NONE);
   private final AtomicBoolean subscribed = new AtomicBoolean();
@@ -188,6 +191,32 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
   @Override
   public void listen(RemoteInvalidations invalidations) {
     listener.set(invalidations);
+  }
+
+  /**
+   * Tells every node, over the invalidation channel, that something they keep in step with the
+   * store changed ({@code "sw:42"}: the switches reached version 42), so they read it now rather
+   * than at their next poll. Sent as a heartbeat-shaped message ({@code hb:sw:42}), which nodes of
+   * earlier releases already ignore. Best effort: a lost signal only leaves the poll to do it.
+   *
+   * @param signal letters, digits, {@code :} and {@code -} only
+   */
+  public void announce(String signal) {
+    if (!signal.matches("[A-Za-z0-9:-]{1,64}")) {
+      throw new IllegalArgumentException("a signal is 1-64 letters, digits, ':' or '-', got '"
+          + signal + "'");
+    }
+    try {
+      connection.async().publish(settings.invalidationChannel(),
+          (SIGNAL_PREFIX + signal).getBytes(StandardCharsets.US_ASCII));
+    } catch (RuntimeException e) {
+      warnings.warn("could not announce {}: {}", signal, e.toString());
+    }
+  }
+
+  /** Who hears the signals other nodes (and this one) announce; on the channel's I/O thread. */
+  public void onSignal(java.util.function.Consumer<String> receiver) {
+    signals.set(receiver);
   }
 
   /**
@@ -371,12 +400,23 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
    * Receives invalidations and heartbeats published by any node (this one included: harmless).
    * Any message proves the channel works end to end.
    */
+  /** Signals travel as heartbeat-shaped messages, which earlier releases ignore. */
+  private static final String SIGNAL_PREFIX = "hb:sig:";
+
   private final class InvalidationSubscriber extends RedisPubSubAdapter<String, String> {
     @Override
     public void message(String channel, String message) {
       lastMessageNanos = System.nanoTime();
       if (!subscribed.get()) {
         markRestored();
+      }
+      if (message.startsWith(SIGNAL_PREFIX)) {
+        try {
+          signals.get().accept(message.substring(SIGNAL_PREFIX.length()));
+        } catch (RuntimeException e) {
+          warnings.warn("a signal's receiver failed: {}", e.toString());
+        }
+        return;
       }
       if (message.startsWith("hb:")) {
         return;

@@ -264,5 +264,35 @@ class RedisCacheTierTest {
     return copy;
   }
 
+  @Test
+  void aSignalAnnouncedByOneNodeReachesTheOthersAndIsNotTakenForAnInvalidation() {
+    List<String> signals = new CopyOnWriteArrayList<>();
+    List<KeyHash> invalidated = new CopyOnWriteArrayList<>();
+    try (RedisCacheTier a = tier(redis.settings()); RedisCacheTier b = tier(redis.settings())) {
+      b.onSignal(signals::add);
+      b.listen(new RemoteInvalidations() {
+        @Override
+        public void invalidated(KeyHash hash) {
+          invalidated.add(hash);
+        }
 
+        @Override
+        public void channelLost() {}
+
+        @Override
+        public void channelRestored() {}
+      });
+
+      a.announce("sw:42");
+
+      await(() -> signals.contains("sw:42"));
+      assertThat(invalidated).isEmpty();
+      // a node of an earlier release sees "hb:sig:sw:42", which it ignores as a heartbeat
+      assertThat(redis.entryKeys()).isEmpty();
+    }
+    try (RedisCacheTier a = tier(redis.settings())) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> a.announce("sw 42\n"))
+          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("signal");
+    }
+  }
 }
