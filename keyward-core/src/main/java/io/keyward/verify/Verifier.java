@@ -317,7 +317,7 @@ public final class Verifier {
     if (cached != null && cached.isFreshAt(now)) {
       metrics.l1Hit.increment();
       Verdict verdict = cached.judge(hash, requiredScopes, now);
-      return cached.fromCanaryTier ? confirmed(hash, requiredScopes, cached, verdict) : verdict;
+      return cached.fromCanaryTier ? confirmed(hash, requiredScopes, verdict) : verdict;
     }
     metrics.l1Miss.increment();
     // A record loaded less than staleFor ago can answer if the reload fails, is slow or finds
@@ -333,8 +333,7 @@ public final class Verifier {
     now = clock.millis();
     return switch (loaded) {
       case Loaded.Found found -> found.entry.fromCanaryTier
-          ? confirmed(hash, requiredScopes, found.entry,
-              found.entry.judge(hash, requiredScopes, now))
+          ? confirmed(hash, requiredScopes, found.entry.judge(hash, requiredScopes, now))
           : found.entry.judge(hash, requiredScopes, now);
       case Loaded.Absent absent -> Verdict.Denied.notFound();
       case Loaded.Failed failed -> {
@@ -503,32 +502,24 @@ public final class Verifier {
   /**
    * A verdict from a record the second tier gave in the cache.l2 canary: an allow stands; a
    * denial (a scope the stale record lacks, say) is decided by the store, as the control, and the
-   * two are compared. The store's record replaces the tier's in L1. A store that cannot answer
-   * makes it "cannot decide", never the tier's denial.
+   * two are compared. The store's record replaces the tier's in L1 and in the tier. A store that
+   * cannot answer makes it "cannot decide", never the tier's denial.
    */
-  private Verdict confirmed(KeyHash hash, Collection<String> requiredScopes, CachedLookup entry,
-      Verdict candidate) {
+  private Verdict confirmed(KeyHash hash, Collection<String> requiredScopes, Verdict candidate) {
     if (!(candidate instanceof Verdict.Denied) || rollouts == null) {
       return candidate;
     }
-    if (!breaker.allowsCall()) {
-      return FailureCause.BREAKER_OPEN.unavailable;
+    // The store's own load (breaker, metrics, L1 and the tier refilled with its record), not
+    // shared with loads in flight, which may be reading the tier.
+    Loaded loaded = loadFromStore(hash, new Load(), null);
+    Verdict control = switch (loaded) {
+      case Loaded.Found found -> found.entry.judge(hash, requiredScopes, clock.millis());
+      case Loaded.Absent absent -> Verdict.Denied.notFound();
+      case Loaded.Failed failed -> failed.cause.unavailable;
+    };
+    if (loaded instanceof Loaded.Failed) {
+      return control; // cannot decide: never the tier's denial
     }
-    long queriedAt = clock.millis();
-    Optional<KeyRecord> fromStore;
-    try {
-      fromStore = store.findByHash(hash);
-      breaker.recordSuccess();
-    } catch (StoreException e) {
-      breaker.recordFailure();
-      return FailureCause.STORE_FAILED.unavailable;
-    } catch (RuntimeException e) {
-      breaker.recordSuccess();
-      return UNEXPECTED_FAILURE;
-    }
-    CachedLookup stored = new CachedLookup(fromStore.orElse(null), queriedAt, hash);
-    l1.asMap().replace(hash, entry, stored);
-    Verdict control = stored.judge(hash, requiredScopes, clock.millis());
     try {
       rollouts.compared(rollouts.board().state(L2_SWITCH), control, candidate);
     } catch (RuntimeException e) {

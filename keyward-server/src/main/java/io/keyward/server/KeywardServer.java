@@ -27,12 +27,6 @@ import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.keyward.rollout.Guard;
-import io.keyward.rollout.Rollouts;
-import io.keyward.rollout.Switchboard;
-import io.keyward.server.api.SwitchesApi;
-import io.keyward.store.postgres.PostgresSwitchStore;
-import io.keyward.store.postgres.SwitchSync;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -56,12 +50,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class KeywardServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(KeywardServer.class);
-  /** The rollout switches this build has paths for. */
-  public static final List<SwitchesApi.KnownSwitch> KNOWN_SWITCHES = List.of(
-      new SwitchesApi.KnownSwitch(Verifier.L2_SWITCH, "reading the second cache tier (Redis) on"
-          + " an L1 miss; control: L1 and the store only. Writes to Redis and invalidations"
-          + " are not switched."));
-
   /** This build's release, as the node registry records it. */
   public static final String RELEASE = releaseOf(KeywardServer.class);
   /** Most bytes of request headers accepted, all together; more is 431. */
@@ -287,53 +275,10 @@ public final class KeywardServer implements AutoCloseable {
         LOG.info("Redis second cache tier on {}: {}", settings.redis(), redisTier.status());
       }
       DeferredRedisTier redisStatus = redisTier;
-      // Rollout switches: read by every verification from memory; kept in step with the store
-      // by SwitchSync once this node has an id (below); until then, control paths only.
-      Switchboard board = new Switchboard();
-      PostgresSwitchStore switchStore = new PostgresSwitchStore(pool, settings.clock(), registry);
-      SwitchSync[] sync = new SwitchSync[1];
-      Runnable[] switchChangedHook = new Runnable[1];
-      // A thread per revert: reverts are rare (once per tripped version), and one that waits for
-      // the database must not hold back another switch's.
-      java.util.concurrent.ExecutorService revertExecutor =
-          java.util.concurrent.Executors.newThreadPerTaskExecutor(
-              Thread.ofVirtual().name("keyward-guard-revert-", 0).factory());
-      resources.push(revertExecutor::shutdownNow);
-      io.micrometer.core.instrument.Counter guardReverts = io.micrometer.core.instrument.Counter
-          .builder("keyward.rollout.reverts").description("Switches the guard turned off")
-          .register(registry);
-      // The tripping node is off at once (Switchboard.trip); the revert is written to the store,
-      // retried while the database refuses it and nobody has changed the switch since.
-      Guard guard = new Guard((tripped, evidence) -> revertExecutor.execute(() -> {
-        for (int attempt = 1; attempt <= 120; attempt++) {
-          try {
-            switchStore.revert(tripped, evidence).ifPresent(off -> {
-              guardReverts.increment();
-              LOG.warn("switch {} reverted to off by the guard (version {} -> {}): {}",
-                  tripped.name(), tripped.version(), off.version(), evidence);
-            });
-            if (switchChangedHook[0] != null) {
-              switchChangedHook[0].run(); // applied here, announced to the others
-            }
-            return;
-          } catch (RuntimeException e) {
-            if (attempt == 1) {
-              LOG.warn("the guard could not write the revert of switch {} yet (off on this node"
-                  + " meanwhile; retrying every second): {}", tripped.name(), e.toString());
-            }
-            try {
-              Thread.sleep(1000);
-            } catch (InterruptedException stop) {
-              return;
-            }
-          }
-        }
-        LOG.error("gave up writing the guard's revert of switch {} (version {}) after 2 minutes:"
-            + " it is off on this node only; set it off by hand ({})", tripped.name(),
-            tripped.version(), evidence);
-      }));
-      Rollouts rollouts = new Rollouts(board, guard, settings.clock(), registry, 2, 1024);
-      resources.push(rollouts);
+      // Read by every verification from memory; in step with the store once this node has an id
+      // (below); until then, control paths only.
+      RolloutControl switches = new RolloutControl(pool, redisTier, settings.clock(), registry);
+      resources.push(switches);
       KeyFormat format = KeyFormat.withPrefix(settings.keyPrefix())
           .withEarlierPrefixes(settings.earlierKeyPrefixes());
       verifier = Verifier.builder(format, store)
@@ -341,7 +286,7 @@ public final class KeywardServer implements AutoCloseable {
           .settings(settings.verifier())
           .meterRegistry(registry)
           .secondTier(secondTier)
-          .rollouts(rollouts)
+          .rollouts(switches.rollouts())
           .build();
       admin = new KeyAdministration(
           format, store, settings.clock(), new KeyIds(settings.clock(), new SecureRandom()),
@@ -364,29 +309,10 @@ public final class KeywardServer implements AutoCloseable {
               new SecureRandom()).next().substring("key_".length()), RELEASE,
           io.keyward.schema.KeywardContracts.currentText(RELEASE), nodeHost(settings), registry);
       resources.push(nodes);
-      sync[0] = SwitchSync.start(switchStore, board, nodes.nodeId(), SwitchSync.POLL_EVERY,
-          settings.clock(), registry);
-      resources.push(sync[0]);
-      if (redisStatus != null) {
-        // With Redis, a change is pushed: every node reads the switches on the signal rather
-        // than at its next poll (off the channel's I/O thread: the read is JDBC).
-        redisStatus.onSignal(signal -> {
-          if (signal.startsWith("sw:")) {
-            Thread.ofVirtual().name("keyward-switch-signal").start(sync[0]::syncNow);
-          }
-        });
-      }
-      Runnable switchChanged = () -> {
-        sync[0].syncNow();
-        if (redisStatus != null) {
-          redisStatus.announce("sw:" + board.appliedVersion());
-        }
-      };
-      switchChangedHook[0] = switchChanged;
-      var switchesApi = new SwitchesApi(auth, KNOWN_SWITCHES, switchStore, rollouts,
-          switchChanged, () -> nodes.liveNodes());
+      switches.startSync(nodes.nodeId());
+      var switchesApi = switches.api(auth, nodes);
       readiness = new Readiness(store::preflight, verifier, settings.clock(), registry,
-          List.of(nodes.gate(), switchStore.gate()));
+          List.of(nodes.gate(), switches.store().gate()));
       readiness.checkNow();
       var systemApi = new SystemApi(registry, readiness::report, () -> fatalReason,
           () -> {
