@@ -53,28 +53,24 @@ public final class ParseTree {
 
     /** The nodes of the list in {@code field} (its other elements left out), empty when none. */
     public List<Node> nodes(String field) {
-      List<Node> nodes = new ArrayList<>();
-      if (fields.get(field) instanceof List<?> list) {
-        for (Object element : list) {
-          if (element instanceof Node node) {
-            nodes.add(node);
-          }
-        }
-      }
-      return nodes;
+      return elements(field, Node.class);
     }
 
     /** The atoms of the list in {@code field} ({@code ("pg_catalog" "int4")}), empty when none. */
     public List<String> texts(String field) {
-      List<String> texts = new ArrayList<>();
+      return elements(field, String.class);
+    }
+
+    private <T> List<T> elements(String field, Class<T> kind) {
+      List<T> elements = new ArrayList<>();
       if (fields.get(field) instanceof List<?> list) {
         for (Object element : list) {
-          if (element instanceof String atom) {
-            texts.add(atom);
+          if (kind.isInstance(element)) {
+            elements.add(kind.cast(element));
           }
         }
       }
-      return texts;
+      return elements;
     }
 
     /** Every node of this subtree of type {@code type}, this one included, depth first. */

@@ -22,18 +22,22 @@ public final class NodesApi {
     this.thisNode = thisNode;
   }
 
+  /** The live nodes, or a 503 when the registry cannot be read. */
+  static List<NodeRegistry.Node> read(Supplier<List<NodeRegistry.Node>> liveNodes) {
+    try {
+      return liveNodes.get();
+    } catch (StoreException e) {
+      throw ApiError.unavailable("the node registry cannot be read now; retry");
+    }
+  }
+
   public void register(RouteTable routing) {
     routing.get("/v1/nodes", this::list);
   }
 
   private void list(ServerRequest request, ServerResponse response) {
     auth.requireAdmin(request);
-    List<NodeRegistry.Node> nodes;
-    try {
-      nodes = liveNodes.get();
-    } catch (StoreException e) {
-      throw ApiError.unavailable("the node registry cannot be read now; retry");
-    }
+    List<NodeRegistry.Node> nodes = read(liveNodes);
     Responses.send(request, response, Status.OK_200, Json.writeObject(g -> {
       g.writeStringField("self", thisNode.get());
       g.writeArrayFieldStart("nodes");

@@ -279,11 +279,7 @@ public final class SwitchesApi {
   }
 
   private List<NodeRegistry.Node> nodes() {
-    try {
-      return liveNodes.get();
-    } catch (StoreException e) {
-      throw ApiError.unavailable("the node registry cannot be read now; retry");
-    }
+    return NodesApi.read(liveNodes);
   }
 
   private void writeSwitch(JsonGenerator g, KnownSwitch each, SwitchState state,
