@@ -7,6 +7,7 @@ import io.keyward.key.KeyIds;
 import io.keyward.key.KeyOrigin;
 import io.keyward.key.KeyRecord;
 import io.keyward.store.KeyStore;
+import io.keyward.verify.ForeignFilter;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -37,14 +38,38 @@ public final class KeyAdministration {
   private final Clock clock;
   private final KeyIds ids;
   private final Consumer<KeyHash> invalidation;
+  private final ForeignFilter filter;
 
   public KeyAdministration(
       KeyFormat format, KeyStore store, Clock clock, KeyIds ids, Consumer<KeyHash> invalidation) {
+    this(format, store, clock, ids, invalidation, ForeignFilter.NONE);
+  }
+
+  /**
+   * @param filter told of every new key's hash before it is stored (see {@link
+   *     ForeignFilter#announce}): an import that cannot be announced is refused
+   */
+  public KeyAdministration(KeyFormat format, KeyStore store, Clock clock, KeyIds ids,
+      Consumer<KeyHash> invalidation, ForeignFilter filter) {
     this.format = Objects.requireNonNull(format, "format");
     this.store = Objects.requireNonNull(store, "store");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.ids = Objects.requireNonNull(ids, "ids");
     this.invalidation = Objects.requireNonNull(invalidation, "invalidation");
+    this.filter = Objects.requireNonNull(filter, "filter");
+  }
+
+  /**
+   * Tells the filters of a key this deployment issues. Best effort: the key is in this
+   * deployment's format, which the filter never judges on a node of this release; the
+   * announcement only matters to a node configured with another prefix.
+   */
+  private void announceIssued(KeyHash hash) {
+    try {
+      filter.announce(hash);
+    } catch (ForeignFilter.UnannouncedException e) {
+      // counted and logged (rate-limited) by the filter
+    }
   }
 
   /** Issues a new key with these attributes. The secret is in the result and nowhere else. */
@@ -52,6 +77,7 @@ public final class KeyAdministration {
     requireFuture(attributes.expiresAt());
     String secret = format.generate(attributes.environment());
     KeyRecord record = newRecord(secret, attributes, null);
+    announceIssued(record.hash());
     store.insert(record);
     return new IssuedKey(record, secret);
   }
@@ -89,6 +115,8 @@ public final class KeyAdministration {
    * tokens already in the wild keep working.
    *
    * @throws KeyConflictException if a key with this hash exists
+   * @throws ForeignFilter.UnannouncedException if the filters of the other nodes cannot be told
+   *     of the key (it is not stored: it would be denied where the filter is on)
    */
   public KeyRecord importKey(KeyHash hash, KeyAttributes attributes) {
     requireFuture(attributes.expiresAt());
@@ -98,6 +126,8 @@ public final class KeyAdministration {
             ids.next(), hash, null, attributes.name(), attributes.ownerId(), attributes.scopes(),
             attributes.metaJson(), attributes.environment(), KeyOrigin.IMPORTED, now, now,
             attributes.expiresAt(), null, true, null, 1);
+    // Before the insert: once stored the key may be used, and every filter must know it then.
+    filter.announce(hash);
     try {
       store.insert(record);
     } catch (KeyStore.DuplicateKeyException e) {
@@ -216,6 +246,7 @@ public final class KeyAdministration {
               current.expiresAt(), current.environment());
       String secret = format.generate(current.environment());
       KeyRecord fresh = newRecord(secret, attributes, current.keyId());
+      announceIssued(fresh.hash());
       KeyRecord successor = current.enabled() ? fresh : withEnabled(fresh, false);
       if (store.replace(retiring, current.version(), successor)) {
         invalidation.accept(current.hash());

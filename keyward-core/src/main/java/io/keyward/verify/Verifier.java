@@ -79,6 +79,11 @@ public final class Verifier {
       GuardRules.DEFAULTS);
   /** No second tier: nothing to read. */
   private static final SwitchState L2_OFF = SwitchState.controlPath(L2_SWITCH);
+  /** The switch in front of answering foreign-shaped strings from the {@link ForeignFilter}. */
+  public static final String FOREIGN_FILTER_SWITCH = "verify.foreign-filter";
+  /** The filter's path without switches: always consulted. */
+  private static final SwitchState FILTER_ALWAYS = new SwitchState(FOREIGN_FILTER_SWITCH,
+      Stage.ON, 0, 0, 0, 0, GuardRules.DEFAULTS);
 
   /** Longest wait of a lookup of an unseen key for a place in its bulkhead. */
   static final long UNSEEN_PLACE_WAIT_MILLIS = 1_000;
@@ -89,6 +94,7 @@ public final class Verifier {
   private final KeyFormat format;
   private final KeyLookup store;
   private final CacheTier secondTier;
+  private final ForeignFilter foreignFilter;
   private final @Nullable Rollouts rollouts;
   private final UsageSink usageSink;
   private final Clock clock;
@@ -130,6 +136,7 @@ public final class Verifier {
     this.format = builder.format;
     this.store = builder.store;
     this.secondTier = builder.secondTier;
+    this.foreignFilter = builder.foreignFilter;
     this.rollouts = builder.rollouts;
     this.usageSink = builder.usageSink;
     this.clock = builder.clock;
@@ -329,7 +336,18 @@ public final class Verifier {
             ? cached
             : null;
     boolean lateStale = stale != null && now >= stale.freshUntil() + currentFreshMillis();
+    SwitchState filtering = null; // set when the filter said "absent" and the store is to compare
+    if (stale == null && parsed instanceof ParsedKey.Foreign && foreignFilter != ForeignFilter.NONE) {
+      filtering = consultFilter(hash);
+      if (filtering != null && filtering.stage() == Stage.ON) {
+        metrics.foreignFiltered.increment();
+        return Verdict.Denied.notFound();
+      }
+    }
     Loaded loaded = loadShared(hash, stale != null, lateStale);
+    if (filtering != null) {
+      compareFilter(filtering, loaded);
+    }
     now = clock.millis();
     return switch (loaded) {
       case Loaded.Found found -> found.entry.fromCanaryTier
@@ -346,6 +364,42 @@ public final class Verifier {
             : failed.cause.unavailable;
       }
     };
+  }
+
+  /**
+   * The switch {@value #FOREIGN_FILTER_SWITCH} for a foreign-shaped key that L1 does not hold,
+   * when the filter proves it absent and the switch says to act on that ({@code on}) or to compare
+   * it with the store (a canary key, or a sampled call in shadow); otherwise null and the store
+   * decides alone. The candidate is a memory probe of a few nanoseconds, so in shadow it runs on
+   * the request thread rather than being handed to the shadow executor.
+   */
+  private @Nullable SwitchState consultFilter(KeyHash hash) {
+    SwitchState state = rollouts == null ? FILTER_ALWAYS
+        : rollouts.board().state(FOREIGN_FILTER_SWITCH);
+    boolean consulted = switch (state.stage()) {
+      case OFF -> false;
+      case ON -> true;
+      case CANARY -> CanaryBuckets.inCanary(state, hash.toBytes()) || rollouts.sampled(state);
+      case SHADOW -> rollouts.sampled(state);
+    };
+    return consulted && foreignFilter.provesAbsent(hash) ? state : null;
+  }
+
+  /**
+   * Compares the filter's "absent" with what the store found: a key the store holds is a false
+   * denial, which the guard reverts on. A store that could not answer compares nothing.
+   */
+  private void compareFilter(SwitchState state, Loaded loaded) {
+    try { // a comparison is a side effect: it never touches the answer
+      Verdict control = loaded instanceof Loaded.Found found && found.entry().record != null
+          ? verdictOf(found.entry().record)
+          : loaded == Loaded.ABSENT ? Verdict.Denied.notFound() : null;
+      if (control != null && rollouts != null) {
+        rollouts.compared(state, control, Verdict.Denied.notFound());
+      }
+    } catch (RuntimeException e) {
+      seamWarnings.warn("comparing the foreign filter with the store failed: {}", e.toString());
+    }
   }
 
   /**
@@ -844,6 +898,7 @@ public final class Verifier {
     private final KeyFormat format;
     private final KeyLookup store;
     private CacheTier secondTier = CacheTier.NONE;
+    private ForeignFilter foreignFilter = ForeignFilter.NONE;
     private @Nullable Rollouts rollouts;
     private UsageSink usageSink = UsageSink.NONE;
     private Clock clock = Clock.systemUTC();
@@ -857,6 +912,15 @@ public final class Verifier {
 
     public Builder secondTier(CacheTier tier) {
       this.secondTier = java.util.Objects.requireNonNull(tier, "secondTier");
+      return this;
+    }
+
+    /**
+     * The filter that may answer foreign-shaped strings {@code NOT_FOUND} without a store lookup,
+     * behind the switch {@value #FOREIGN_FILTER_SWITCH} (always consulted without switches).
+     */
+    public Builder foreignFilter(ForeignFilter filter) {
+      this.foreignFilter = java.util.Objects.requireNonNull(filter, "foreignFilter");
       return this;
     }
 
@@ -905,6 +969,7 @@ public final class Verifier {
     final Counter[] staleServes = new Counter[FailureCause.values().length];
     final Counter sharedLoads;
     final Counter storeErrors;
+    final Counter foreignFiltered;
 
     VerifierMetrics(MeterRegistry registry) {
       for (Outcome outcome : Outcome.values()) {
@@ -944,6 +1009,11 @@ public final class Verifier {
       storeErrors =
           Counter.builder("keyward.store.errors")
               .description("Key lookups the store failed to answer")
+              .register(registry);
+      foreignFiltered =
+          Counter.builder("keyward.verify.foreign.filtered")
+              .description("Foreign-shaped strings answered NOT_FOUND by the foreign filter,"
+                  + " without a store lookup")
               .register(registry);
     }
 

@@ -4,6 +4,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import io.helidon.webserver.WebServer;
 import io.keyward.admin.IssuedKey;
 import io.keyward.cache.redis.DeferredRedisTier;
+import io.keyward.cache.redis.RedisForeignFilter;
 import io.keyward.cache.redis.SigningKey;
 import io.keyward.admin.KeyAdministration;
 import io.keyward.key.KeyFormat;
@@ -20,6 +21,7 @@ import io.keyward.store.postgres.Migrations;
 import io.keyward.store.postgres.NodeRegistry;
 import io.keyward.store.postgres.PostgresKeyStore;
 import io.keyward.verify.CacheTier;
+import io.keyward.verify.ForeignFilter;
 import io.keyward.verify.Verifier;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -281,16 +283,27 @@ public final class KeywardServer implements AutoCloseable {
       resources.push(switches);
       KeyFormat format = KeyFormat.withPrefix(settings.keyPrefix())
           .withEarlierPrefixes(settings.earlierKeyPrefixes());
+      ForeignFilter foreignFilter = ForeignFilter.NONE;
+      if (settings.redis() != null) {
+        // Loaded once its switch leaves off; proves its negatives through Redis.
+        RedisForeignFilter filter = RedisForeignFilter.start(settings.redis(), store,
+            () -> switches.rollouts().board().state(Verifier.FOREIGN_FILTER_SWITCH).stage()
+                != io.keyward.rollout.Stage.OFF,
+            RedisForeignFilter.DEFAULT_WINDOW, settings.clock(), registry);
+        resources.push(filter);
+        foreignFilter = filter;
+      }
       verifier = Verifier.builder(format, store)
           .clock(settings.clock())
           .settings(settings.verifier())
           .meterRegistry(registry)
           .secondTier(secondTier)
+          .foreignFilter(foreignFilter)
           .rollouts(switches.rollouts())
           .build();
       admin = new KeyAdministration(
           format, store, settings.clock(), new KeyIds(settings.clock(), new SecureRandom()),
-          verifier::invalidate);
+          verifier::invalidate, foreignFilter);
 
       RootKeyFile file = new RootKeyFile(dataDir);
       rootKeyFile = file.path();

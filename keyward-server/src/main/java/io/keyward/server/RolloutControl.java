@@ -35,7 +35,11 @@ final class RolloutControl implements AutoCloseable {
   static final List<SwitchesApi.KnownSwitch> KNOWN_SWITCHES = List.of(
       new SwitchesApi.KnownSwitch(Verifier.L2_SWITCH, "reading the second cache tier (Redis) on"
           + " an L1 miss; control: L1 and the store only. Writes to Redis and invalidations"
-          + " are not switched."));
+          + " are not switched."),
+      new SwitchesApi.KnownSwitch(Verifier.FOREIGN_FILTER_SWITCH, "answering strings not in"
+          + " this deployment's key format NOT_FOUND from a filter of every stored key's hash,"
+          + " without a store lookup (needs --redis-url; without it the store decides); control:"
+          + " every such string is looked up in the store."));
 
   /** How long the guard's revert is retried before this node gives up writing it. */
   private static final int REVERT_ATTEMPTS = 120;

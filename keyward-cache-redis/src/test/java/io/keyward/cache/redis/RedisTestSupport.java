@@ -66,6 +66,16 @@ public final class RedisTestSupport implements AutoCloseable {
     return keys;
   }
 
+  /** The foreign filter's state (epoch and generation) in this namespace. */
+  public String importsStateKey() {
+    return "{" + namespace + ":imports}:state";
+  }
+
+  /** The foreign filter's announcement log in this namespace. */
+  public String importsLogKey() {
+    return "{" + namespace + ":imports}:log";
+  }
+
   /** The same record re-encoded as another release would write it (envelope version {@code v}). */
   public static byte[] asEnvelopeVersion(byte[] value, io.keyward.key.KeyHash hash, int version,
       SigningKey key) {
@@ -88,6 +98,7 @@ public final class RedisTestSupport implements AutoCloseable {
       for (String key : entryKeys()) {
         raw().del(key);
       }
+      raw().del(importsStateKey(), importsLogKey());
       connection.close();
     } finally {
       client.shutdown();

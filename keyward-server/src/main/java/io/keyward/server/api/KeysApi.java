@@ -19,6 +19,7 @@ import io.keyward.key.KeyIds;
 import io.keyward.key.KeyRecord;
 import io.keyward.server.auth.RootKeyAuthenticator;
 import io.keyward.store.StoreException;
+import io.keyward.verify.ForeignFilter;
 import io.keyward.verify.Verdict;
 import io.keyward.verify.Verifier;
 import java.io.IOException;
@@ -381,6 +382,8 @@ public final class KeysApi {
       throw ApiError.conflict(e.getMessage());
     } catch (StoreException e) {
       throw ApiError.unavailable("the key store is unavailable; retry");
+    } catch (ForeignFilter.UnannouncedException e) {
+      throw ApiError.unavailable(e.getMessage() + "; nothing was stored; retry");
     }
   }
 

@@ -30,7 +30,7 @@ import org.jspecify.annotations.Nullable;
  * schema change must keep working for this release (incident I-3). Failures become {@link
  * StoreException}; "no row" is never one.
  */
-public final class PostgresKeyStore implements KeyStore {
+public final class PostgresKeyStore implements KeyStore, io.keyward.store.KeyHashScan {
   private static final String COLUMNS =
       "key_id, key_hash, key_hint, name, owner_id, scopes, meta::text, environment, origin,"
           + " created_at, updated_at, expires_at, revoked_at, enabled, rotated_from, version";
@@ -59,6 +59,11 @@ public final class PostgresKeyStore implements KeyStore {
   static final String ANY_KEY = "SELECT EXISTS (SELECT 1 FROM api_keys)";
   /** Checks that every column this release reads and writes exists and is visible. */
   static final String PREFLIGHT = "SELECT " + COLUMNS + " FROM api_keys WHERE false";
+  /** For the foreign filter: how many hashes, then all of them. */
+  static final String COUNT_KEYS = "SELECT count(*) FROM api_keys";
+  static final String ALL_HASHES = "SELECT key_hash FROM api_keys";
+  /** Rows fetched at a time by {@link #forEachHash}. */
+  private static final int HASH_FETCH_SIZE = 10_000;
 
   /**
    * Every statement this release issues (here, in ClusterSecrets and in NodeRegistry): its query
@@ -67,6 +72,7 @@ public final class PostgresKeyStore implements KeyStore {
   public static final List<String> QUERY_CONTRACT = java.util.stream.Stream.concat(
       java.util.stream.Stream.of(FIND_BY_HASH, FIND_BY_ID, FIND_SUCCESSOR, INSERT, UPDATE, LIST_ALL,
           LIST_AFTER, LIST_OWNER, LIST_OWNER_AFTER, LOCK_BOOTSTRAP, ANY_KEY, PREFLIGHT,
+          COUNT_KEYS, ALL_HASHES,
           ClusterSecrets.CREATE_IF_ABSENT, ClusterSecrets.READ),
       java.util.stream.Stream.concat(NodeRegistry.QUERY_CONTRACT.stream(),
           PostgresSwitchStore.QUERY_CONTRACT.stream())).toList();
@@ -185,6 +191,43 @@ public final class PostgresKeyStore implements KeyStore {
       return records;
     } catch (SQLException e) {
       throw translate("list keys", e);
+    }
+  }
+
+  @Override
+  public long estimatedCount() {
+    try (Connection connection = dataSource.getConnection();
+        PreparedStatement statement = connection.prepareStatement(COUNT_KEYS);
+        ResultSet rs = statement.executeQuery()) {
+      rs.next();
+      return rs.getLong(1);
+    } catch (SQLException e) {
+      throw translate("count keys", e);
+    }
+  }
+
+  @Override
+  public long forEachHash(java.util.function.Consumer<KeyHash> sink) {
+    try (Connection connection = dataSource.getConnection()) {
+      // pgjdbc streams a result in fetch-size batches only inside a transaction.
+      boolean autoCommit = connection.getAutoCommit();
+      connection.setAutoCommit(false);
+      long handed = 0;
+      try (PreparedStatement statement = connection.prepareStatement(ALL_HASHES)) {
+        statement.setFetchSize(HASH_FETCH_SIZE);
+        try (ResultSet rs = statement.executeQuery()) {
+          while (rs.next()) {
+            sink.accept(KeyHash.fromBytes(rs.getBytes(1)));
+            handed++;
+          }
+        }
+      } finally {
+        connection.rollback(); // a read: nothing to keep, and the pool gets a clean connection
+        connection.setAutoCommit(autoCommit);
+      }
+      return handed;
+    } catch (SQLException e) {
+      throw translate("read every key hash", e);
     }
   }
 

@@ -1,0 +1,390 @@
+package io.keyward.cache.redis;
+
+import io.keyward.key.KeyHash;
+import io.keyward.logging.RateLimitedLogger;
+import io.keyward.store.KeyHashScan;
+import io.keyward.store.StoreException;
+import io.keyward.verify.BloomFilter;
+import io.keyward.verify.ForeignFilter;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.Range;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The foreign filter of a deployment with Redis: a Bloom filter of every stored key's hash,
+ * loaded from the store and kept current through an announcement log in Redis, which can prove
+ * its negatives.
+ *
+ * <h2>The proof</h2>
+ * Every new key's hash is announced before the key is stored: one Redis script increments a
+ * generation and appends {@code <generation>:<hash hex>} to a log (a sorted set by generation),
+ * and the announcing call then waits out the trust window {@code W} before it returns. Each node
+ * reads the generation every {@link #POLL_EVERY}, applies the log entries it has not applied yet,
+ * and trusts a negative only while
+ * <ul>
+ *   <li>its filter is loaded from the store (entirely),
+ *   <li>its last successful read of the generation was <em>sent</em> less than {@code W} ago, and
+ *   <li>it has applied every entry up to the generation that read returned, under the same epoch.
+ * </ul>
+ * A verification that starts after an import answered started at least {@code W} after the
+ * announcement reached Redis; the read it relies on was sent less than {@code W} before it, so
+ * after the announcement, so it saw its generation, which this node has applied: the hash is in
+ * the filter. Anything that breaks a link (Redis slow or down, a gap in the log, a reload in
+ * progress, the epoch changed because Redis lost its data) makes the negatives untrusted until
+ * it is mended, and the store decides as it would without a filter. Nothing read from Redis can
+ * make the filter deny: a log entry only adds a hash (a corrupt one is skipped and forces a
+ * reload).
+ *
+ * <h2>Costs</h2>
+ * About 10 bits per stored key (1% false positives at the filter's capacity, which is twice the
+ * store's count when loaded; beyond it, the filter is reloaded at twice the size). One small
+ * Redis script per node every {@link #POLL_EVERY}. Each new key waits {@code W} longer. The
+ * filter is loaded (one scan of the key hashes) only once the switch wants it, so a node whose
+ * switch stays {@code off} never scans.
+ */
+public final class RedisForeignFilter implements ForeignFilter, AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(RedisForeignFilter.class);
+  /** How often each node reads the generation. */
+  static final Duration POLL_EVERY = Duration.ofMillis(5);
+  /** The default trust window. */
+  public static final Duration DEFAULT_WINDOW = Duration.ofMillis(25);
+  /** Announcements kept in the log; a node further behind reloads from the store. */
+  static final int LOG_KEPT = 100_000;
+  /** The least capacity a loaded filter gets, so that a small store's filter has room to grow. */
+  static final long MIN_CAPACITY = 100_000;
+  static final double FALSE_POSITIVE_RATE = 0.01;
+  private static final Duration RETRY_AFTER_FAILURE = Duration.ofSeconds(1);
+
+  /** Reads the state, creating the epoch if Redis holds none (a new or emptied Redis). */
+  private static final String POLL = """
+      redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
+      return {redis.call('HGET', KEYS[1], 'epoch'), redis.call('HGET', KEYS[1], 'gen') or '0'}
+      """;
+  /** Announces one hash: a new generation and its log entry, the log trimmed to its length. */
+  private static final String ANNOUNCE = """
+      redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
+      local g = redis.call('HINCRBY', KEYS[1], 'gen', 1)
+      redis.call('ZADD', KEYS[2], g, g .. ':' .. ARGV[2])
+      local n = redis.call('ZCARD', KEYS[2])
+      local keep = tonumber(ARGV[3])
+      if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - keep - 1) end
+      return g
+      """;
+
+  /** A loaded filter: its epoch and the last generation applied to it. */
+  private record Loaded(BloomFilter bloom, String epoch, long applied, long hashes) {}
+
+  /** The last successful read of the generation, and when it was sent ({@code nanoTime}). */
+  private record Seen(String epoch, long generation, long sentNanos) {}
+
+  private final RedisTierSettings settings;
+  private final KeyHashScan store;
+  private final BooleanSupplier wanted;
+  private final long windowNanos;
+  private final String stateKey;
+  private final String logKey;
+  private final RedisClient client;
+  private final Thread poller;
+  private final RateLimitedLogger warnings;
+  private final Counter reloads;
+  private final Counter reloadFailures;
+  private final Counter announceFailures;
+  private final Counter corruptEntries;
+  private volatile @Nullable StatefulRedisConnection<String, String> connection;
+  private volatile @Nullable Loaded loaded;
+  private volatile @Nullable Seen seen;
+  private volatile boolean closed;
+
+  private RedisForeignFilter(RedisTierSettings settings, KeyHashScan store, BooleanSupplier wanted,
+      Duration window, Clock clock, MeterRegistry registry) {
+    this.settings = settings;
+    this.store = store;
+    this.wanted = wanted;
+    this.windowNanos = window.toNanos();
+    // One hash tag: both keys in one slot, so the scripts also run on a Redis Cluster.
+    this.stateKey = "{" + settings.namespace() + ":imports}:state";
+    this.logKey = "{" + settings.namespace() + ":imports}:log";
+    RedisURI uri = RedisURI.create(settings.url());
+    uri.setTimeout(RedisCacheTier.handshakeTimeout(settings));
+    this.client = RedisClient.create(uri);
+    client.setOptions(ClientOptions.builder()
+        .autoReconnect(true)
+        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+        .socketOptions(SocketOptions.builder().connectTimeout(settings.connectTimeout()).build())
+        .timeoutOptions(TimeoutOptions.enabled(settings.commandTimeout()))
+        .build());
+    this.warnings = new RateLimitedLogger(LOG, clock, Duration.ofSeconds(10));
+    this.reloads = Counter.builder("keyward.foreign.filter.loads")
+        .description("Times the foreign filter was loaded from the store").register(registry);
+    this.reloadFailures = Counter.builder("keyward.foreign.filter.load.failures")
+        .description("Loads of the foreign filter that failed (retried)").register(registry);
+    this.announceFailures = Counter.builder("keyward.foreign.filter.announce.failures")
+        .description("New keys' hashes that could not be announced to the other nodes' filters")
+        .register(registry);
+    this.corruptEntries = Counter.builder("keyward.foreign.filter.corrupt.entries")
+        .description("Log entries in Redis that were not an announcement (skipped; the filter"
+            + " reloads)").register(registry);
+    Gauge.builder("keyward.foreign.filter.trusted", this, f -> f.trusted() ? 1 : 0)
+        .description("1 while the foreign filter can prove negatives on this node")
+        .register(registry);
+    Gauge.builder("keyward.foreign.filter.hashes", this, f -> {
+      Loaded current = f.loaded;
+      return current == null ? 0 : current.hashes();
+    }).description("Hashes in this node's foreign filter").register(registry);
+    this.poller = Thread.ofPlatform().daemon().name("keyward-foreign-filter").unstarted(this::run);
+  }
+
+  /**
+   * Starts a filter (and its poller) over this Redis and store. Does not connect yet: a Redis
+   * that does not answer leaves the filter untrusted, never the node stopped.
+   *
+   * @param wanted whether the filter is in use (its switch is not {@code off}): until then it is
+   *     not loaded
+   * @param window the trust window {@code W}: each new key waits this long; a node whose reads
+   *     of Redis take longer does not trust its negatives
+   */
+  public static RedisForeignFilter start(RedisTierSettings settings, KeyHashScan store,
+      BooleanSupplier wanted, Duration window, Clock clock, MeterRegistry registry) {
+    if (window.compareTo(POLL_EVERY.multipliedBy(2)) < 0) {
+      throw new IllegalArgumentException("the foreign filter's trust window must be at least "
+          + POLL_EVERY.multipliedBy(2).toMillis() + " ms, got " + window.toMillis() + " ms");
+    }
+    RedisForeignFilter filter =
+        new RedisForeignFilter(settings, store, wanted, window, clock, registry);
+    filter.poller.start();
+    return filter;
+  }
+
+  @Override
+  public boolean provesAbsent(KeyHash hash) {
+    Loaded current = loaded;
+    return current != null && proven(current, seen) && !current.bloom().mightContain(hash);
+  }
+
+  /** Whether a negative would be trusted now. */
+  public boolean trusted() {
+    Loaded current = loaded;
+    return current != null && proven(current, seen);
+  }
+
+  /** The three conditions of the class comment's proof. */
+  private boolean proven(Loaded current, @Nullable Seen last) {
+    return last != null
+        && System.nanoTime() - last.sentNanos() < windowNanos
+        && current.applied() >= last.generation()
+        && current.epoch().equals(last.epoch());
+  }
+
+  @Override
+  public void announce(KeyHash hash) {
+    StatefulRedisConnection<String, String> redis = connection();
+    if (redis == null) {
+      announceFailures.increment();
+      throw new UnannouncedException("Redis is unreachable, so the other nodes' foreign filters"
+          + " cannot be told of the new key");
+    }
+    try {
+      redis.sync().eval(ANNOUNCE, ScriptOutputType.INTEGER, new String[] {stateKey, logKey},
+          UUID.randomUUID().toString(), hash.toHex(), Integer.toString(LOG_KEPT));
+    } catch (RuntimeException e) {
+      announceFailures.increment();
+      warnings.warn("could not announce a new key to the foreign filters: {}", e.toString());
+      throw new UnannouncedException("Redis did not take the announcement of the new key ("
+          + e.getClass().getSimpleName() + "), so the other nodes' foreign filters cannot be told"
+          + " of it");
+    }
+    // Every node's read sent from now on sees this announcement; any read a node trusts was
+    // sent less than a window before its verification, so after this point once the window is
+    // over.
+    LockSupport.parkNanos(windowNanos);
+  }
+
+  private void run() {
+    long nextNanos = System.nanoTime();
+    while (!closed) {
+      try {
+        if (!pollOnce()) {
+          nextNanos = System.nanoTime() + RETRY_AFTER_FAILURE.toNanos();
+        } else {
+          nextNanos += POLL_EVERY.toNanos();
+        }
+      } catch (RuntimeException e) {
+        warnings.warn("foreign filter poll failed: {}", e.toString());
+        nextNanos = System.nanoTime() + RETRY_AFTER_FAILURE.toNanos();
+      }
+      long wait = nextNanos - System.nanoTime();
+      if (wait > 0) {
+        LockSupport.parkNanos(wait);
+      } else {
+        nextNanos = System.nanoTime(); // late (a load, a pause): no burst to catch up
+      }
+    }
+  }
+
+  /**
+   * One read of the generation and what follows from it. False when something failed and the
+   * poller should wait before the next try.
+   */
+  boolean pollOnce() {
+    if (loaded == null && !wanted.getAsBoolean()) {
+      return true; // not in use: no scan, no reads
+    }
+    StatefulRedisConnection<String, String> redis = connection();
+    if (redis == null) {
+      return false;
+    }
+    long sent = System.nanoTime();
+    List<Object> state;
+    try {
+      state = redis.sync().eval(POLL, ScriptOutputType.MULTI, new String[] {stateKey},
+          UUID.randomUUID().toString());
+    } catch (RuntimeException e) {
+      warnings.warn("could not read the foreign filter's generation from Redis: {}",
+          e.toString());
+      return false;
+    }
+    String epoch = String.valueOf(state.get(0));
+    long generation;
+    try {
+      generation = Long.parseLong(String.valueOf(state.get(1)));
+    } catch (NumberFormatException e) {
+      corruptEntries.increment();
+      warnings.warn("the foreign filter's generation in Redis is not a number: {}", state);
+      return false;
+    }
+    Loaded current = loaded;
+    if (current == null || !current.epoch().equals(epoch) || generation < current.applied()
+        || current.hashes() > current.bloom().capacity()) {
+      return reload(redis, epoch, generation);
+    }
+    if (generation > current.applied()) {
+      Loaded caughtUp = catchUp(redis, current, generation);
+      if (caughtUp == null) {
+        return reload(redis, epoch, generation);
+      }
+      loaded = caughtUp;
+    }
+    seen = new Seen(epoch, generation, sent);
+    return true;
+  }
+
+  /** Applies the log's entries after {@code current.applied()} up to {@code generation}. */
+  private @Nullable Loaded catchUp(StatefulRedisConnection<String, String> redis, Loaded current,
+      long generation) {
+    List<String> entries;
+    try {
+      entries = redis.sync().zrangebyscore(logKey,
+          Range.from(Range.Boundary.excluding(current.applied()), Range.Boundary.including(generation)));
+    } catch (RuntimeException e) {
+      warnings.warn("could not read the foreign filter's log from Redis: {}", e.toString());
+      return current; // still behind: negatives stay untrusted until the next poll catches up
+    }
+    int applied = apply(current.bloom(), entries);
+    if (applied != generation - current.applied()) {
+      return null; // a gap (trimmed, evicted or corrupt): only the store can mend it
+    }
+    return new Loaded(current.bloom(), current.epoch(), generation, current.hashes() + applied);
+  }
+
+  /** Adds the hashes of well-formed entries; returns how many there were. */
+  private int apply(BloomFilter bloom, List<String> entries) {
+    int applied = 0;
+    for (String entry : entries) {
+      int colon = entry.indexOf(':');
+      KeyHash hash;
+      try {
+        hash = colon < 1 ? null : KeyHash.fromHex(entry.substring(colon + 1));
+      } catch (IllegalArgumentException e) {
+        hash = null;
+      }
+      if (hash == null) {
+        corruptEntries.increment();
+        continue;
+      }
+      bloom.add(hash);
+      applied++;
+    }
+    return applied;
+  }
+
+  /**
+   * Loads a new filter from the store under ({@code epoch}, {@code generation}), read before the
+   * scan: announcements up to it whose keys the scan missed (stored after it passed) are in the
+   * log, and are added after the scan.
+   */
+  private boolean reload(StatefulRedisConnection<String, String> redis, String epoch,
+      long generation) {
+    long started = System.nanoTime();
+    BloomFilter bloom;
+    long hashes;
+    try {
+      long count = store.estimatedCount();
+      bloom = BloomFilter.sizedFor(Math.max(MIN_CAPACITY, 2 * count), FALSE_POSITIVE_RATE);
+      hashes = store.forEachHash(bloom::add);
+      List<String> entries = redis.sync().zrangebyscore(logKey,
+          Range.from(Range.Boundary.unbounded(), Range.Boundary.including(generation)));
+      hashes += apply(bloom, entries);
+    } catch (StoreException | IllegalArgumentException e) {
+      reloadFailures.increment();
+      warnings.warn("could not load the foreign filter from the store: {}", e.toString());
+      return false;
+    } catch (RuntimeException e) {
+      reloadFailures.increment();
+      warnings.warn("could not load the foreign filter: {}", e.toString());
+      return false;
+    }
+    loaded = new Loaded(bloom, epoch, generation, hashes);
+    reloads.increment();
+    LOG.info("foreign filter loaded: {} hashes, {} bits, {} ms", hashes, bloom.bits(),
+        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+    return true; // the next poll reads the generation again before anything is trusted
+  }
+
+  private @Nullable StatefulRedisConnection<String, String> connection() {
+    StatefulRedisConnection<String, String> current = connection;
+    if (current != null || closed) {
+      return current;
+    }
+    synchronized (this) {
+      if (connection == null && !closed) {
+        try {
+          connection = client.connect();
+        } catch (RuntimeException e) {
+          warnings.warn("foreign filter cannot reach Redis at {}: {}", settings, e.toString());
+        }
+      }
+      return connection;
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    poller.interrupt();
+    LockSupport.unpark(poller);
+    try {
+      poller.join(2_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    client.shutdown(Duration.ZERO, Duration.ofSeconds(1));
+  }
+}
