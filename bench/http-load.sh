@@ -4,7 +4,8 @@
 #   bench/http-load.sh [--scenario l1|l2|store|ceiling] [--l2] [--keys N] [--threads T]
 #                      [--connections C] [--duration D] [--warmup D] [--port P] [--keycloak]
 #                      [--with-ceiling] [--malformed-share P] [--unknown-share P]
-#                      [--unknown-keys N] [--mixes [--repeat R] [--mix-kinds malformed,unknown]]
+#                      [--unknown-keys N] [--mixes [--repeat R] [--mix-kinds malformed,unknown,foreign]]
+#                      [--foreign-keys N]
 #                      [--connections-sweep] [--heap-histogram] [--create-connections C]
 #   bench/http-load.sh --key-counts N1,N2,... [--heap-histogram] [--l2] [--threads T]
 #                      [--connections C] [--duration D] [--warmup D] [--port P]
@@ -42,6 +43,7 @@ unknown_keys=""      # how many such keys (default: --keys, at most 10,000)
 mixes=""             # clean, 30% malformed, 30% unknown on one server, --repeat times
 repeat=1
 mix_kinds=malformed,unknown
+foreign_keys=200000  # --mix-kinds foreign: how many distinct strings of foreign shape
 sweep=""             # verify at 1, 16, 64 and 256 connections
 heap_histogram=""    # live heap before and after the pass that fills L1 (jcmd GC.class_histogram)
 create_connections=16
@@ -49,7 +51,7 @@ key_counts=""        # the l1 scenario with --with-ceiling once per count, fresh
 sweep_args=()        # options passed on to each run of a --key-counts sweep
 not_in_sweep=()      # options a --key-counts sweep does not take
 
-usage() { sed -n '2,11p' "$root/bench/http-load.sh" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$root/bench/http-load.sh" | sed 's/^# \{0,1\}//'; }
 fail_usage() { echo "http-load: $*" >&2; usage >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -74,6 +76,7 @@ while [ $# -gt 0 ]; do
     --mixes) mixes=yes; not_in_sweep+=("$1"); shift ;;
     --repeat) repeat="$2"; not_in_sweep+=("$1"); shift 2 ;;
     --mix-kinds) mix_kinds="$2"; not_in_sweep+=("$1"); shift 2 ;;
+    --foreign-keys) foreign_keys="$2"; not_in_sweep+=("$1"); shift 2 ;;
     --connections-sweep) sweep=yes; not_in_sweep+=("$1"); shift ;;
     --key-counts) key_counts="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -158,15 +161,23 @@ awk -v m="$malformed_share" -v u="$unknown_share" 'BEGIN { exit !(m + u <= 100) 
   || fail_usage "--malformed-share plus --unknown-share exceeds 100"
 [ "$repeat" = 1 ] || [ -n "$mixes" ] || fail_usage "--repeat repeats the --mixes rounds; add --mixes"
 [ "$mix_kinds" = malformed,unknown ] || [ -n "$mixes" ] || fail_usage "--mix-kinds chooses the --mixes runs; add --mixes"
-case "$mix_kinds" in
-  malformed,unknown|unknown,malformed) mix_bad=yes; mix_unk=yes ;;
-  malformed) mix_bad=yes; mix_unk="" ;;
-  unknown) mix_bad=""; mix_unk=yes ;;
-  *) fail_usage "--mix-kinds is malformed, unknown or both (malformed,unknown), got '$mix_kinds'" ;;
-esac
+mix_bad=""; mix_unk=""; mix_for=""
+IFS=, read -ra kinds <<<"$mix_kinds"
+for kind in "${kinds[@]}"; do
+  case "$kind" in
+    malformed) mix_bad=yes ;;
+    unknown) mix_unk=yes ;;
+    # Random strings of another vendor's shape (sk_live_ + 32 base62), each distinct: without the
+    # foreign filter each costs a store lookup; with verify.foreign-filter on, none (needs Redis).
+    foreign) mix_for=yes; use_l2=yes ;;
+    *) fail_usage "--mix-kinds takes malformed, unknown and foreign, separated by commas, got '$mix_kinds'" ;;
+  esac
+done
+positive --foreign-keys "$foreign_keys"
 # --mixes runs 30% of each (or the share given, when not 0).
 mix_malformed=$(awk -v s="$malformed_share" 'BEGIN { print (s > 0 ? s : 30) }')
 mix_unknown=$(awk -v s="$unknown_share" 'BEGIN { print (s > 0 ? s : 30) }')
+mix_foreign=30
 needs_unknown=""
 if { [ -n "$mixes" ] && [ -n "$mix_unk" ]; } || awk -v s="$unknown_share" 'BEGIN { exit !(s > 0) }'; then needs_unknown=yes; fi
 [ -n "$unknown_keys" ] || unknown_keys=$(( keys < 10000 ? keys : 10000 ))
@@ -383,6 +394,20 @@ if [ -n "$use_l2" ]; then
     "$base/v1/switches/cache.l2" >/dev/null \
     || { echo "http-load: could not turn cache.l2 on" >&2; exit 1; }
 fi
+# set_foreign_filter STAGE: the switch verify.foreign-filter, and with "on" a wait until the
+# server's filter is loaded and trusted (keyward_foreign_filter_trusted 1).
+set_foreign_filter() {
+  curl -fsS -X PUT -H "Authorization: Bearer $root_key" -H "Content-Type: application/json" \
+    -d "{\"stage\": \"$1\", \"reason\": \"bench/http-load.sh: the foreign mix\"}" \
+    "$base/v1/switches/verify.foreign-filter" >/dev/null \
+    || { echo "http-load: could not set verify.foreign-filter to $1" >&2; exit 1; }
+  [ "$1" = on ] || return 0
+  for _ in $(seq 1 300); do
+    curl -fsS "$base/metrics" | grep -q '^keyward_foreign_filter_trusted 1' && return 0
+    sleep 0.1
+  done
+  echo "http-load: the foreign filter was not trusted within 30 s" >&2; exit 1
+}
 
 # run_ceiling LABEL THREADS CONNECTIONS WARMUP: GET /health/live (a constant small JSON answer,
 # no auth), the HTTP stack's ceiling on this server. Sets c_rps, c_p50, c_p99, c_p999.
@@ -424,9 +449,17 @@ awk 'BEGIN { a = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
      { p = length($0) - 10; c = substr($0, p, 1); n = substr(a, index(a, c) % 62 + 1, 1)
        print substr($0, 1, p - 1) n substr($0, p + 1) }' "$work/keys.txt" >"$work/malformed.txt"
 [ -s "$work/unknown.txt" ] || : >"$work/unknown.txt"
+: >"$work/foreign.txt"
+if [ -n "$mix_for" ]; then
+  awk -v n="$foreign_keys" -v seed="$RANDOM$RANDOM" 'BEGIN { srand(seed)
+    a = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    for (i = 0; i < n; i++) { s = "sk_live_"; for (j = 0; j < 32; j++) s = s substr(a, int(rand() * 62) + 1, 1); print s } }' \
+    | sort -u >"$work/foreign.txt"
+  echo "== foreign strings: $(wc -l <"$work/foreign.txt") distinct, of the shape sk_live_ + 32 base62" >&2
+fi
 # The verify script reads these files in its init() (see lua/verify.lua).
 export KW_ROOT="$root_key" KW_KEYS="$work/keys.txt" KW_MALFORMED_KEYS="$work/malformed.txt" \
-  KW_UNKNOWN_KEYS="$work/unknown.txt"
+  KW_UNKNOWN_KEYS="$work/unknown.txt" KW_FOREIGN_KEYS="$work/foreign.txt" KW_FOREIGN=0
 lua="$lua_dir/verify.lua"
 
 # A check that each kind of key answers what it should before anything is measured.
@@ -447,10 +480,15 @@ if [ -n "$needs_unknown" ]; then
   [[ "$check" == *'"code":"NOT_FOUND"'* ]] || { echo "http-load: an unknown key answers $check" >&2; exit 1; }
   echo "   unknown key check: $check" >&2
 fi
+if [ -n "$mix_for" ]; then
+  check="$(verify_code "$(head -n 1 "$work/foreign.txt")")"
+  [[ "$check" == *'"code":"NOT_FOUND"'* ]] || { echo "http-load: a foreign string answers $check" >&2; exit 1; }
+  echo "   foreign string check: $check" >&2
+fi
 
 metrics() {            # the server's counters worth a delta (and its GC pauses, count and seconds)
   { curl -fsS "$base/metrics" || true; } \
-    | grep -E '^(keyward_(cache_requests_total|cache_l2_requests_total|verify_total|caller_verify_total|verify_shared_loads_total|cache_l2_writes_total)|jvm_gc_pause_seconds_(count|sum))[{ ]' \
+    | grep -E '^(keyward_(cache_requests_total|cache_l2_requests_total|verify_total|caller_verify_total|verify_shared_loads_total|cache_l2_writes_total|verify_foreign_filtered_total)|jvm_gc_pause_seconds_(count|sum))[{ ]' \
     | grep -v ' 0\.0$' | sort || true
 }
 metrics_delta() {     # BEFORE AFTER: the counters that grew (label values may hold spaces)
@@ -516,20 +554,20 @@ if [ -n "$heap_histogram" ]; then
 fi
 timeout 600 wrk -t "$threads" -c "$connections" -s "$lua" -d "$warmup" "$base/v1/keys/verify" >/dev/null
 
-# run_verify LABEL MALFORMED% UNKNOWN% THREADS CONNECTIONS: one measured verify run (after a
+# run_verify LABEL MALFORMED% UNKNOWN% THREADS CONNECTIONS [FOREIGN%]: one measured verify run (after a
 # 3 s warm-up with the same settings, except for the first run, which follows the warm-up above),
 # then with --with-ceiling the ceiling on the same server. Sets v_rps, v_p99 (and c_rps and
 # v_ratio, verify/ceiling).
 runs=0
 run_verify() {
   local label="$1" t="$4" c="$5" out="$work/wrk-$1.txt"
-  export KW_MALFORMED="$2" KW_UNKNOWN="$3"
+  export KW_MALFORMED="$2" KW_UNKNOWN="$3" KW_FOREIGN="${6:-0}"
   local cmd=(wrk -t "$t" -c "$c" -s "$lua")
   if [ "$runs" -gt 0 ]; then timeout 60 "${cmd[@]}" -d 3s "$base/v1/keys/verify" >/dev/null; fi
   runs=$((runs + 1))
   metrics >"$work/metrics.before"
   echo "== measuring ($label): wrk -t $t -c $c -d $duration --latency (POST /v1/keys/verify;" \
-    "$2% malformed, $3% unknown)" >&2
+    "$2% malformed, $3% unknown, ${6:-0}% foreign)" >&2
   # wrk's own report: requests/s and the latency distribution.
   timeout 3600 "${cmd[@]}" -d "$duration" --latency "$base/v1/keys/verify" | tee "$out"
   metrics >"$work/metrics.after"
@@ -542,7 +580,7 @@ run_verify() {
   echo
   echo "== during the measured run (each request verifies the root key, then the body's key):"
   metrics_delta "$work/metrics.before" "$work/metrics.after"
-  [ "$2" = 0 ] && [ "$3" = 0 ] || mix=" malformed=$2% unknown=$3%"
+  [ "$2" = 0 ] && [ "$3" = 0 ] && [ "${6:-0}" = 0 ] || mix=" malformed=$2% unknown=$3% foreign=${6:-0}%"
   echo "== RESULT scenario=$scenario ($label) keys=$keys threads=$t connections=$c duration=$duration$mix:" \
     "${v_rps} req/s, p50 ${p50}, p99 ${v_p99}, p99.9 ${p999}${errors:+; $errors}"
   local ratio="" c_col="-"
@@ -558,7 +596,7 @@ run_verify() {
     "${with_ceiling:+$(printf '%10s %6sx' "$c_col" "$ratio")}"
 }
 
-bad_ratios=""; unk_ratios=""; bad_norm=""; unk_norm=""
+bad_ratios=""; unk_ratios=""; bad_norm=""; unk_norm=""; for_ratios=""; for_norm=""
 quotient() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 if [ -n "$mixes" ]; then
   # --repeat R rounds of clean, malformed, unknown (--mix-kinds: those chosen) on this server:
@@ -583,6 +621,21 @@ if [ -n "$mixes" ]; then
       round+=", $mix_unknown% unknown ${unk_ratios##* }x"
       if [ -n "$with_ceiling" ]; then
         unk_norm+=" $(quotient "$v_ratio" "$clean_vr")"; round+=" (${unk_norm##* }x against the ceilings)"
+      fi
+    fi
+    if [ -n "$mix_for" ]; then
+      if [ "$r" = 1 ]; then
+        # Once, for contrast: the same mix with the filter off (each string a store lookup).
+        set_foreign_filter off
+        run_verify "foreign-$mix_foreign%-filter-off" 0 0 "$threads" "$connections" "$mix_foreign"
+        round+=", $mix_foreign% foreign with the filter off $(quotient "$v_rps" "$clean_rps")x"
+      fi
+      set_foreign_filter on
+      run_verify "foreign-$mix_foreign%$sfx" 0 0 "$threads" "$connections" "$mix_foreign"
+      for_ratios+=" $(quotient "$v_rps" "$clean_rps")"
+      round+=", $mix_foreign% foreign (filter on) ${for_ratios##* }x"
+      if [ -n "$with_ceiling" ]; then
+        for_norm+=" $(quotient "$v_ratio" "$clean_vr")"; round+=" (${for_norm##* }x against the ceilings)"
       fi
     fi
     [ "$repeat" = 1 ] || echo "== RATIO mixes round $r of $repeat vs its clean run:${round#,}"
@@ -613,10 +666,10 @@ if [ "${#summary[@]}" -gt 1 ] || [ -n "$with_ceiling" ]; then
       else printf ', %s%% %s %sx (rounds:%s)' "$2" "$1" "$(echo "$3" | median)" "$3"; fi
     }
     of=""; [ "$repeat" = 1 ] || of=", median of $repeat rounds"
-    line="$(mix_ratio malformed "$mix_malformed" "$bad_ratios")$(mix_ratio unknown "$mix_unknown" "$unk_ratios")"
+    line="$(mix_ratio malformed "$mix_malformed" "$bad_ratios")$(mix_ratio unknown "$mix_unknown" "$unk_ratios")$(mix_ratio "foreign (filter on)" "$mix_foreign" "$for_ratios")"
     echo "== RATIO mixes vs clean$of:${line#,}"
     if [ -n "$with_ceiling" ]; then
-      line="$(mix_ratio malformed "$mix_malformed" "$bad_norm")$(mix_ratio unknown "$mix_unknown" "$unk_norm")"
+      line="$(mix_ratio malformed "$mix_malformed" "$bad_norm")$(mix_ratio unknown "$mix_unknown" "$unk_norm")$(mix_ratio "foreign (filter on)" "$mix_foreign" "$for_norm")"
       echo "== RATIO mixes vs clean, each run against its ceiling$of:${line#,}"
     fi
   fi

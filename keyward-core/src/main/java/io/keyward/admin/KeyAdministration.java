@@ -66,7 +66,7 @@ public final class KeyAdministration {
    */
   private void announceIssued(KeyHash hash) {
     try {
-      filter.announce(hash);
+      filter.announce(hash, false);
     } catch (ForeignFilter.UnannouncedException e) {
       // counted and logged (rate-limited) by the filter
     }
@@ -127,7 +127,7 @@ public final class KeyAdministration {
             attributes.metaJson(), attributes.environment(), KeyOrigin.IMPORTED, now, now,
             attributes.expiresAt(), null, true, null, 1);
     // Before the insert: once stored the key may be used, and every filter must know it then.
-    filter.announce(hash);
+    filter.announce(hash, true);
     try {
       store.insert(record);
     } catch (KeyStore.DuplicateKeyException e) {

@@ -23,11 +23,14 @@ public interface ForeignFilter {
    * Called before a key with a new hash is stored, so that every filter knows of it before the
    * key can be used.
    *
+   * @param imported an imported key (any shape: it may go through the filter on every node);
+   *     false for a key issued in this deployment's format, which goes through the filter only on
+   *     a node configured with another prefix
    * @throws UnannouncedException if the other nodes' filters cannot be told; the key must then
    *     not be stored (an import) or must not depend on the filter (a key in this deployment's
    *     own format, which never goes through it)
    */
-  void announce(KeyHash hash);
+  void announce(KeyHash hash, boolean imported);
 
   /** A new key's hash could not be announced to the other nodes' filters. */
   final class UnannouncedException extends RuntimeException {
@@ -46,6 +49,6 @@ public interface ForeignFilter {
     }
 
     @Override
-    public void announce(KeyHash hash) {}
+    public void announce(KeyHash hash, boolean imported) {}
   };
 }

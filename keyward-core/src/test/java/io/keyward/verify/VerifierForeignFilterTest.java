@@ -51,7 +51,7 @@ class VerifierForeignFilterTest {
     }
 
     @Override
-    public void announce(KeyHash hash) {}
+    public void announce(KeyHash hash, boolean imported) {}
   };
   private final Verifier verifier = Verifier.builder(format, store).clock(clock)
       .meterRegistry(registry).foreignFilter(filter).rollouts(rollouts).build();

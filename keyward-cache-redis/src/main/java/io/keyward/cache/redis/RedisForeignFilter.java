@@ -193,8 +193,17 @@ public final class RedisForeignFilter implements ForeignFilter, AutoCloseable {
         && current.epoch().equals(last.epoch());
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Waits out the trust window after Redis took the announcement, for an import always, for
+   * an issued key while this node's switch is not {@code off}. (An issued key created while the
+   * switch is off here is announced without the wait, so that a deployment not using the filter
+   * does not pay for it: a node of another prefix that turned the filter on within the last
+   * second, before this node applied the change, could deny such a key for its first {@code W}.)
+   */
   @Override
-  public void announce(KeyHash hash) {
+  public void announce(KeyHash hash, boolean imported) {
     StatefulRedisConnection<String, String> redis = connection();
     if (redis == null) {
       announceFailures.increment();
@@ -214,7 +223,9 @@ public final class RedisForeignFilter implements ForeignFilter, AutoCloseable {
     // Every node's read sent from now on sees this announcement; any read a node trusts was
     // sent less than a window before its verification, so after this point once the window is
     // over.
-    LockSupport.parkNanos(windowNanos);
+    if (imported || wanted.getAsBoolean()) {
+      LockSupport.parkNanos(windowNanos);
+    }
   }
 
   private void run() {

@@ -100,6 +100,17 @@ class RedisForeignFilterTest {
   }
 
   @Test
+  void anIssuedKeyIsAnnouncedEvenWhileTheSwitchIsOff() {
+    RedisForeignFilter filter = node(redis.settings(), new SimpleMeterRegistry(),
+        new AtomicBoolean(false));
+    filter.announce(randomHash(), false);
+    filter.announce(randomHash(), true);
+    assertThat(redis.raw().zcard(redis.importsLogKey())).isEqualTo(2);
+    assertThat(redis.raw().hget(redis.importsStateKey(), "gen"))
+        .asString(StandardCharsets.US_ASCII).isEqualTo("2");
+  }
+
+  @Test
   void aHashAnnouncedOnOneNodeIsNeverProvenAbsentOnAnotherOnceTheAnnouncementReturns() {
     for (int i = 0; i < 1_000; i++) {
       stored.add(randomHash());
@@ -115,7 +126,7 @@ class RedisForeignFilterTest {
       if (b.provesAbsent(imported)) {
         provenAbsentBefore++;
       }
-      a.announce(imported);
+      a.announce(imported, true);
       stored.add(imported);
       assertThat(b.provesAbsent(imported)).as("node b, import %d, right after it returned", i)
           .isFalse();
@@ -193,7 +204,7 @@ class RedisForeignFilterTest {
 
       await(() -> !filter.trusted());
       assertThat(filter.provesAbsent(garbage)).isFalse();
-      assertThatThrownBy(() -> filter.announce(randomHash()))
+      assertThatThrownBy(() -> filter.announce(randomHash(), true))
           .isInstanceOf(ForeignFilter.UnannouncedException.class)
           .hasMessageContaining("foreign filters");
       assertThat(count(registry, "keyward.foreign.filter.announce.failures")).isEqualTo(1);
