@@ -5,7 +5,7 @@
 #                      [--connections C] [--duration D] [--warmup D] [--port P] [--keycloak]
 #                      [--with-ceiling] [--malformed-share P] [--unknown-share P]
 #                      [--unknown-keys N] [--mixes [--repeat R] [--mix-kinds malformed,unknown,foreign]]
-#                      [--foreign-keys N]
+#                      [--foreign-keys N] [--shadow-sweep]
 #                      [--connections-sweep] [--heap-histogram] [--create-connections C]
 #   bench/http-load.sh --key-counts N1,N2,... [--heap-histogram] [--l2] [--threads T]
 #                      [--connections C] [--duration D] [--warmup D] [--port P]
@@ -44,6 +44,7 @@ mixes=""             # clean, 30% malformed, 30% unknown on one server, --repeat
 repeat=1
 mix_kinds=malformed,unknown
 foreign_keys=200000  # --mix-kinds foreign: how many distinct strings of foreign shape
+shadow_sweep=""      # --scenario l2: cache.l2 off, shadow 1/10/100%, canary 50%, on, same server
 sweep=""             # verify at 1, 16, 64 and 256 connections
 heap_histogram=""    # live heap before and after the pass that fills L1 (jcmd GC.class_histogram)
 create_connections=16
@@ -55,7 +56,7 @@ usage() { sed -n '2,12p' "$root/bench/http-load.sh" | sed 's/^# \{0,1\}//'; }
 fail_usage() { echo "http-load: $*" >&2; usage >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --l2|--heap-histogram|--with-ceiling|--mixes|--connections-sweep|-h|--help) ;;
+    --l2|--heap-histogram|--with-ceiling|--mixes|--connections-sweep|--shadow-sweep|-h|--help) ;;
     -*) [ $# -ge 2 ] || fail_usage "$1 needs a value" ;;
   esac
   case "$1" in
@@ -78,6 +79,7 @@ while [ $# -gt 0 ]; do
     --mix-kinds) mix_kinds="$2"; not_in_sweep+=("$1"); shift 2 ;;
     --foreign-keys) foreign_keys="$2"; not_in_sweep+=("$1"); shift 2 ;;
     --connections-sweep) sweep=yes; not_in_sweep+=("$1"); shift ;;
+    --shadow-sweep) shadow_sweep=yes; not_in_sweep+=("$1"); shift ;;
     --key-counts) key_counts="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) fail_usage "unknown argument '$1'" ;;
@@ -174,6 +176,9 @@ for kind in "${kinds[@]}"; do
   esac
 done
 positive --foreign-keys "$foreign_keys"
+[ -z "$shadow_sweep" ] || [ "$scenario" = l2 ] \
+  || fail_usage "--shadow-sweep measures the cache.l2 switch on L1 misses; it needs --scenario l2"
+[ -z "$shadow_sweep" ] || [ -z "$mixes" ] || fail_usage "--shadow-sweep and --mixes are separate runs"
 # --mixes runs 30% of each (or the share given, when not 0).
 mix_malformed=$(awk -v s="$malformed_share" 'BEGIN { print (s > 0 ? s : 30) }')
 mix_unknown=$(awk -v s="$unknown_share" 'BEGIN { print (s > 0 ? s : 30) }')
@@ -624,13 +629,7 @@ if [ -n "$mixes" ]; then
       fi
     fi
     if [ -n "$mix_for" ]; then
-      if [ "$r" = 1 ]; then
-        # Once, for contrast: the same mix with the filter off (each string a store lookup).
-        set_foreign_filter off
-        run_verify "foreign-$mix_foreign%-filter-off" 0 0 "$threads" "$connections" "$mix_foreign"
-        round+=", $mix_foreign% foreign with the filter off $(quotient "$v_rps" "$clean_rps")x"
-      fi
-      set_foreign_filter on
+      [ "$r" != 1 ] || set_foreign_filter on
       run_verify "foreign-$mix_foreign%$sfx" 0 0 "$threads" "$connections" "$mix_foreign"
       for_ratios+=" $(quotient "$v_rps" "$clean_rps")"
       round+=", $mix_foreign% foreign (filter on) ${for_ratios##* }x"
@@ -640,6 +639,36 @@ if [ -n "$mixes" ]; then
     fi
     [ "$repeat" = 1 ] || echo "== RATIO mixes round $r of $repeat vs its clean run:${round#,}"
   done
+  if [ -n "$mix_for" ]; then
+    # Last, for contrast (it fills L1 with "not found" entries that evict valid keys, which would
+    # weigh on any run after it): the same mix with the filter off, each string a store lookup.
+    set_foreign_filter off
+    run_verify "foreign-$mix_foreign%-filter-off" 0 0 "$threads" "$connections" "$mix_foreign"
+    echo "== RATIO $mix_foreign% foreign with the filter off vs the last clean run: $(quotient "$v_rps" "$clean_rps")x"
+  fi
+elif [ -n "$shadow_sweep" ]; then
+  # The switch cache.l2 on the l2 scenario (L1 holds 100 keys: nearly every verification is an
+  # L1 miss, the path the switch is on): off (the store answers), shadow sampling 1%, 10% and
+  # 100% (the store answers; a sample also reads Redis on the shadow executor), canary 50%, on.
+  # Each against the off run, on the same server.
+  set_l2() {          # STAGE EXTRA-JSON
+    curl -fsS -X PUT -H "Authorization: Bearer $root_key" -H "Content-Type: application/json" \
+      -d "{\"stage\": \"$1\"$2, \"reason\": \"bench/http-load.sh --shadow-sweep\"}" \
+      "$base/v1/switches/cache.l2" >/dev/null || { echo "http-load: could not set cache.l2 to $1" >&2; exit 1; }
+  }
+  set_l2 off ""
+  run_verify "cache.l2-off" 0 0 "$threads" "$connections"; off_rps=$v_rps; off_p99=$(to_ms "$v_p99")
+  line=""
+  for stage in "shadow 1% sampled|shadow|, \"sampleBasisPoints\": 100" \
+      "shadow 10% sampled|shadow|, \"sampleBasisPoints\": 1000" \
+      "shadow 100% sampled|shadow|, \"sampleBasisPoints\": 10000" \
+      "canary 50%|canary|, \"canaryBasisPoints\": 5000, \"sampleBasisPoints\": 0" "on|on|"; do
+    IFS='|' read -r label st extra <<<"$stage"
+    set_l2 "$st" "$extra"
+    run_verify "cache.l2-${label// /-}" 0 0 "$threads" "$connections"
+    line+=", $label $(quotient "$v_rps" "$off_rps")x (p99 $(to_ms "$v_p99") ms)"
+  done
+  echo "== RATIO cache.l2 vs off ($off_rps req/s, p99 $off_p99 ms), same server:${line#,}"
 else
   run_verify main "$malformed_share" "$unknown_share" "$threads" "$connections"
 fi

@@ -41,7 +41,7 @@ final class SwitchCommand {
     @Mixin KeysCommand.Connection connection;
     @Spec CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "NAME", description = "The switch (cache.l2).")
+    @Parameters(index = "0", paramLabel = "NAME", description = "The switch (cache.l2, verify.foreign-filter).")
     String name;
 
     @Parameters(index = "1", paramLabel = "STAGE", description = "off, shadow, canary or on.")
