@@ -60,16 +60,14 @@ public final class KeyAdministration {
   }
 
   /**
-   * Tells the filters of a key this deployment issues. Best effort: the key is in this
-   * deployment's format, which the filter never judges on a node of this release; the
-   * announcement only matters to a node configured with another prefix.
+   * Tells the filters of a key this deployment issues, before it is stored. The key is in this
+   * deployment's format, which the filter never judges on a node of this release with the same
+   * prefix; the announcement matters to a node configured with another one (a prefix change
+   * rolling out). The filter decides whether a failure stops the key (see {@link
+   * ForeignFilter#announce}).
    */
   private void announceIssued(KeyHash hash) {
-    try {
-      filter.announce(hash, false);
-    } catch (ForeignFilter.UnannouncedException e) {
-      // counted and logged (rate-limited) by the filter
-    }
+    filter.announce(hash, false);
   }
 
   /** Issues a new key with these attributes. The secret is in the result and nowhere else. */
@@ -79,6 +77,7 @@ public final class KeyAdministration {
     KeyRecord record = newRecord(secret, attributes, null);
     announceIssued(record.hash());
     store.insert(record);
+    filter.stored(record.hash(), false);
     return new IssuedKey(record, secret);
   }
 
@@ -93,7 +92,12 @@ public final class KeyAdministration {
     String secret = format.generate(Environment.LIVE);
     IssuedKey issued = new IssuedKey(newRecord(secret, ROOT_KEY_ATTRIBUTES, null), secret);
     beforeInsert.accept(issued);
-    return store.insertIfEmpty(issued.record()) ? issued : null;
+    announceIssued(issued.record().hash());
+    if (!store.insertIfEmpty(issued.record())) {
+      return null;
+    }
+    filter.stored(issued.record().hash(), false);
+    return issued;
   }
 
   /**
@@ -103,7 +107,9 @@ public final class KeyAdministration {
   public IssuedKey createRootKey() {
     String secret = format.generate(Environment.LIVE);
     IssuedKey issued = new IssuedKey(newRecord(secret, ROOT_KEY_ATTRIBUTES, null), secret);
+    announceIssued(issued.record().hash());
     store.insert(issued.record());
+    filter.stored(issued.record().hash(), false);
     return issued;
   }
 
@@ -135,6 +141,7 @@ public final class KeyAdministration {
     }
     // A "not found" for this hash may be cached; the key must work at once.
     invalidation.accept(hash);
+    filter.stored(hash, true);
     return record;
   }
 
@@ -250,6 +257,7 @@ public final class KeyAdministration {
       KeyRecord successor = current.enabled() ? fresh : withEnabled(fresh, false);
       if (store.replace(retiring, current.version(), successor)) {
         invalidation.accept(current.hash());
+        filter.stored(successor.hash(), false);
         return new Rotation(new IssuedKey(successor, secret), retiring);
       }
     }

@@ -26,11 +26,16 @@ public interface ForeignFilter {
    * @param imported an imported key (any shape: it may go through the filter on every node);
    *     false for a key issued in this deployment's format, which goes through the filter only on
    *     a node configured with another prefix
-   * @throws UnannouncedException if the other nodes' filters cannot be told; the key must then
-   *     not be stored (an import) or must not depend on the filter (a key in this deployment's
-   *     own format, which never goes through it)
+   * @throws UnannouncedException if the other nodes' filters cannot be told and the key depends
+   *     on them (an import, or an issued key while the filter is in use): it must not be stored
    */
   void announce(KeyHash hash, boolean imported);
+
+  /**
+   * Called once the key announced with {@link #announce} is stored, before the call that stored
+   * it answers: from its return on, the key must verify on every node. Never throws.
+   */
+  default void stored(KeyHash hash, boolean imported) {}
 
   /** A new key's hash could not be announced to the other nodes' filters. */
   final class UnannouncedException extends RuntimeException {

@@ -68,19 +68,30 @@ public final class RedisForeignFilter implements ForeignFilter, AutoCloseable {
   public static final Duration DEFAULT_WINDOW = Duration.ofMillis(25);
   /** Announcements kept in the log; a node further behind reloads from the store. */
   static final int LOG_KEPT = 100_000;
+  /** Log entries read per command. */
+  static final int LOG_PAGE = 5_000;
   /** The least capacity a loaded filter gets, so that a small store's filter has room to grow. */
   static final long MIN_CAPACITY = 100_000;
   static final double FALSE_POSITIVE_RATE = 0.01;
   private static final Duration RETRY_AFTER_FAILURE = Duration.ofSeconds(1);
+  /**
+   * A loaded filter is reloaded from the store this often even when nothing looks wrong: the
+   * backstop for what the log cannot show (an announcement Redis lost without losing its state,
+   * as an AOF restart or a failover to a lagging replica can).
+   */
+  static final Duration FULL_RELOAD_EVERY = Duration.ofHours(1);
 
-  /** Reads the state, creating the epoch if Redis holds none (a new or emptied Redis). */
+  /**
+   * Reads the state, creating the epoch if Redis holds none (a new or emptied Redis, or the state
+   * evicted): a new epoch starts with an empty log, so that old entries cannot pass for new ones.
+   */
   private static final String POLL = """
-      redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
+      if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then redis.call('DEL', KEYS[2]) end
       return {redis.call('HGET', KEYS[1], 'epoch'), redis.call('HGET', KEYS[1], 'gen') or '0'}
       """;
   /** Announces one hash: a new generation and its log entry, the log trimmed to its length. */
   private static final String ANNOUNCE = """
-      redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
+      if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then redis.call('DEL', KEYS[2]) end
       local g = redis.call('HINCRBY', KEYS[1], 'gen', 1)
       redis.call('ZADD', KEYS[2], g, g .. ':' .. ARGV[2])
       local n = redis.call('ZCARD', KEYS[2])
@@ -90,7 +101,8 @@ public final class RedisForeignFilter implements ForeignFilter, AutoCloseable {
       """;
 
   /** A loaded filter: its epoch and the last generation applied to it. */
-  private record Loaded(BloomFilter bloom, String epoch, long applied, long hashes) {}
+  private record Loaded(BloomFilter bloom, String epoch, long applied, long hashes,
+      long loadedAtNanos) {}
 
   /** The last successful read of the generation, and when it was sent ({@code nanoTime}). */
   private record Seen(String epoch, long generation, long sentNanos) {}
@@ -169,6 +181,7 @@ public final class RedisForeignFilter implements ForeignFilter, AutoCloseable {
     }
     RedisForeignFilter filter =
         new RedisForeignFilter(settings, store, wanted, window, clock, registry);
+    filter.connection(); // a Redis that answers is connected before the node serves
     filter.poller.start();
     return filter;
   }
@@ -196,16 +209,52 @@ public final class RedisForeignFilter implements ForeignFilter, AutoCloseable {
   /**
    * {@inheritDoc}
    *
-   * <p>Waits out the trust window after Redis took the announcement, for an import always, for
-   * an issued key while this node's switch is not {@code off}. (An issued key created while the
-   * switch is off here is announced without the wait, so that a deployment not using the filter
-   * does not pay for it: a node of another prefix that turned the filter on within the last
-   * second, before this node applied the change, could deny such a key for its first {@code W}.)
+   * <p>A failure is thrown for an import always, for an issued key while this node's switch is
+   * not {@code off}; otherwise it is counted and the key goes on without it (the hourly reload
+   * catches it up). Never blocks on connecting: the connection is the poller's.
    */
   @Override
   public void announce(KeyHash hash, boolean imported) {
-    StatefulRedisConnection<String, String> redis = connection();
-    if (redis == null) {
+    try {
+      append(hash);
+    } catch (UnannouncedException e) {
+      if (imported || wanted.getAsBoolean()) {
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Announces the hash again, now that the key is stored (best effort), and waits out the
+   * trust window: for an import always, for an issued key while this node's switch is not
+   * {@code off}. The second announcement closes the gap of a node that reloaded from the store
+   * between the first one and the insert and lost the first with Redis's data. (An issued key
+   * created while the switch is off here is not waited for, so that a deployment not using the
+   * filter does not pay for it: a node of another prefix that turned the filter on within the
+   * last second, before this node applied the change, could deny such a key for its first W.)
+   */
+  @Override
+  public void stored(KeyHash hash, boolean imported) {
+    try {
+      append(hash);
+    } catch (UnannouncedException e) {
+      // counted and logged; the first announcement stands
+    }
+    if (imported || wanted.getAsBoolean()) {
+      // Every node's read sent from now on sees the announcements; any read a node trusts was
+      // sent less than a window before its verification, so after this point once it is over.
+      long deadline = System.nanoTime() + windowNanos;
+      for (long left = windowNanos; left > 0; left = deadline - System.nanoTime()) {
+        LockSupport.parkNanos(left); // may return early (an unpark, an interrupt): wait it out
+      }
+    }
+  }
+
+  private void append(KeyHash hash) {
+    StatefulRedisConnection<String, String> redis = connection;
+    if (redis == null || !redis.isOpen()) {
       announceFailures.increment();
       throw new UnannouncedException("Redis is unreachable, so the other nodes' foreign filters"
           + " cannot be told of the new key");
@@ -219,12 +268,6 @@ public final class RedisForeignFilter implements ForeignFilter, AutoCloseable {
       throw new UnannouncedException("Redis did not take the announcement of the new key ("
           + e.getClass().getSimpleName() + "), so the other nodes' foreign filters cannot be told"
           + " of it");
-    }
-    // Every node's read sent from now on sees this announcement; any read a node trusts was
-    // sent less than a window before its verification, so after this point once the window is
-    // over.
-    if (imported || wanted.getAsBoolean()) {
-      LockSupport.parkNanos(windowNanos);
     }
   }
 
@@ -255,17 +298,18 @@ public final class RedisForeignFilter implements ForeignFilter, AutoCloseable {
    * poller should wait before the next try.
    */
   boolean pollOnce() {
-    if (loaded == null && !wanted.getAsBoolean()) {
-      return true; // not in use: no scan, no reads
-    }
     StatefulRedisConnection<String, String> redis = connection();
+    if (loaded == null && !wanted.getAsBoolean()) {
+      // Not in use: no scan, no reads; connected all the same, for the announcements.
+      return redis != null;
+    }
     if (redis == null) {
       return false;
     }
     long sent = System.nanoTime();
     List<Object> state;
     try {
-      state = redis.sync().eval(POLL, ScriptOutputType.MULTI, new String[] {stateKey},
+      state = redis.sync().eval(POLL, ScriptOutputType.MULTI, new String[] {stateKey, logKey},
           UUID.randomUUID().toString());
     } catch (RuntimeException e) {
       warnings.warn("could not read the foreign filter's generation from Redis: {}",
@@ -283,7 +327,8 @@ public final class RedisForeignFilter implements ForeignFilter, AutoCloseable {
     }
     Loaded current = loaded;
     if (current == null || !current.epoch().equals(epoch) || generation < current.applied()
-        || current.hashes() > current.bloom().capacity()) {
+        || current.hashes() > current.bloom().capacity()
+        || System.nanoTime() - current.loadedAtNanos() > FULL_RELOAD_EVERY.toNanos()) {
       return reload(redis, epoch, generation);
     }
     if (generation > current.applied()) {
@@ -302,38 +347,88 @@ public final class RedisForeignFilter implements ForeignFilter, AutoCloseable {
       long generation) {
     List<String> entries;
     try {
-      entries = redis.sync().zrangebyscore(logKey,
-          Range.from(Range.Boundary.excluding(current.applied()), Range.Boundary.including(generation)));
+      entries = readLog(redis, current.applied(), generation);
     } catch (RuntimeException e) {
       warnings.warn("could not read the foreign filter's log from Redis: {}", e.toString());
       return current; // still behind: negatives stay untrusted until the next poll catches up
     }
-    int applied = apply(current.bloom(), entries);
-    if (applied != generation - current.applied()) {
+    Applied applied = apply(current.bloom(), entries);
+    if (!applied.isExactly(current.applied() + 1, generation)) {
       return null; // a gap (trimmed, evicted or corrupt): only the store can mend it
     }
-    return new Loaded(current.bloom(), current.epoch(), generation, current.hashes() + applied);
+    return new Loaded(current.bloom(), current.epoch(), generation,
+        current.hashes() + applied.added(), current.loadedAtNanos());
   }
 
-  /** Adds the hashes of well-formed entries; returns how many there were. */
-  private int apply(BloomFilter bloom, List<String> entries) {
-    int applied = 0;
+  /**
+   * The log's entries after generation {@code after} up to {@code upTo}, read a page of
+   * {@value #LOG_PAGE} at a time so that each command stays within the command timeout.
+   */
+  private List<String> readLog(StatefulRedisConnection<String, String> redis, long after,
+      long upTo) {
+    List<String> entries = new java.util.ArrayList<>();
+    long from = after;
+    while (from < upTo) {
+      List<String> page = redis.sync().zrangebyscore(logKey,
+          Range.from(Range.Boundary.excluding(from), Range.Boundary.including(upTo)),
+          io.lettuce.core.Limit.create(0, LOG_PAGE));
+      entries.addAll(page);
+      if (page.size() < LOG_PAGE) {
+        break;
+      }
+      String last = page.get(page.size() - 1);
+      try {
+        from = Long.parseLong(last.substring(0, Math.max(0, last.indexOf(':'))));
+      } catch (NumberFormatException e) {
+        break; // a corrupt entry ends the read; it shows as a gap
+      }
+    }
+    return entries;
+  }
+
+  /** What applying log entries did: their generations (in order) and how many hashes were new. */
+  private record Applied(long[] generations, long added) {
+    /** Whether the entries were exactly the generations {@code from..to}, one each. */
+    boolean isExactly(long from, long to) {
+      if (generations.length != to - from + 1) {
+        return false;
+      }
+      for (int i = 0; i < generations.length; i++) {
+        if (generations[i] != from + i) {
+          return false;
+        }
+      }
+      return true;
+    }
+  }
+
+  /**
+   * Adds the hashes of well-formed entries ({@code <generation>:<hex>}, as the log returns them,
+   * by generation). A corrupt entry is counted and left out of the generations, so that it shows
+   * as a gap.
+   */
+  private Applied apply(BloomFilter bloom, List<String> entries) {
+    long[] generations = new long[entries.size()];
+    int wellFormed = 0;
+    long added = 0;
     for (String entry : entries) {
       int colon = entry.indexOf(':');
       KeyHash hash;
+      long generation;
       try {
-        hash = colon < 1 ? null : KeyHash.fromHex(entry.substring(colon + 1));
-      } catch (IllegalArgumentException e) {
-        hash = null;
-      }
-      if (hash == null) {
+        generation = Long.parseLong(entry.substring(0, Math.max(0, colon)));
+        hash = KeyHash.fromHex(entry.substring(colon + 1));
+      } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
         corruptEntries.increment();
         continue;
       }
+      if (!bloom.mightContain(hash)) {
+        added++; // counted once: the filter's fill, not the log's length, decides a resize
+      }
       bloom.add(hash);
-      applied++;
+      generations[wellFormed++] = generation;
     }
-    return applied;
+    return new Applied(java.util.Arrays.copyOf(generations, wellFormed), added);
   }
 
   /**
@@ -349,10 +444,14 @@ public final class RedisForeignFilter implements ForeignFilter, AutoCloseable {
     try {
       long count = store.estimatedCount();
       bloom = BloomFilter.sizedFor(Math.max(MIN_CAPACITY, 2 * count), FALSE_POSITIVE_RATE);
-      hashes = store.forEachHash(bloom::add);
-      List<String> entries = redis.sync().zrangebyscore(logKey,
-          Range.from(Range.Boundary.unbounded(), Range.Boundary.including(generation)));
-      hashes += apply(bloom, entries);
+      hashes = store.forEachHash(hash -> {
+        if (closed) {
+          throw new java.util.concurrent.CancellationException("the filter is closing");
+        }
+        bloom.add(hash);
+      });
+      List<String> entries = readLog(redis, 0, generation);
+      hashes += apply(bloom, entries).added();
     } catch (StoreException | IllegalArgumentException e) {
       reloadFailures.increment();
       warnings.warn("could not load the foreign filter from the store: {}", e.toString());
@@ -362,11 +461,13 @@ public final class RedisForeignFilter implements ForeignFilter, AutoCloseable {
       warnings.warn("could not load the foreign filter: {}", e.toString());
       return false;
     }
-    loaded = new Loaded(bloom, epoch, generation, hashes);
+    loaded = new Loaded(bloom, epoch, generation, hashes, System.nanoTime());
     reloads.increment();
     LOG.info("foreign filter loaded: {} hashes, {} bits, {} ms", hashes, bloom.bits(),
         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
-    return true; // the next poll reads the generation again before anything is trusted
+    // Trusted from the next poll on (or at once, if the last read of this epoch is recent and no
+    // newer than what was applied: then it proves this filter too).
+    return true;
   }
 
   private @Nullable StatefulRedisConnection<String, String> connection() {
