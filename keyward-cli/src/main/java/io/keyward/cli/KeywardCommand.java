@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
     version = "keyward 0.1.0",
     description = "API-key authentication service: issue, verify, revoke and rotate API keys.",
     subcommands = {ServeCommand.class, MigrateCommand.class, KeysCommand.class, RootKeyCommand.class,
-        DbCommand.class, NodesCommand.class, SwitchCommand.class,
+        DbCommand.class, NodesCommand.class, SwitchCommand.class, UsageCommand.class,
         CommandLine.HelpCommand.class})
 public final class KeywardCommand {
 

@@ -3,6 +3,7 @@ package io.keyward.cli;
 import io.keyward.cache.redis.RedisTierSettings;
 import io.keyward.server.KeywardServer;
 import io.keyward.server.ServerSettings;
+import io.keyward.server.UsageSettings;
 import io.keyward.verify.VerifierSettings;
 import java.time.Clock;
 import java.time.Duration;
@@ -115,6 +116,40 @@ final class ServeCommand implements Callable<Integer> {
           + " (default: ${DEFAULT-VALUE}).")
   long shutdownDrainMs;
 
+  @Option(names = "--no-usage", negatable = false,
+      defaultValue = "${env:KEYWARD_NO_USAGE:-false}",
+      description = "Do not count verifications (env KEYWARD_NO_USAGE). Counting into PostgreSQL"
+          + " is on by default.")
+  boolean noUsage;
+
+  @Option(names = "--usage-flush-ms", defaultValue = "${env:KEYWARD_USAGE_FLUSH_MS:-5000}",
+      description = "How often a node writes its usage counts, 100-60000 ms; a kill -9 loses at"
+          + " most this much (env KEYWARD_USAGE_FLUSH_MS, default 5000).")
+  long usageFlushMs;
+
+  @Option(names = "--usage-buffer-cells", defaultValue = "${env:KEYWARD_USAGE_BUFFER_CELLS:-200000}",
+      description = "Counters (key, outcome, minute) a node holds between flushes; beyond, events"
+          + " are dropped and counted (env KEYWARD_USAGE_BUFFER_CELLS, default 200000).")
+  int usageBufferCells;
+
+  @Option(names = "--usage-retention-days", defaultValue = "${env:KEYWARD_USAGE_RETENTION_DAYS:-400}",
+      description = "How long hourly and daily counts are kept; minute counts at most 7 days"
+          + " (env KEYWARD_USAGE_RETENTION_DAYS, default 400).")
+  int usageRetentionDays;
+
+  @Option(names = "--usage-nats", defaultValue = "${env:KEYWARD_USAGE_NATS}",
+      description = "Export usage to NATS JetStream at this URL, nats://host:4222 (env"
+          + " KEYWARD_USAGE_NATS). Off without it.")
+  String usageNats;
+
+  @Option(names = "--usage-nats-stream", defaultValue = "${env:KEYWARD_USAGE_NATS_STREAM:-KEYWARD_USAGE}",
+      description = "The JetStream stream, created if absent (env KEYWARD_USAGE_NATS_STREAM).")
+  String usageNatsStream;
+
+  @Option(names = "--usage-nats-subject", defaultValue = "${env:KEYWARD_USAGE_NATS_SUBJECT:-keyward.usage}",
+      description = "The subject each batch is published on (env KEYWARD_USAGE_NATS_SUBJECT).")
+  String usageNatsSubject;
+
   @Option(names = "--print-root-key", negatable = false,
       defaultValue = "${env:KEYWARD_PRINT_ROOT_KEY:-false}",
       description = "Print the root key created on first start even when standard output is not a"
@@ -196,7 +231,23 @@ final class ServeCommand implements Callable<Integer> {
         defaults.breakerOpenFor());
     return new ServerSettings(host, port, database.dataDir, database.databaseUrl(), keyPrefix,
         !noMigrate, verifier, ServerSettings.DEFAULT_MAX_BODY_BYTES, maxInFlight, poolSize,
-        Clock.systemUTC(), redisSettings(), earlier);
+        Clock.systemUTC(), redisSettings(), earlier, usageSettings());
+  }
+
+  private UsageSettings usageSettings() {
+    requireRange("--usage-flush-ms", "KEYWARD_USAGE_FLUSH_MS", usageFlushMs, 100, 60_000);
+    requireRange("--usage-buffer-cells", "KEYWARD_USAGE_BUFFER_CELLS", usageBufferCells, 1,
+        10_000_000);
+    requireRange("--usage-retention-days", "KEYWARD_USAGE_RETENTION_DAYS", usageRetentionDays, 1,
+        36_500);
+    String nats = usageNats == null || usageNats.isBlank() ? null : usageNats.strip();
+    try {
+      return new UsageSettings(!noUsage, Duration.ofMillis(usageFlushMs), usageBufferCells,
+          usageRetentionDays, nats, usageNatsStream, usageNatsSubject);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("usage settings (--usage-nats*/KEYWARD_USAGE_NATS*): "
+          + e.getMessage());
+    }
   }
 
   private static void requireRange(String flag, String env, long value, long min, long max) {

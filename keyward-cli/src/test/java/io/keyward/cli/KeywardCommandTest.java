@@ -171,7 +171,7 @@ class KeywardCommandTest {
       Run first = run("migrate", "--db-url", database.url().jdbcUrl());
       Run second = run("migrate", "--db-url", database.url().jdbcUrl());
 
-      assertThat(first.out()).contains("applied 6 migration(s)");
+      assertThat(first.out()).contains("applied 7 migration(s)");
       assertThat(second.out()).contains("applied 0 migration(s)");
     }
   }

@@ -17,5 +17,5 @@ public interface UsageSink {
   UsageSink NONE = event -> {};
 
   /** One verification of a known key. */
-  record UsageEvent(String keyId, Outcome outcome, long atEpochMillis) {}
+  record UsageEvent(String keyId, String ownerId, Outcome outcome, long atEpochMillis) {}
 }

@@ -201,9 +201,9 @@ public final class Verifier {
 
   /**
    * Verifies the key of a caller of Keyward's own API (a root key in an {@code Authorization}
-   * header): the same decision, caches and usage events as {@link #verify(CharSequence)}, but
-   * counted in {@code keyward.caller.verify} and not in {@code keyward.verify} or its latency
-   * histogram, so that those count only the verifications clients asked for.
+   * header): the same decision and caches as {@link #verify(CharSequence)}, but counted in
+   * {@code keyward.caller.verify} and not in {@code keyward.verify}, its latency histogram or
+   * usage, so that those count only the verifications clients asked for.
    *
    * <p>Callers hold keys this deployment issued. Whether it did is for the stored record to say
    * ({@link KeyOrigin#ISSUED}; an imported key is never a caller, even one that looks like ours),
@@ -218,7 +218,8 @@ public final class Verifier {
       verdict = Verdict.Denied.notFound();
     }
     metrics.callerOutcomes[verdict.outcome().ordinal()].increment();
-    report(verdict);
+    // Not usage: the usage of a key counts the verifications clients asked for, as
+    // keyward.verify does, not Keyward's checks of its own callers.
     return verdict;
   }
 
@@ -765,7 +766,8 @@ public final class Verifier {
       return; // it would discard the event; skip building it and reading the clock for it
     }
     try {
-      usageSink.accept(new UsageSink.UsageEvent(key.keyId(), outcome, clock.millis()));
+      usageSink.accept(new UsageSink.UsageEvent(key.keyId(), key.ownerId(), outcome,
+          clock.millis()));
     } catch (RuntimeException e) {
       seamWarnings.warn("usage sink failed; verification unaffected: {}", e.toString());
     }

@@ -30,6 +30,8 @@ public final class KeywardContracts {
     java.util.Set<String> gated = new java.util.HashSet<>(
         io.keyward.store.postgres.NodeRegistry.QUERY_CONTRACT);
     gated.addAll(io.keyward.store.postgres.PostgresSwitchStore.QUERY_CONTRACT);
+    gated.addAll(io.keyward.store.postgres.PostgresUsageStore.QUERY_CONTRACT);
+    gated.addAll(io.keyward.store.postgres.UsageOutbox.QUERY_CONTRACT);
     QueryContract plain = QueryContract.of(PostgresKeyStore.QUERY_CONTRACT, gated,
         OptionalInt.of(schemaVersion));
     java.util.Map<String, java.util.List<String>> released = new java.util.HashMap<>();

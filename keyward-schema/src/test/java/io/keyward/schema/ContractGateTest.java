@@ -51,7 +51,7 @@ class ContractGateTest {
 
       assertThat(column(database, "name")).isEqualTo("1");
       assertThat(database.queryForString("SELECT max(version::int)::text FROM"
-          + " keyward_schema_history WHERE success")).isEqualTo("6");
+          + " keyward_schema_history WHERE success")).isEqualTo("7");
     }
   }
 

@@ -173,7 +173,7 @@ class LintCheckTest {
 
     assertThat(report.checkedFiles()).containsExactly("V3__index_api_keys_rotated_from.sql",
         "V4__create_keyward_nodes.sql", "V5__create_keyward_backfills.sql",
-        "V6__create_keyward_switches.sql");
+        "V6__create_keyward_switches.sql", "V7__create_keyward_usage.sql");
     assertThat(report.findings()).filteredOn(f -> f.counts(false)).isEmpty();
   }
 }

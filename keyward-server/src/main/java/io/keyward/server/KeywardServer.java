@@ -281,6 +281,9 @@ public final class KeywardServer implements AutoCloseable {
       // (below); until then, control paths only.
       RolloutControl switches = new RolloutControl(pool, redisTier, settings.clock(), registry);
       resources.push(switches);
+      // Usage: the verifier only increments a counter; writing starts once this node has an id.
+      UsageControl usage = new UsageControl(pool, settings.usage(), settings.clock(), registry);
+      resources.push(usage);
       KeyFormat format = KeyFormat.withPrefix(settings.keyPrefix())
           .withEarlierPrefixes(settings.earlierKeyPrefixes());
       ForeignFilter foreignFilter = ForeignFilter.NONE;
@@ -300,6 +303,7 @@ public final class KeywardServer implements AutoCloseable {
           .secondTier(secondTier)
           .foreignFilter(foreignFilter)
           .rollouts(switches.rollouts())
+          .usageSink(usage.sink())
           .build();
       admin = new KeyAdministration(
           format, store, settings.clock(), new KeyIds(settings.clock(), new SecureRandom()),
@@ -316,16 +320,18 @@ public final class KeywardServer implements AutoCloseable {
       }
 
       var auth = new RootKeyAuthenticator(verifier);
-      var keysApi = new KeysApi(admin, verifier, auth);
+      var keysApi = new KeysApi(admin, verifier, auth, usage::lastUsed);
       var nodesApi = new NodesApi(auth, () -> nodes.liveNodes(), () -> nodes.nodeId());
       nodes = NodeRegistry.start(pool, settings.clock(), "node_" + new KeyIds(settings.clock(),
               new SecureRandom()).next().substring("key_".length()), RELEASE,
           io.keyward.schema.KeywardContracts.currentText(RELEASE), nodeHost(settings), registry);
       resources.push(nodes);
       switches.startSync(nodes.nodeId());
+      usage.start(nodes.nodeId());
+      var usageApi = usage.api(auth, admin);
       var switchesApi = switches.api(auth, nodes);
       readiness = new Readiness(store::preflight, verifier, settings.clock(), registry,
-          List.of(nodes.gate(), switches.store().gate()));
+          List.of(nodes.gate(), switches.store().gate(), usage.gate()));
       readiness.checkNow();
       var systemApi = new SystemApi(registry, readiness::report, () -> fatalReason,
           () -> {
@@ -333,12 +339,14 @@ public final class KeywardServer implements AutoCloseable {
             if (redisStatus != null) {
               shown.put("redis", redisStatus.status());
             }
+            shown.putAll(usage.readinessDetails());
             return shown;
           });
       web = HttpListener.start(settings, inFlightCount, routes -> {
         keysApi.register(routes);
         nodesApi.register(routes);
         switchesApi.register(routes);
+        usageApi.register(routes);
         systemApi.register(routes);
       });
       resources.push(web::stop);

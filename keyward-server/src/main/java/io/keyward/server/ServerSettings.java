@@ -19,6 +19,7 @@ import org.jspecify.annotations.Nullable;
  * @param maxBodyBytes the largest request body accepted (larger: 413)
  * @param maxInFlight the most requests served at once (more: 429)
  * @param redis the Redis second cache tier, or null to run without one
+ * @param usage usage counting and export
  * @param earlierKeyPrefixes prefixes this deployment issued keys under before {@code keyPrefix};
  *     keys under them are judged by their checksum (a typo is MALFORMED without a lookup). Keys
  *     under unlisted earlier prefixes still verify and still call Keyward (by lookup).
@@ -36,7 +37,8 @@ public record ServerSettings(
     int maxDatabaseConnections,
     Clock clock,
     @Nullable RedisTierSettings redis,
-    List<String> earlierKeyPrefixes) {
+    List<String> earlierKeyPrefixes,
+    UsageSettings usage) {
 
   /** Largest request body by default: 64 KiB. */
   public static final int DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -74,6 +76,7 @@ public record ServerSettings(
             + " to 16 lowercase letters and digits, starting with a letter");
       }
     }
+    Objects.requireNonNull(usage, "usage");
   }
 
   /** Defaults: 127.0.0.1:8080, {@code ./keyward-data}, embedded PostgreSQL, prefix {@code kw}. */
@@ -81,46 +84,52 @@ public record ServerSettings(
     return new ServerSettings(
         "127.0.0.1", 8080, Path.of("keyward-data"), null, KeyFormat.DEFAULT_PREFIX, true,
         VerifierSettings.DEFAULTS, DEFAULT_MAX_BODY_BYTES, 4096, 16, Clock.systemUTC(), null,
-        List.of());
+        List.of(), UsageSettings.DEFAULTS);
   }
 
   public ServerSettings withPort(int value) {
     return new ServerSettings(host, value, dataDir, databaseUrl, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis, earlierKeyPrefixes);
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis, earlierKeyPrefixes, usage);
   }
 
   public ServerSettings withDataDir(Path value) {
     return new ServerSettings(host, port, value, databaseUrl, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis, earlierKeyPrefixes);
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis, earlierKeyPrefixes, usage);
   }
 
   public ServerSettings withDatabaseUrl(@Nullable DatabaseUrl value) {
     return new ServerSettings(host, port, dataDir, value, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis, earlierKeyPrefixes);
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis, earlierKeyPrefixes, usage);
   }
 
   public ServerSettings withVerifier(VerifierSettings value) {
     return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, migrateOnStart,
-        value, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis, earlierKeyPrefixes);
+        value, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis, earlierKeyPrefixes, usage);
   }
 
   public ServerSettings withClock(Clock value) {
     return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, value, redis, earlierKeyPrefixes);
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, value, redis, earlierKeyPrefixes, usage);
   }
 
   public ServerSettings withRedis(@Nullable RedisTierSettings value) {
     return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, value, earlierKeyPrefixes);
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, value, earlierKeyPrefixes, usage);
   }
 
   public ServerSettings withMigrateOnStart(boolean value) {
     return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, value,
-        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis, earlierKeyPrefixes);
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis, earlierKeyPrefixes, usage);
   }
 
   public ServerSettings withMaxInFlight(int value) {
     return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, migrateOnStart,
-        verifier, maxBodyBytes, value, maxDatabaseConnections, clock, redis, earlierKeyPrefixes);
+        verifier, maxBodyBytes, value, maxDatabaseConnections, clock, redis, earlierKeyPrefixes, usage);
+  }
+
+  public ServerSettings withUsage(UsageSettings value) {
+    return new ServerSettings(host, port, dataDir, databaseUrl, keyPrefix, migrateOnStart,
+        verifier, maxBodyBytes, maxInFlight, maxDatabaseConnections, clock, redis,
+        earlierKeyPrefixes, value);
   }
 }

@@ -57,7 +57,8 @@ class ServerLifecycleTest {
   void hostThatIsNotThisMachinesStopsTheStartInOneLine() {
     var settings = ServerSettings.defaults().withPort(0).withDataDir(dataDir);
     var foreign = new ServerSettings("192.0.2.1", 0, dataDir, null, "kw", true,
-        settings.verifier(), settings.maxBodyBytes(), 10, 2, Clock.systemUTC(), null, List.of());
+        settings.verifier(), settings.maxBodyBytes(), 10, 2, Clock.systemUTC(), null, List.of(),
+        UsageSettings.DEFAULTS);
 
     assertThatThrownBy(() -> KeywardServer.start(foreign, System.out))
         .isInstanceOf(IllegalStateException.class)

@@ -65,11 +65,19 @@ public final class KeysApi {
   private final KeyAdministration admin;
   private final Verifier verifier;
   private final RootKeyAuthenticator auth;
+  private final java.util.function.Function<String, java.util.Optional<java.time.Instant>> lastUsed;
 
   public KeysApi(KeyAdministration admin, Verifier verifier, RootKeyAuthenticator auth) {
+    this(admin, verifier, auth, keyId -> java.util.Optional.empty());
+  }
+
+  /** @param lastUsed when a key was last verified (usage), for {@code GET /v1/keys/{keyId}} */
+  public KeysApi(KeyAdministration admin, Verifier verifier, RootKeyAuthenticator auth,
+      java.util.function.Function<String, java.util.Optional<java.time.Instant>> lastUsed) {
     this.admin = admin;
     this.verifier = verifier;
     this.auth = auth;
+    this.lastUsed = lastUsed;
   }
 
   /** Registers the routes. Literal paths come before {@code {keyId}} so they win. */
@@ -150,7 +158,16 @@ public final class KeysApi {
     auth.requireAdmin(request);
     String keyId = keyId(request);
     KeyRecord record = call(() -> admin.get(keyId));
-    Responses.send(request, response, Status.OK_200, Json.writeObject(g -> Json.writeKeyFields(g, record)));
+    java.time.Instant last;
+    try {
+      last = lastUsed.apply(keyId).orElse(null);
+    } catch (StoreException e) {
+      throw ApiError.unavailable("the key's last use cannot be read now; retry");
+    }
+    Responses.send(request, response, Status.OK_200, Json.writeObject(g -> {
+      Json.writeKeyFields(g, record);
+      Json.writeInstant(g, "lastUsedAt", last);
+    }));
   }
 
   private void list(ServerRequest request, ServerResponse response) {

@@ -74,8 +74,9 @@ public final class PostgresKeyStore implements KeyStore, io.keyward.store.KeyHas
           LIST_AFTER, LIST_OWNER, LIST_OWNER_AFTER, LOCK_BOOTSTRAP, ANY_KEY, PREFLIGHT,
           COUNT_KEYS, ALL_HASHES,
           ClusterSecrets.CREATE_IF_ABSENT, ClusterSecrets.READ),
-      java.util.stream.Stream.concat(NodeRegistry.QUERY_CONTRACT.stream(),
-          PostgresSwitchStore.QUERY_CONTRACT.stream())).toList();
+      java.util.stream.Stream.of(NodeRegistry.QUERY_CONTRACT, PostgresSwitchStore.QUERY_CONTRACT,
+          PostgresUsageStore.QUERY_CONTRACT, UsageOutbox.QUERY_CONTRACT)
+          .flatMap(List::stream)).toList();
 
   private static final String UNIQUE_VIOLATION = "23505";
   private static final String UNDEFINED_TABLE = "42P01";

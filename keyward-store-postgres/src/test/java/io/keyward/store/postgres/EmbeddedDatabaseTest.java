@@ -38,7 +38,7 @@ class EmbeddedDatabaseTest {
         now, null, null, true, null, 1);
 
     try (EmbeddedDatabase first = EmbeddedDatabase.start(dataDir)) {
-      assertThat(Migrations.migrate(first.url())).isEqualTo(6);
+      assertThat(Migrations.migrate(first.url())).isEqualTo(7);
       try (var pool = ConnectionPool.open(first.url(), 2)) {
         new PostgresKeyStore(pool).insert(record);
       }

@@ -1,0 +1,131 @@
+package io.keyward.cli;
+
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code keyward usage}: verification counts on a running server ({@code /v1/keys/{id}/usage},
+ * {@code /v1/usage}) and its usage exporters (list, pause, resume).
+ */
+@Command(name = "usage", mixinStandardHelpOptions = true,
+    description = "Verification counts by outcome per key or owner, and the usage exporters.",
+    subcommands = {UsageCommand.Key.class, UsageCommand.Owner.class, UsageCommand.Exporters.class,
+        UsageCommand.Pause.class, UsageCommand.Resume.class})
+final class UsageCommand {
+  private UsageCommand() {}
+
+  /** The window options both queries take. */
+  static final class Window {
+    @Option(names = "--from", paramLabel = "INSTANT",
+        description = "Start, ISO-8601 (2026-11-30T00:00:00Z); default: the span before --to.")
+    String from;
+
+    @Option(names = "--to", paramLabel = "INSTANT",
+        description = "End (exclusive), ISO-8601; default: the end of the current bucket.")
+    String to;
+
+    @Option(names = "--granularity", paramLabel = "WIDTH", defaultValue = "hour",
+        description = "minute, hour or day (default hour).")
+    String granularity;
+
+    String query(String first) {
+      StringBuilder query = new StringBuilder(first);
+      append(query, "granularity", granularity);
+      append(query, "from", from);
+      append(query, "to", to);
+      return query.toString();
+    }
+
+    private static void append(StringBuilder query, String name, String value) {
+      if (value != null) {
+        query.append(query.indexOf("?") < 0 ? '?' : '&').append(name).append('=')
+            .append(URLEncoder.encode(value, StandardCharsets.UTF_8));
+      }
+    }
+  }
+
+  @Command(name = "key", mixinStandardHelpOptions = true,
+      description = "One key's verifications per bucket, by outcome, and when it was last used.")
+  static final class Key implements Callable<Integer> {
+    @Mixin KeysCommand.Connection connection;
+    @Mixin Window window;
+    @Spec CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "KEY_ID")
+    String keyId;
+
+    @Override
+    public Integer call() {
+      return KeysCommand.print(connection.client().send("GET", window.query("/v1/keys/"
+          + URLEncoder.encode(keyId, StandardCharsets.UTF_8) + "/usage"), null), spec);
+    }
+  }
+
+  @Command(name = "owner", mixinStandardHelpOptions = true,
+      description = "The verifications of every key of an owner, summed per bucket.")
+  static final class Owner implements Callable<Integer> {
+    @Mixin KeysCommand.Connection connection;
+    @Mixin Window window;
+    @Spec CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "OWNER_ID")
+    String ownerId;
+
+    @Override
+    public Integer call() {
+      return KeysCommand.print(connection.client().send("GET", window.query("/v1/usage?ownerId="
+          + URLEncoder.encode(ownerId, StandardCharsets.UTF_8)), null), spec);
+    }
+  }
+
+  @Command(name = "exporters", mixinStandardHelpOptions = true,
+      description = "Each usage exporter: paused or not, its lag (batches), its last error.")
+  static final class Exporters implements Callable<Integer> {
+    @Mixin KeysCommand.Connection connection;
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      return KeysCommand.print(connection.client().send("GET", "/v1/usage/exporters", null), spec);
+    }
+  }
+
+  @Command(name = "pause", mixinStandardHelpOptions = true,
+      description = "Pause an exporter: its cursor waits, nothing is lost.")
+  static final class Pause implements Callable<Integer> {
+    @Mixin KeysCommand.Connection connection;
+    @Spec CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "NAME", description = "The exporter (nats).")
+    String name;
+
+    @Override
+    public Integer call() {
+      return KeysCommand.print(connection.client().send("POST", "/v1/usage/exporters/"
+          + URLEncoder.encode(name, StandardCharsets.UTF_8) + "/pause", null), spec);
+    }
+  }
+
+  @Command(name = "resume", mixinStandardHelpOptions = true,
+      description = "Resume a paused exporter from its cursor.")
+  static final class Resume implements Callable<Integer> {
+    @Mixin KeysCommand.Connection connection;
+    @Spec CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "NAME", description = "The exporter (nats).")
+    String name;
+
+    @Override
+    public Integer call() {
+      return KeysCommand.print(connection.client().send("POST", "/v1/usage/exporters/"
+          + URLEncoder.encode(name, StandardCharsets.UTF_8) + "/resume", null), spec);
+    }
+  }
+}

@@ -1,0 +1,35 @@
+package io.keyward.usage;
+
+import io.keyward.verify.Outcome;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a node counted between two flushes: counts per key, outcome and minute; each key's latest
+ * verification; and how many events were dropped, per minute, because the buffer was full.
+ */
+public record UsageBatch(List<Count> counts, Map<String, Long> lastUsedMillis, List<Drop> drops) {
+  public UsageBatch {
+    counts = List.copyOf(counts);
+    lastUsedMillis = Map.copyOf(lastUsedMillis);
+    drops = List.copyOf(drops);
+  }
+
+  /** {@code count} verifications of {@code keyId} with {@code outcome} in the minute starting at
+   * {@code minuteMillis}. */
+  public record Count(String keyId, String ownerId, Outcome outcome, long minuteMillis,
+      long count) {}
+
+  /** {@code dropped} verifications in the minute starting at {@code minuteMillis} not counted. */
+  public record Drop(long minuteMillis, long dropped) {}
+
+  /** Whether there is nothing to write. */
+  public boolean isEmpty() {
+    return counts.isEmpty() && drops.isEmpty();
+  }
+
+  /** How many verifications it counts. */
+  public long verifications() {
+    return counts.stream().mapToLong(Count::count).sum();
+  }
+}

@@ -1,0 +1,166 @@
+package io.keyward.usage;
+
+import io.keyward.verify.Outcome;
+import io.keyward.verify.UsageSink;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A node's usage counts before they are written: one counter per key, outcome and minute, bounded
+ * in how many it holds. The verify path only finds or adds a counter and increments it: no lock,
+ * no I/O, no blocking, nothing that can fail the verification (incident I-2). When the buffer is
+ * full, an event for a counter it does not hold yet is dropped and counted, per minute, and the
+ * drop counts are written with the next batch, so a report can say what it does not cover.
+ *
+ * <p>{@link #drain} takes everything counted so far as one {@link UsageBatch}, exactly: each
+ * counter is read and zeroed atomically; a counter of a minute that has passed is sealed before
+ * it is removed, and an increment that finds a sealed counter starts a fresh one, so that nothing
+ * is counted twice or lost between a drain and a late increment.
+ */
+public final class UsageBuffer implements UsageSink {
+  private static final long MINUTE = 60_000;
+  /** A counter that has been drained for the last time and removed. */
+  private static final long SEALED = Long.MIN_VALUE;
+
+  /** One counter's identity. */
+  record Cell(String keyId, String ownerId, Outcome outcome, long minute) {}
+
+  /** One counter: how many, and the time of the latest event counted. */
+  static final class Counter {
+    final AtomicLong count = new AtomicLong();
+    volatile long lastAtMillis;
+  }
+
+  private final ConcurrentHashMap<Cell, Counter> cells = new ConcurrentHashMap<>();
+  private final AtomicInteger held = new AtomicInteger();
+  private final int maxCells;
+  private final ConcurrentHashMap<Long, AtomicLong> dropsByMinute = new ConcurrentHashMap<>();
+  private final AtomicLong droppedTotal = new AtomicLong();
+  private final AtomicLong acceptedTotal = new AtomicLong();
+
+  /** @param maxCells how many counters (key, outcome, minute) it holds at most */
+  public UsageBuffer(int maxCells) {
+    if (maxCells < 1) {
+      throw new IllegalArgumentException("the usage buffer must hold at least 1 counter, got "
+          + maxCells);
+    }
+    this.maxCells = maxCells;
+  }
+
+  @Override
+  public void accept(UsageEvent event) {
+    long minute = Math.floorDiv(event.atEpochMillis(), MINUTE) * MINUTE;
+    Cell cell = new Cell(event.keyId(), event.ownerId(), event.outcome(), minute);
+    while (true) {
+      Counter counter = cells.get(cell);
+      if (counter == null) {
+        if (held.get() >= maxCells) {
+          drop(minute);
+          return;
+        }
+        Counter fresh = new Counter();
+        counter = cells.putIfAbsent(cell, fresh);
+        if (counter == null) {
+          held.incrementAndGet();
+          counter = fresh;
+        }
+      }
+      long current = counter.count.get();
+      if (current == SEALED) {
+        if (cells.remove(cell, counter)) { // the drain removes it too; whoever is first
+          held.decrementAndGet();
+        }
+        continue;
+      }
+      if (counter.count.compareAndSet(current, current + 1)) {
+        if (event.atEpochMillis() > counter.lastAtMillis) {
+          counter.lastAtMillis = event.atEpochMillis(); // racy max: good to a few ms
+        }
+        acceptedTotal.incrementAndGet();
+        return;
+      }
+    }
+  }
+
+  private void drop(long minute) {
+    droppedTotal.incrementAndGet();
+    while (true) { // sealed like the counters, so that no drop is lost to a drain
+      AtomicLong drops = dropsByMinute.computeIfAbsent(minute, m -> new AtomicLong());
+      long current = drops.get();
+      if (current == SEALED) {
+        dropsByMinute.remove(minute, drops);
+        continue;
+      }
+      if (drops.compareAndSet(current, current + 1)) {
+        return;
+      }
+    }
+  }
+
+  /**
+   * Takes every count so far. Counters of minutes before {@code nowMillis}'s are removed (their
+   * minute is over); the current minute's are zeroed and kept.
+   */
+  public UsageBatch drain(long nowMillis) {
+    long currentMinute = Math.floorDiv(nowMillis, MINUTE) * MINUTE;
+    List<UsageBatch.Count> counts = new ArrayList<>();
+    Map<String, Long> lastUsed = new HashMap<>();
+    for (Map.Entry<Cell, Counter> entry : cells.entrySet()) {
+      Cell cell = entry.getKey();
+      Counter counter = entry.getValue();
+      boolean over = cell.minute() < currentMinute;
+      long taken = over ? counter.count.getAndSet(SEALED) : counter.count.getAndSet(0);
+      if (taken == SEALED) {
+        continue; // sealed by an earlier drain; its remover has not run yet
+      }
+      if (over && cells.remove(cell, counter)) {
+        held.decrementAndGet();
+      }
+      if (taken > 0) {
+        counts.add(new UsageBatch.Count(cell.keyId(), cell.ownerId(), cell.outcome(),
+            cell.minute(), taken));
+        lastUsed.merge(cell.keyId(), counter.lastAtMillis, Math::max);
+      }
+    }
+    List<UsageBatch.Drop> drops = new ArrayList<>();
+    for (Map.Entry<Long, AtomicLong> entry : dropsByMinute.entrySet()) {
+      boolean over = entry.getKey() < currentMinute;
+      long dropped = entry.getValue().getAndSet(over ? SEALED : 0);
+      if (dropped == SEALED) {
+        continue;
+      }
+      if (over) {
+        dropsByMinute.remove(entry.getKey(), entry.getValue());
+      }
+      if (dropped > 0) {
+        drops.add(new UsageBatch.Drop(entry.getKey(), dropped));
+      }
+    }
+    return new UsageBatch(counts, lastUsed, drops);
+  }
+
+  /** How many counters it holds now. */
+  public int heldCells() {
+    return held.get();
+  }
+
+  /** How many counters it holds at most. */
+  public int maxCells() {
+    return maxCells;
+  }
+
+  /** Events dropped since start because the buffer was full. */
+  public long droppedTotal() {
+    return droppedTotal.get();
+  }
+
+  /** Events counted since start. */
+  public long acceptedTotal() {
+    return acceptedTotal.get();
+  }
+}

@@ -1,0 +1,118 @@
+package io.keyward.usage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.keyward.verify.Outcome;
+import io.keyward.verify.UsageSink.UsageEvent;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** The usage buffer: exact counts under concurrency, minute buckets, bounded with counted drops. */
+class UsageBufferTest {
+  private static final long T0 = 1_800_000_000_000L; // a minute boundary: 2027-01-15T08:00:00Z
+
+  private static long sum(UsageBatch batch, String keyId, Outcome outcome) {
+    return batch.counts().stream()
+        .filter(c -> c.keyId().equals(keyId) && c.outcome() == outcome)
+        .mapToLong(UsageBatch.Count::count).sum();
+  }
+
+  @Test
+  void countsPerKeyOutcomeAndMinuteWithTheLatestUse() {
+    UsageBuffer buffer = new UsageBuffer(100);
+    buffer.accept(new UsageEvent("key_a", "o1", Outcome.VALID, T0 + 1_000));
+    buffer.accept(new UsageEvent("key_a", "o1", Outcome.VALID, T0 + 59_000));
+    buffer.accept(new UsageEvent("key_a", "o1", Outcome.VALID, T0 + 61_000));
+    buffer.accept(new UsageEvent("key_a", "o1", Outcome.REVOKED, T0 + 2_000));
+    buffer.accept(new UsageEvent("key_b", "o2", Outcome.VALID, T0 + 3_000));
+
+    UsageBatch batch = buffer.drain(T0 + 61_500);
+
+    assertThat(batch.counts()).containsExactlyInAnyOrder(
+        new UsageBatch.Count("key_a", "o1", Outcome.VALID, T0, 2),
+        new UsageBatch.Count("key_a", "o1", Outcome.VALID, T0 + 60_000, 1),
+        new UsageBatch.Count("key_a", "o1", Outcome.REVOKED, T0, 1),
+        new UsageBatch.Count("key_b", "o2", Outcome.VALID, T0, 1));
+    assertThat(batch.lastUsedMillis()).containsEntry("key_a", T0 + 61_000)
+        .containsEntry("key_b", T0 + 3_000);
+    assertThat(batch.drops()).isEmpty();
+    // The past minute's counters are gone; the current one's are zeroed and kept.
+    assertThat(buffer.heldCells()).isEqualTo(1);
+    assertThat(buffer.drain(T0 + 62_000).isEmpty()).isTrue();
+  }
+
+  @Test
+  void aFullBufferDropsWhatNeedsANewCounterAndCountsItPerMinute() {
+    UsageBuffer buffer = new UsageBuffer(2);
+    buffer.accept(new UsageEvent("key_a", "o", Outcome.VALID, T0));
+    buffer.accept(new UsageEvent("key_b", "o", Outcome.VALID, T0));
+    buffer.accept(new UsageEvent("key_c", "o", Outcome.VALID, T0 + 1)); // no room
+    buffer.accept(new UsageEvent("key_a", "o", Outcome.VALID, T0 + 2)); // its counter exists
+
+    UsageBatch batch = buffer.drain(T0 + 120_000);
+    assertThat(sum(batch, "key_a", Outcome.VALID)).isEqualTo(2);
+    assertThat(sum(batch, "key_c", Outcome.VALID)).isZero();
+    assertThat(batch.drops()).containsExactly(new UsageBatch.Drop(T0, 1));
+    assertThat(buffer.droppedTotal()).isEqualTo(1);
+    // Room again once the minute's counters are drained.
+    buffer.accept(new UsageEvent("key_c", "o", Outcome.VALID, T0 + 121_000));
+    assertThat(sum(buffer.drain(T0 + 121_500), "key_c", Outcome.VALID)).isEqualTo(1);
+  }
+
+  @Test
+  void everyEventIsDrainedExactlyOnceWhileEightThreadsCountAcrossMinuteBoundaries()
+      throws Exception {
+    UsageBuffer buffer = new UsageBuffer(1_000_000);
+    AtomicLong clock = new AtomicLong(T0);
+    int threads = 8;
+    int perThread = 200_000;
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    CountDownLatch start = new CountDownLatch(1);
+    AtomicBoolean done = new AtomicBoolean();
+    List<Future<?>> writers = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      int seed = t;
+      writers.add(pool.submit(() -> {
+        Random random = new Random(seed);
+        start.await();
+        for (int i = 0; i < perThread; i++) {
+          // The clock moves on while they count: events land in several minutes.
+          long at = clock.addAndGet(random.nextInt(3));
+          buffer.accept(new UsageEvent("key_" + random.nextInt(50), "o",
+              Outcome.values()[random.nextInt(3)], at));
+        }
+        return null;
+      }));
+    }
+    long drained = 0;
+    start.countDown();
+    while (!done.get()) {
+      drained += buffer.drain(clock.get()).verifications();
+      done.set(writers.stream().allMatch(Future::isDone));
+    }
+    for (Future<?> writer : writers) {
+      writer.get();
+    }
+    drained += buffer.drain(clock.get() + 120_000).verifications();
+    pool.shutdown();
+
+    assertThat(buffer.droppedTotal()).isZero();
+    assertThat(drained).isEqualTo((long) threads * perThread).isEqualTo(buffer.acceptedTotal());
+    assertThat(buffer.heldCells()).isZero();
+  }
+
+  @Test
+  void aBufferWithoutRoomIsRefusedNamingTheSetting() {
+    assertThatThrownBy(() -> new UsageBuffer(0))
+        .hasMessageContaining("must hold at least 1 counter, got 0");
+  }
+}

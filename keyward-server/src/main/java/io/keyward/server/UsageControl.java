@@ -1,0 +1,128 @@
+package io.keyward.server;
+
+import io.keyward.admin.KeyAdministration;
+import io.keyward.export.ExportLoop;
+import io.keyward.export.NatsExporter;
+import io.keyward.server.api.UsageApi;
+import io.keyward.server.auth.RootKeyAuthenticator;
+import io.keyward.store.postgres.PostgresUsageStore;
+import io.keyward.store.postgres.SchemaGate;
+import io.keyward.store.postgres.UsageOutbox;
+import io.keyward.usage.UsageBuffer;
+import io.keyward.verify.UsageSink;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The server's usage: the buffer the verifier hands events to, the recorder that writes them,
+ * the exporters, and their API. Usage counting is on by default; exporters are opt-in. Nothing
+ * here is a dependency of verification: the verifier only increments a counter in the buffer, and
+ * the exporters' state is reported in {@code /health/ready}'s body without ever making it fail.
+ */
+final class UsageControl implements AutoCloseable {
+  private final UsageSettings settings;
+  private final @Nullable UsageBuffer buffer;
+  private final PostgresUsageStore store;
+  private final @Nullable UsageOutbox outbox;
+  private final List<ExportLoop> exports = new ArrayList<>();
+  private final Clock clock;
+  private final MeterRegistry registry;
+  private @Nullable UsageRecorder recorder;
+
+  UsageControl(DataSource pool, UsageSettings settings, Clock clock, MeterRegistry registry) {
+    this.settings = settings;
+    this.clock = clock;
+    this.registry = registry;
+    this.store = new PostgresUsageStore(pool, clock, registry);
+    this.buffer = settings.enabled() ? new UsageBuffer(settings.bufferCells()) : null;
+    this.outbox = settings.enabled() && settings.natsUrl() != null
+        ? new UsageOutbox(pool, store.gate(), clock) : null;
+  }
+
+  /** What the verifier hands its events to. */
+  UsageSink sink() {
+    return buffer == null ? UsageSink.NONE : buffer;
+  }
+
+  /** When the key was last verified, as of the nodes' last flushes. */
+  java.util.Optional<java.time.Instant> lastUsed(String keyId) {
+    return store.lastUsed(keyId);
+  }
+
+  SchemaGate gate() {
+    return store.gate();
+  }
+
+  /** Starts writing (and exporting) once this node has its id. */
+  void start(String nodeId) {
+    if (buffer == null) {
+      return;
+    }
+    recorder = new UsageRecorder(buffer, store, outbox, nodeId, clock, settings, registry).start();
+    if (outbox != null && settings.natsUrl() != null) {
+      exports.add(new ExportLoop(new NatsExporter(settings.natsUrl(), settings.natsStream(),
+          settings.natsSubject()), outbox, Duration.ofMillis(500), clock, registry).start());
+    }
+  }
+
+  UsageApi api(RootKeyAuthenticator auth, KeyAdministration admin) {
+    return new UsageApi(auth, admin, store, new UsageApi.Exporters() {
+      @Override
+      public List<UsageApi.ExporterStatus> statuses() {
+        return exports.stream().map(loop -> {
+          ExportLoop.Status s = loop.status();
+          return new UsageApi.ExporterStatus(s.exporter(), s.paused(), s.lag(), s.lastError());
+        }).toList();
+      }
+
+      @Override
+      public boolean setPaused(String name, boolean paused) {
+        if (outbox == null || exports.stream().noneMatch(loop -> loop.name().equals(name))) {
+          return false;
+        }
+        return outbox.setPaused(name, paused);
+      }
+    }, clock);
+  }
+
+  /**
+   * What {@code /health/ready} shows of usage: never a reason to be unready (usage is not a
+   * dependency of verification), but said: {@code usage: counting} or why not, and each
+   * exporter's state.
+   */
+  Map<String, String> readinessDetails() {
+    Map<String, String> shown = new TreeMap<>();
+    if (buffer == null) {
+      shown.put("usage", "off");
+      return shown;
+    }
+    String error = recorder == null ? null : recorder.lastError();
+    shown.put("usage", error == null ? "counting" : "counting; writes failing (kept, retried): "
+        + error);
+    for (ExportLoop loop : exports) {
+      ExportLoop.Status s = loop.status();
+      shown.put("exporter." + s.exporter(), s.paused() ? "paused"
+          : s.lastError() != null ? "failing (not a verify dependency): " + s.lastError()
+          : "delivering");
+    }
+    return shown;
+  }
+
+  /** Drains and writes what is left (a graceful stop). */
+  @Override
+  public void close() {
+    if (recorder != null) {
+      recorder.close(); // first: its last batch reaches the outbox for the next exporter run
+    }
+    for (ExportLoop loop : exports) {
+      loop.close();
+    }
+  }
+}

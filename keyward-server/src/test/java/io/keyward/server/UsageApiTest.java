@@ -1,0 +1,117 @@
+package io.keyward.server;
+
+import static io.keyward.testing.Eventually.await;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.keyward.client.KeywardClient;
+import io.keyward.server.testing.KeywardTestServer;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Usage over HTTP on a real server and PostgreSQL: counts, last use, and bad queries. */
+class UsageApiTest {
+  private static KeywardTestServer keyward;
+  private static KeywardClient client;
+
+  @BeforeAll
+  static void start() {
+    keyward = KeywardTestServer.start(settings -> settings.withUsage(
+        UsageSettings.DEFAULTS.withFlushEvery(Duration.ofMillis(100))));
+    client = keyward.client();
+  }
+
+  @AfterAll
+  static void stop() {
+    keyward.close();
+  }
+
+  private static JsonNode create(String owner) {
+    return client.createKey(Map.of("name", "k", "ownerId", owner, "scopes", List.of("read")))
+        .body();
+  }
+
+  private static long count(JsonNode usage, String outcome) {
+    long total = 0;
+    for (JsonNode bucket : usage.get("buckets")) {
+      total += bucket.path("counts").path(outcome).asLong(0);
+    }
+    return total;
+  }
+
+  @Test
+  void verificationsAreCountedByOutcomeInEveryGranularityWithTheLastUse() {
+    JsonNode key = create("usage-owner-1");
+    String keyId = key.get("keyId").asText();
+    assertThat(client.getKey(keyId).body().get("lastUsedAt").isNull()).isTrue();
+    for (int i = 0; i < 5; i++) {
+      assertThat(client.verify(key.get("key").asText(), List.of("read")).body().get("code")
+          .asText()).isEqualTo("VALID");
+    }
+    for (int i = 0; i < 2; i++) {
+      client.verify(key.get("key").asText(), List.of("write"));
+    }
+
+    for (String granularity : List.of("minute", "hour", "day")) {
+      await(() -> {
+        JsonNode usage = client.send("GET", "/v1/keys/" + keyId + "/usage?granularity="
+            + granularity, null).body();
+        return count(usage, "VALID") == 5 && count(usage, "INSUFFICIENT_SCOPE") == 2;
+      });
+    }
+    JsonNode usage = client.send("GET", "/v1/keys/" + keyId + "/usage", null).body();
+    assertThat(usage.get("granularity").asText()).isEqualTo("hour");
+    assertThat(usage.get("lastUsedAt").isTextual()).isTrue();
+    assertThat(usage.get("notCounted").asLong()).isZero();
+    assertThat(client.getKey(keyId).body().get("lastUsedAt").isTextual()).isTrue();
+  }
+
+  @Test
+  void anOwnersUsageSumsItsKeysAndTheCallersOwnKeyIsNotUsage() {
+    JsonNode a = create("usage-owner-2");
+    JsonNode b = create("usage-owner-2");
+    client.verify(a.get("key").asText(), List.of());
+    client.verify(b.get("key").asText(), List.of());
+    client.verify(b.get("key").asText(), List.of());
+    await(() -> count(client.send("GET", "/v1/usage?ownerId=usage-owner-2", null).body(),
+        "VALID") == 3);
+    // Every one of those calls checked the root key too: none of it is usage.
+    String rootId = client.listKeys("keyward", 10, null).body().get("keys").get(0).get("keyId")
+        .asText();
+    assertThat(count(client.send("GET", "/v1/keys/" + rootId + "/usage", null).body(), "VALID"))
+        .isZero();
+  }
+
+  @Test
+  void aBadWindowOrGranularityIsA400NamingTheField() {
+    String keyId = create("usage-owner-3").get("keyId").asText();
+    assertField("/v1/keys/" + keyId + "/usage?granularity=week", "granularity");
+    assertField("/v1/keys/" + keyId + "/usage?from=yesterday", "from");
+    assertField("/v1/keys/" + keyId + "/usage?to=2026-13-01T00:00:00Z", "to");
+    assertField("/v1/keys/" + keyId + "/usage?from=2026-11-30T00:00:00Z&to=2026-11-29T00:00:00Z",
+        "from");
+    assertField("/v1/keys/" + keyId + "/usage?granularity=minute&from=2020-01-01T00:00:00Z"
+        + "&to=2026-01-01T00:00:00Z", "to");
+    assertField("/v1/usage", "ownerId");
+    assertThat(client.send("GET", "/v1/keys/key_0000000000000000000000000000/usage", null)
+        .status()).isEqualTo(404);
+  }
+
+  @Test
+  void withoutExportersThereIsNothingToPause() {
+    assertThat(client.send("GET", "/v1/usage/exporters", null).body().get("exporters").size())
+        .isZero();
+    assertThat(client.send("POST", "/v1/usage/exporters/nats/pause", null).status())
+        .isEqualTo(404);
+  }
+
+  private static void assertField(String path, String field) {
+    KeywardClient.Response answer = client.send("GET", path, null);
+    assertThat(answer.status()).as(path).isEqualTo(400);
+    assertThat(answer.body().toString()).as(path).contains(field);
+  }
+}

@@ -1,0 +1,366 @@
+package io.keyward.store.postgres;
+
+import io.keyward.store.StoreException;
+import io.keyward.usage.Granularity;
+import io.keyward.usage.UsageBatch;
+import io.keyward.verify.Outcome;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Usage counts in PostgreSQL (migration V7): batches of per-minute counts written idempotently,
+ * with their hour and day rollups, last-used times and drop counts in the same transaction; the
+ * queries of the usage API; retention; and the outbox the exporters read in commit order.
+ *
+ * <p>Every statement goes through the schema gate {@code usage}: before V7 is visible, a flush
+ * is refused (the batch stays with its node and is retried) and a query answers nothing.
+ */
+public final class PostgresUsageStore {
+  static final String PROBE = "SELECT m.key_id, m.bucket, m.outcome, m.owner_id, m.count,"
+      + " l.last_used_at, b.seq, d.dropped, o.txid, o.payload, c.exporter, c.paused"
+      + " FROM keyward_usage_minute m, keyward_usage_hour h, keyward_usage_day y,"
+      + " keyward_key_last_used l, keyward_usage_batches b, keyward_usage_drops d,"
+      + " keyward_usage_outbox o, keyward_usage_cursors c WHERE false";
+  static final String RECORD_BATCH = "INSERT INTO keyward_usage_batches (node_id, seq, flushed_at)"
+      + " VALUES (?, ?, ?) ON CONFLICT (node_id, seq) DO NOTHING";
+  private static final String UPSERT_COUNTS = "INSERT INTO %s (key_id, bucket, outcome, owner_id,"
+      + " count) SELECT k, to_timestamp(b), o, w, c FROM unnest(?::text[], ?::bigint[], ?::text[],"
+      + " ?::text[], ?::bigint[]) AS t (k, b, o, w, c) ON CONFLICT (key_id, bucket, outcome)"
+      + " DO UPDATE SET count = %s.count + EXCLUDED.count";
+  static final String UPSERT_MINUTE = UPSERT_COUNTS.formatted("keyward_usage_minute", "keyward_usage_minute");
+  static final String UPSERT_HOUR = UPSERT_COUNTS.formatted("keyward_usage_hour", "keyward_usage_hour");
+  static final String UPSERT_DAY = UPSERT_COUNTS.formatted("keyward_usage_day", "keyward_usage_day");
+  static final String UPSERT_LAST_USED = "INSERT INTO keyward_key_last_used (key_id, last_used_at)"
+      + " SELECT k, to_timestamp(t / 1000.0) FROM unnest(?::text[], ?::bigint[]) AS u (k, t)"
+      + " ON CONFLICT (key_id) DO UPDATE SET last_used_at ="
+      + " GREATEST(keyward_key_last_used.last_used_at, EXCLUDED.last_used_at)";
+  static final String UPSERT_DROPS = "INSERT INTO keyward_usage_drops (node_id, bucket, dropped)"
+      + " SELECT ?, to_timestamp(b), d FROM unnest(?::bigint[], ?::bigint[]) AS u (b, d)"
+      + " ON CONFLICT (node_id, bucket) DO UPDATE SET dropped = keyward_usage_drops.dropped"
+      + " + EXCLUDED.dropped";
+  /** One outbox row per batch: its counts as JSON, built by PostgreSQL from the same arrays. */
+  static final String INSERT_OUTBOX = "INSERT INTO keyward_usage_outbox (node_id, seq, created_at,"
+      + " payload) SELECT ?, ?, ?, jsonb_build_object('counts', COALESCE(jsonb_agg("
+      + "jsonb_build_object('keyId', k, 'ownerId', w, 'outcome', o, 'minute', to_timestamp(b),"
+      + " 'count', c) ORDER BY n), '[]'::jsonb)) FROM unnest(?::text[], ?::bigint[], ?::text[],"
+      + " ?::text[], ?::bigint[]) WITH ORDINALITY AS t (k, b, o, w, c, n)";
+  private static final String SELECT_BUCKETS = "SELECT bucket, outcome, count FROM %s"
+      + " WHERE key_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket, outcome";
+  private static final String SELECT_OWNER_BUCKETS = "SELECT bucket, outcome, sum(count) FROM %s"
+      + " WHERE owner_id = ? AND bucket >= ? AND bucket < ? GROUP BY bucket, outcome"
+      + " ORDER BY bucket, outcome";
+  static final String KEY_MINUTES = SELECT_BUCKETS.formatted("keyward_usage_minute");
+  static final String KEY_HOURS = SELECT_BUCKETS.formatted("keyward_usage_hour");
+  static final String KEY_DAYS = SELECT_BUCKETS.formatted("keyward_usage_day");
+  static final String OWNER_MINUTES = SELECT_OWNER_BUCKETS.formatted("keyward_usage_minute");
+  static final String OWNER_HOURS = SELECT_OWNER_BUCKETS.formatted("keyward_usage_hour");
+  static final String OWNER_DAYS = SELECT_OWNER_BUCKETS.formatted("keyward_usage_day");
+  static final String LAST_USED = "SELECT last_used_at FROM keyward_key_last_used WHERE key_id = ?";
+  static final String OWNER_LAST_USED = "SELECT max(l.last_used_at) FROM keyward_key_last_used l"
+      + " JOIN api_keys k ON k.key_id = l.key_id WHERE k.owner_id = ?";
+  static final String DROPPED_BETWEEN = "SELECT COALESCE(sum(dropped), 0) FROM keyward_usage_drops"
+      + " WHERE bucket >= ? AND bucket < ?";
+  private static final String DELETE_OLDER = "DELETE FROM %s WHERE ctid = ANY (ARRAY ("
+      + "SELECT ctid FROM %s WHERE %s < ? LIMIT ?))";
+  static final String DELETE_MINUTES = DELETE_OLDER.formatted("keyward_usage_minute", "keyward_usage_minute", "bucket");
+  static final String DELETE_HOURS = DELETE_OLDER.formatted("keyward_usage_hour", "keyward_usage_hour", "bucket");
+  static final String DELETE_DAYS = DELETE_OLDER.formatted("keyward_usage_day", "keyward_usage_day", "bucket");
+  static final String DELETE_BATCHES = DELETE_OLDER.formatted("keyward_usage_batches", "keyward_usage_batches", "flushed_at");
+  static final String DELETE_DROPS = DELETE_OLDER.formatted("keyward_usage_drops", "keyward_usage_drops", "bucket");
+  static final String DELETE_OUTBOX = DELETE_OLDER.formatted("keyward_usage_outbox", "keyward_usage_outbox", "created_at");
+
+  /** Every statement of this store, for the query contract. */
+  public static final List<String> QUERY_CONTRACT = List.of(PROBE, RECORD_BATCH, UPSERT_MINUTE,
+      UPSERT_HOUR, UPSERT_DAY, UPSERT_LAST_USED, UPSERT_DROPS, INSERT_OUTBOX, KEY_MINUTES,
+      KEY_HOURS, KEY_DAYS, OWNER_MINUTES, OWNER_HOURS, OWNER_DAYS, LAST_USED, OWNER_LAST_USED,
+      DROPPED_BETWEEN, DELETE_MINUTES, DELETE_HOURS, DELETE_DAYS, DELETE_BATCHES, DELETE_DROPS,
+      DELETE_OUTBOX);
+
+  private final DataSource pool;
+  private final SchemaGate gate;
+
+  public PostgresUsageStore(DataSource pool, Clock clock, MeterRegistry registry) {
+    this.pool = pool;
+    this.gate = new SchemaGate("usage", PROBE, pool, clock, Duration.ofSeconds(5), registry);
+    gate.checkNow();
+  }
+
+  /** The gate the store goes through (for readiness and metrics). */
+  public SchemaGate gate() {
+    return gate;
+  }
+
+  /** Flushed, already flushed (a retry of a batch that had committed), or not flushed. */
+  public enum Flushed { WRITTEN, ALREADY_WRITTEN }
+
+  /**
+   * Writes one node's batch in one transaction: its number first, so that a retry of a batch
+   * whose commit the node did not hear of writes nothing twice.
+   *
+   * @param toOutbox also put the batch in the outbox (some exporter is configured)
+   * @throws StoreException when it is not written (the database failing, or V7 not visible yet):
+   *     the caller keeps the batch and retries it with the same number
+   */
+  public Flushed flush(String nodeId, long seq, UsageBatch batch, boolean toOutbox, Instant now) {
+    return gate.call(() -> {
+      try (Connection connection = pool.getConnection()) {
+        connection.setAutoCommit(false);
+        try {
+          Flushed result = flush(connection, nodeId, seq, batch, toOutbox, now);
+          connection.commit();
+          return result;
+        } catch (SQLException | RuntimeException e) {
+          connection.rollback();
+          throw e;
+        } finally {
+          connection.setAutoCommit(true);
+        }
+      }
+    }, () -> {
+      throw new StoreException("usage tables are not visible yet (schema gate usage closed: "
+          + gate.closedBecause() + ")");
+    });
+  }
+
+  private Flushed flush(Connection connection, String nodeId, long seq, UsageBatch batch,
+      boolean toOutbox, Instant now) throws SQLException {
+    try (PreparedStatement record = connection.prepareStatement(RECORD_BATCH)) {
+      record.setString(1, nodeId);
+      record.setLong(2, seq);
+      record.setTimestamp(3, Timestamp.from(now));
+      if (record.executeUpdate() == 0) {
+        return Flushed.ALREADY_WRITTEN;
+      }
+    }
+    if (!batch.counts().isEmpty()) {
+      upsertCounts(connection, UPSERT_MINUTE, batch.counts(), Granularity.MINUTE);
+      upsertCounts(connection, UPSERT_HOUR, batch.counts(), Granularity.HOUR);
+      upsertCounts(connection, UPSERT_DAY, batch.counts(), Granularity.DAY);
+      String[] keys = batch.lastUsedMillis().keySet().toArray(String[]::new);
+      Long[] times = new Long[keys.length];
+      for (int i = 0; i < keys.length; i++) {
+        times[i] = batch.lastUsedMillis().get(keys[i]);
+      }
+      try (PreparedStatement last = connection.prepareStatement(UPSERT_LAST_USED)) {
+        last.setArray(1, connection.createArrayOf("text", keys));
+        last.setArray(2, connection.createArrayOf("bigint", times));
+        last.executeUpdate();
+      }
+      if (toOutbox) {
+        try (PreparedStatement outbox = connection.prepareStatement(INSERT_OUTBOX)) {
+          outbox.setString(1, nodeId);
+          outbox.setLong(2, seq);
+          outbox.setTimestamp(3, Timestamp.from(now));
+          setCountArrays(connection, outbox, 4, batch.counts(), Granularity.MINUTE);
+          outbox.executeUpdate();
+        }
+      }
+    }
+    if (!batch.drops().isEmpty()) {
+      Long[] minutes = new Long[batch.drops().size()];
+      Long[] dropped = new Long[minutes.length];
+      for (int i = 0; i < minutes.length; i++) {
+        minutes[i] = batch.drops().get(i).minuteMillis() / 1000;
+        dropped[i] = batch.drops().get(i).dropped();
+      }
+      try (PreparedStatement drops = connection.prepareStatement(UPSERT_DROPS)) {
+        drops.setString(1, nodeId);
+        drops.setArray(2, connection.createArrayOf("bigint", minutes));
+        drops.setArray(3, connection.createArrayOf("bigint", dropped));
+        drops.executeUpdate();
+      }
+    }
+    return Flushed.WRITTEN;
+  }
+
+  /** Upserts the counts rolled up to {@code granularity} (one row per key, bucket, outcome). */
+  private static void upsertCounts(Connection connection, String sql, List<UsageBatch.Count> counts,
+      Granularity granularity) throws SQLException {
+    try (PreparedStatement upsert = connection.prepareStatement(sql)) {
+      setCountArrays(connection, upsert, 1, counts, granularity);
+      upsert.executeUpdate();
+    }
+  }
+
+  /** Five arrays (key, bucket seconds, outcome, owner, count), merged per bucket of the width. */
+  private static void setCountArrays(Connection connection, PreparedStatement statement, int first,
+      List<UsageBatch.Count> counts, Granularity granularity) throws SQLException {
+    record Row(String keyId, long bucket, Outcome outcome) {}
+    Map<Row, long[]> merged = new LinkedHashMap<>();
+    Map<Row, String> owners = new LinkedHashMap<>();
+    for (UsageBatch.Count count : counts) {
+      Row row = new Row(count.keyId(), granularity.bucketOf(count.minuteMillis()), count.outcome());
+      merged.computeIfAbsent(row, r -> new long[1])[0] += count.count();
+      owners.putIfAbsent(row, count.ownerId());
+    }
+    int n = merged.size();
+    String[] keys = new String[n];
+    Long[] buckets = new Long[n];
+    String[] outcomes = new String[n];
+    String[] ownerIds = new String[n];
+    Long[] values = new Long[n];
+    int i = 0;
+    for (Map.Entry<Row, long[]> entry : merged.entrySet()) {
+      keys[i] = entry.getKey().keyId();
+      buckets[i] = entry.getKey().bucket() / 1000;
+      outcomes[i] = entry.getKey().outcome().name();
+      ownerIds[i] = owners.get(entry.getKey());
+      values[i] = entry.getValue()[0];
+      i++;
+    }
+    statement.setArray(first, connection.createArrayOf("text", keys));
+    statement.setArray(first + 1, connection.createArrayOf("bigint", buckets));
+    statement.setArray(first + 2, connection.createArrayOf("text", outcomes));
+    statement.setArray(first + 3, connection.createArrayOf("text", ownerIds));
+    statement.setArray(first + 4, connection.createArrayOf("bigint", values));
+  }
+
+  /** One bucket of a usage answer: its start and its counts by outcome. */
+  public record Bucket(Instant start, Map<Outcome, Long> counts) {}
+
+  /** A key's (or an owner's) usage over [from, to): its buckets, in order; empty ones left out. */
+  public List<Bucket> usageOfKey(String keyId, Granularity granularity, Instant from, Instant to) {
+    String sql = switch (granularity) {
+      case MINUTE -> KEY_MINUTES;
+      case HOUR -> KEY_HOURS;
+      case DAY -> KEY_DAYS;
+    };
+    return buckets(sql, keyId, from, to);
+  }
+
+  /** The usage of every key of {@code ownerId}, summed per bucket. */
+  public List<Bucket> usageOfOwner(String ownerId, Granularity granularity, Instant from,
+      Instant to) {
+    String sql = switch (granularity) {
+      case MINUTE -> OWNER_MINUTES;
+      case HOUR -> OWNER_HOURS;
+      case DAY -> OWNER_DAYS;
+    };
+    return buckets(sql, ownerId, from, to);
+  }
+
+  private List<Bucket> buckets(String sql, String id, Instant from, Instant to) {
+    return gate.call(() -> {
+      try (Connection connection = pool.getConnection();
+          PreparedStatement statement = connection.prepareStatement(sql)) {
+        statement.setString(1, id);
+        statement.setTimestamp(2, Timestamp.from(from));
+        statement.setTimestamp(3, Timestamp.from(to));
+        List<Bucket> buckets = new ArrayList<>();
+        Instant current = null;
+        Map<Outcome, Long> counts = null;
+        try (ResultSet rs = statement.executeQuery()) {
+          while (rs.next()) {
+            Instant start = rs.getTimestamp(1).toInstant();
+            if (!start.equals(current)) {
+              if (current != null) {
+                buckets.add(new Bucket(current, counts));
+              }
+              current = start;
+              counts = new EnumMap<>(Outcome.class);
+            }
+            Outcome outcome = outcomeOf(rs.getString(2));
+            if (outcome != null) {
+              counts.merge(outcome, rs.getLong(3), Long::sum);
+            }
+          }
+        }
+        if (current != null) {
+          buckets.add(new Bucket(current, counts));
+        }
+        return buckets;
+      }
+    }, List::of);
+  }
+
+  /** An outcome a newer release wrote that this one does not know is left out, not an error. */
+  private static @Nullable Outcome outcomeOf(String name) {
+    try {
+      return Outcome.valueOf(name);
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  /** When the key was last verified, as of the last flush of every node. */
+  public Optional<Instant> lastUsed(String keyId) {
+    return instant(LAST_USED, keyId);
+  }
+
+  /** When any key of the owner was last verified. */
+  public Optional<Instant> ownerLastUsed(String ownerId) {
+    return instant(OWNER_LAST_USED, ownerId);
+  }
+
+  private Optional<Instant> instant(String sql, String id) {
+    return gate.call(() -> {
+      try (Connection connection = pool.getConnection();
+          PreparedStatement statement = connection.prepareStatement(sql)) {
+        statement.setString(1, id);
+        try (ResultSet rs = statement.executeQuery()) {
+          Timestamp at = rs.next() ? rs.getTimestamp(1) : null;
+          return Optional.ofNullable(at).map(Timestamp::toInstant);
+        }
+      }
+    }, Optional::empty);
+  }
+
+  /** Verifications no node counted (buffers full) in [from, to), to the minute. */
+  public long droppedBetween(Instant from, Instant to) {
+    return gate.call(() -> {
+      try (Connection connection = pool.getConnection();
+          PreparedStatement statement = connection.prepareStatement(DROPPED_BETWEEN)) {
+        statement.setTimestamp(1, Timestamp.from(from));
+        statement.setTimestamp(2, Timestamp.from(to));
+        try (ResultSet rs = statement.executeQuery()) {
+          rs.next();
+          return rs.getLong(1);
+        }
+      }
+    }, () -> 0L);
+  }
+
+  /** The tables retention deletes from, oldest first. */
+  public enum Retained {
+    MINUTES(DELETE_MINUTES), HOURS(DELETE_HOURS), DAYS(DELETE_DAYS), BATCHES(DELETE_BATCHES),
+    DROPS(DELETE_DROPS), OUTBOX(DELETE_OUTBOX);
+
+    private final String sql;
+
+    Retained(String sql) {
+      this.sql = sql;
+    }
+  }
+
+  /**
+   * Deletes at most {@code limit} rows of {@code table} older than {@code before}, in one short
+   * transaction of its own (row locks on those rows only).
+   *
+   * @return how many were deleted; fewer than {@code limit} means none older is left
+   */
+  public int deleteOlderThan(Retained table, Instant before, int limit) {
+    return gate.call(() -> {
+      try (Connection connection = pool.getConnection();
+          PreparedStatement statement = connection.prepareStatement(table.sql)) {
+        statement.setTimestamp(1, Timestamp.from(before));
+        statement.setInt(2, limit);
+        return statement.executeUpdate();
+      }
+    }, () -> 0);
+  }
+}

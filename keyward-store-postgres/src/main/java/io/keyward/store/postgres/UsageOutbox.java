@@ -1,0 +1,205 @@
+package io.keyward.store.postgres;
+
+import io.keyward.store.StoreException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The exporters' side of the usage outbox: each exporter's durable cursor, and reading the rows
+ * after it in commit order.
+ *
+ * <h2>Why a cursor on the id would skip rows</h2>
+ * A {@code bigserial} is handed out when a row is inserted, not when its transaction commits: a
+ * flush that took id 7 may commit after one that took id 8. A reader that has seen 8 and asks for
+ * "id > 8" never sees 7. This reader instead orders rows by the id of the transaction that wrote
+ * them ({@code txid}, then {@code id}) and reads only rows whose transaction is older than the
+ * oldest transaction still running ({@code pg_snapshot_xmin(pg_current_snapshot())}): every
+ * transaction below that horizon has finished, so no row can later appear below it, and the
+ * cursor ({@code txid}, {@code id}) never passes a row that will still commit. A long transaction
+ * elsewhere in the database holds the horizon back: export waits (its lag grows), nothing is lost.
+ */
+public final class UsageOutbox {
+  static final String ENSURE_CURSOR = "INSERT INTO keyward_usage_cursors (exporter, txid, id,"
+      + " paused, updated_at) VALUES (?, '0'::xid8, 0, false, ?) ON CONFLICT (exporter) DO NOTHING";
+  static final String READ_CURSOR = "SELECT txid::text, id, paused, updated_at, last_error"
+      + " FROM keyward_usage_cursors WHERE exporter = ?";
+  static final String LIST_CURSORS = "SELECT exporter, txid::text, id, paused, updated_at,"
+      + " last_error FROM keyward_usage_cursors ORDER BY exporter";
+  static final String READ_AFTER = "SELECT txid::text, id, node_id, seq, created_at, payload::text"
+      + " FROM keyward_usage_outbox WHERE (txid, id) > (?::xid8, ?)"
+      + " AND txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid, id LIMIT ?";
+  static final String COUNT_AFTER = "SELECT count(*) FROM keyward_usage_outbox"
+      + " WHERE (txid, id) > (?::xid8, ?)";
+  static final String ADVANCE = "UPDATE keyward_usage_cursors SET txid = ?::xid8, id = ?,"
+      + " updated_at = ?, last_error = NULL WHERE exporter = ?";
+  static final String SET_PAUSED = "UPDATE keyward_usage_cursors SET paused = ?, updated_at = ?"
+      + " WHERE exporter = ?";
+  static final String RECORD_ERROR = "UPDATE keyward_usage_cursors SET last_error = ?,"
+      + " updated_at = ? WHERE exporter = ?";
+  /** Rows every cursor has passed, a batch at a time: what no exporter needs any more. */
+  static final String DELETE_EXPORTED = "DELETE FROM keyward_usage_outbox WHERE ctid = ANY (ARRAY ("
+      + "SELECT o.ctid FROM keyward_usage_outbox o WHERE NOT EXISTS (SELECT 1 FROM"
+      + " keyward_usage_cursors c WHERE (c.txid, c.id) < (o.txid, o.id)) LIMIT ?))";
+
+  /** Every statement of this class, for the query contract. */
+  public static final List<String> QUERY_CONTRACT = List.of(ENSURE_CURSOR, READ_CURSOR,
+      LIST_CURSORS, READ_AFTER, COUNT_AFTER, ADVANCE, SET_PAUSED, RECORD_ERROR, DELETE_EXPORTED);
+
+  private final DataSource pool;
+  private final SchemaGate gate;
+  private final Clock clock;
+
+  public UsageOutbox(DataSource pool, SchemaGate usageGate, Clock clock) {
+    this.pool = pool;
+    this.gate = usageGate;
+    this.clock = clock;
+  }
+
+  /** Where an exporter is: the last row it delivered, whether it is paused, its last error. */
+  public record Cursor(String exporter, String txid, long id, boolean paused, Instant updatedAt,
+      @Nullable String lastError) {}
+
+  /** One outbox row: a node's flushed batch, its counts as JSON. */
+  public record Row(String txid, long id, String nodeId, long seq, Instant createdAt,
+      String payloadJson) {
+    /** The stable id of this batch's delivery (the same on every retry). */
+    public String eventId() {
+      return nodeId + ":" + seq;
+    }
+  }
+
+  private <T> T gated(SchemaGate.GatedCall<T> call) {
+    return gate.call(call, () -> {
+      throw new StoreException("usage tables are not visible yet (schema gate usage closed: "
+          + gate.closedBecause() + ")");
+    });
+  }
+
+  /** The exporter's cursor, created at the start of the outbox if it has none. */
+  public Cursor cursor(String exporter) {
+    return gated(() -> {
+      try (Connection connection = pool.getConnection()) {
+        try (PreparedStatement ensure = connection.prepareStatement(ENSURE_CURSOR)) {
+          ensure.setString(1, exporter);
+          ensure.setTimestamp(2, Timestamp.from(clock.instant()));
+          ensure.executeUpdate();
+        }
+        try (PreparedStatement read = connection.prepareStatement(READ_CURSOR)) {
+          read.setString(1, exporter);
+          try (ResultSet rs = read.executeQuery()) {
+            rs.next();
+            return new Cursor(exporter, rs.getString(1), rs.getLong(2), rs.getBoolean(3),
+                rs.getTimestamp(4).toInstant(), rs.getString(5));
+          }
+        }
+      }
+    });
+  }
+
+  /** Every exporter's cursor. */
+  public List<Cursor> cursors() {
+    return gated(() -> {
+      try (Connection connection = pool.getConnection();
+          PreparedStatement list = connection.prepareStatement(LIST_CURSORS);
+          ResultSet rs = list.executeQuery()) {
+        List<Cursor> cursors = new ArrayList<>();
+        while (rs.next()) {
+          cursors.add(new Cursor(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getBoolean(4),
+              rs.getTimestamp(5).toInstant(), rs.getString(6)));
+        }
+        return cursors;
+      }
+    });
+  }
+
+  /** Up to {@code limit} rows after the cursor, in commit order; only rows no commit can precede. */
+  public List<Row> after(Cursor cursor, int limit) {
+    return gated(() -> {
+      try (Connection connection = pool.getConnection();
+          PreparedStatement read = connection.prepareStatement(READ_AFTER)) {
+        read.setString(1, cursor.txid());
+        read.setLong(2, cursor.id());
+        read.setInt(3, limit);
+        List<Row> rows = new ArrayList<>();
+        try (ResultSet rs = read.executeQuery()) {
+          while (rs.next()) {
+            rows.add(new Row(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getLong(4),
+                rs.getTimestamp(5).toInstant(), rs.getString(6)));
+          }
+        }
+        return rows;
+      }
+    });
+  }
+
+  /** How many rows are after the cursor (its lag), committed or not yet. */
+  public long lag(Cursor cursor) {
+    return gated(() -> {
+      try (Connection connection = pool.getConnection();
+          PreparedStatement count = connection.prepareStatement(COUNT_AFTER)) {
+        count.setString(1, cursor.txid());
+        count.setLong(2, cursor.id());
+        try (ResultSet rs = count.executeQuery()) {
+          rs.next();
+          return rs.getLong(1);
+        }
+      }
+    });
+  }
+
+  /** Moves the exporter's cursor to {@code row}, delivered. */
+  public void advance(String exporter, Row row) {
+    update(ADVANCE, statement -> {
+      statement.setString(1, row.txid());
+      statement.setLong(2, row.id());
+      statement.setTimestamp(3, Timestamp.from(clock.instant()));
+      statement.setString(4, exporter);
+    });
+  }
+
+  /** Pauses or resumes the exporter; its cursor stays where it is. */
+  public boolean setPaused(String exporter, boolean paused) {
+    return update(SET_PAUSED, statement -> {
+      statement.setBoolean(1, paused);
+      statement.setTimestamp(2, Timestamp.from(clock.instant()));
+      statement.setString(3, exporter);
+    }) > 0;
+  }
+
+  /** Records the exporter's last failure, for the API and the CLI. */
+  public void recordError(String exporter, String error) {
+    update(RECORD_ERROR, statement -> {
+      statement.setString(1, error.length() > 500 ? error.substring(0, 500) : error);
+      statement.setTimestamp(2, Timestamp.from(clock.instant()));
+      statement.setString(3, exporter);
+    });
+  }
+
+  /** Deletes up to {@code limit} rows every exporter has delivered; returns how many. */
+  public int deleteExported(int limit) {
+    return update(DELETE_EXPORTED, statement -> statement.setInt(1, limit));
+  }
+
+  private interface Binder {
+    void bind(PreparedStatement statement) throws SQLException;
+  }
+
+  private int update(String sql, Binder binder) {
+    return gated(() -> {
+      try (Connection connection = pool.getConnection();
+          PreparedStatement statement = connection.prepareStatement(sql)) {
+        binder.bind(statement);
+        return statement.executeUpdate();
+      }
+    });
+  }
+}
