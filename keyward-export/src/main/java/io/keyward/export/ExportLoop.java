@@ -134,8 +134,8 @@ public final class ExportLoop implements AutoCloseable {
   }
 
   private long failed(String what, Exception e) {
-    failures.increment();
     lastError = what + ": " + e;
+    failures.increment();
     warnings.warn("usage exporter {} failed {}; retrying: {}", exporter.name(), what,
         e.toString());
     long wait = ThreadLocalRandom.current().nextLong(backoffMillis / 2, backoffMillis + 1);
