@@ -67,6 +67,7 @@ steps=(
   http-mixes "bench/http-load.sh --mixes --repeat $repeat --with-ceiling ${http_keys[*]} ${http[*]}"
   http-foreign "bench/http-load.sh --mixes --mix-kinds foreign --repeat $repeat ${http_keys[*]} ${http[*]}"
   http-shadow "bench/http-load.sh --scenario l2 --shadow-sweep ${http_keys[*]} ${http[*]}"
+  http-usage "bench/http-load.sh --usage-compare --repeat $repeat ${http_keys[*]} ${http[*]}"
   key-counts "bench/http-load.sh --key-counts $key_counts --heap-histogram ${http[*]}"
   startup "bench/startup.sh ${startup[*]}"
   switches "bench/switches.sh --changes $switch_changes"

@@ -5,7 +5,7 @@
 #                      [--connections C] [--duration D] [--warmup D] [--port P] [--keycloak]
 #                      [--with-ceiling] [--malformed-share P] [--unknown-share P]
 #                      [--unknown-keys N] [--mixes [--repeat R] [--mix-kinds malformed,unknown,foreign]]
-#                      [--foreign-keys N] [--shadow-sweep]
+#                      [--foreign-keys N] [--shadow-sweep] [--usage-compare [--repeat R]]
 #                      [--connections-sweep] [--heap-histogram] [--create-connections C]
 #   bench/http-load.sh --key-counts N1,N2,... [--heap-histogram] [--l2] [--threads T]
 #                      [--connections C] [--duration D] [--warmup D] [--port P]
@@ -45,6 +45,8 @@ repeat=1
 mix_kinds=malformed,unknown
 foreign_keys=200000  # --mix-kinds foreign: how many distinct strings of foreign shape
 shadow_sweep=""      # --scenario l2: cache.l2 off, shadow 1/10/100%, canary 50%, on, same server
+usage_compare=""     # a second server with --no-usage on the same database; rounds of on, off
+usage_pid=""
 sweep=""             # verify at 1, 16, 64 and 256 connections
 heap_histogram=""    # live heap before and after the pass that fills L1 (jcmd GC.class_histogram)
 create_connections=16
@@ -56,7 +58,7 @@ usage() { sed -n '2,12p' "$root/bench/http-load.sh" | sed 's/^# \{0,1\}//'; }
 fail_usage() { echo "http-load: $*" >&2; usage >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --l2|--heap-histogram|--with-ceiling|--mixes|--connections-sweep|--shadow-sweep|-h|--help) ;;
+    --l2|--heap-histogram|--with-ceiling|--mixes|--connections-sweep|--shadow-sweep|--usage-compare|-h|--help) ;;
     -*) [ $# -ge 2 ] || fail_usage "$1 needs a value" ;;
   esac
   case "$1" in
@@ -80,6 +82,7 @@ while [ $# -gt 0 ]; do
     --foreign-keys) foreign_keys="$2"; not_in_sweep+=("$1"); shift 2 ;;
     --connections-sweep) sweep=yes; not_in_sweep+=("$1"); shift ;;
     --shadow-sweep) shadow_sweep=yes; not_in_sweep+=("$1"); shift ;;
+    --usage-compare) usage_compare=yes; not_in_sweep+=("$1"); shift ;;
     --key-counts) key_counts="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) fail_usage "unknown argument '$1'" ;;
@@ -161,7 +164,8 @@ for share in "$malformed_share" "$unknown_share"; do
 done
 awk -v m="$malformed_share" -v u="$unknown_share" 'BEGIN { exit !(m + u <= 100) }' \
   || fail_usage "--malformed-share plus --unknown-share exceeds 100"
-[ "$repeat" = 1 ] || [ -n "$mixes" ] || fail_usage "--repeat repeats the --mixes rounds; add --mixes"
+[ "$repeat" = 1 ] || [ -n "$mixes$usage_compare" ] || fail_usage "--repeat repeats the --mixes or --usage-compare rounds; add one"
+[ -z "$usage_compare" ] || [ -z "$mixes$shadow_sweep" ] || fail_usage "--usage-compare runs on its own, without --mixes or --shadow-sweep"
 [ "$mix_kinds" = malformed,unknown ] || [ -n "$mixes" ] || fail_usage "--mix-kinds chooses the --mixes runs; add --mixes"
 mix_bad=""; mix_unk=""; mix_for=""
 IFS=, read -ra kinds <<<"$mix_kinds"
@@ -259,6 +263,7 @@ cleanup() {
   trap - EXIT INT TERM
   if [ -n "$bg_pid" ]; then kill -KILL "$bg_pid" 2>/dev/null || true; wait "$bg_pid" 2>/dev/null || true; fi
   stop_server "$scratch_pid"
+  stop_server "$usage_pid"
   stop_server "$server_pid"
   [ -z "$scratch_db" ] || drop_database "$scratch_db"
   [ -z "$db_created" ] || drop_database "$db"
@@ -646,6 +651,32 @@ if [ -n "$mixes" ]; then
     run_verify "foreign-$mix_foreign%-filter-off" 0 0 "$threads" "$connections" "$mix_foreign"
     echo "== RATIO $mix_foreign% foreign with the filter off vs the last clean run: $(quotient "$v_rps" "$clean_rps")x"
   fi
+elif [ -n "$usage_compare" ]; then
+  # Usage counting (on by default) against a second server with --no-usage on the same database,
+  # warmed the same way; rounds of (on, off), each off run against the on run just before it.
+  off_port=$(free_port $((port + 1)))
+  mkdir -p "$work/data-off"; cp "$work/data/root.key" "$work/data-off/root.key"
+  echo "== usage off: a second server on port $off_port, --no-usage, same database" >&2
+  start_server "$off_port" "$db" "$work/data-off" "$work/server-off.log" "${server_opts[@]}" \
+    "${redis_opts[@]}" --no-usage
+  usage_pid=$started_pid
+  on_base=$base; off_base="http://127.0.0.1:$off_port"
+  wrk_until_done "$work/walk-off" "$off_base/v1/keys/verify" "$lua_dir/warm-walk.lua" "$wt" "$wc_" \
+    $(( 600 + keys / 100 )) KW_IDS="$work/ids.txt" KW_COUNT="$keys"
+  timeout 600 wrk -t "$threads" -c "$connections" -s "$lua" -d "$warmup" "$off_base/v1/keys/verify" >/dev/null
+  on_ratios=""; p99_ratios=""
+  for r in $(seq 1 "$repeat"); do
+    base=$on_base; run_verify "usage-on.$r" 0 0 "$threads" "$connections"
+    on_rps=$v_rps; on_p99=$(to_ms "$v_p99")
+    base=$off_base; run_verify "usage-off.$r" 0 0 "$threads" "$connections"
+    on_ratios+=" $(quotient "$on_rps" "$v_rps")"
+    p99_ratios+=" $(awk -v a="$on_p99" -v b="$(to_ms "$v_p99")" 'BEGIN { printf "%.3f", a / b }')"
+    echo "== RATIO usage round $r: on/off throughput ${on_ratios##* }x, p99 ${p99_ratios##* }x"
+  done
+  base=$on_base
+  echo "== RATIO usage on vs off, median of $repeat rounds: throughput $(echo "$on_ratios" | median)x" \
+    "(rounds:$on_ratios), p99 $(echo "$p99_ratios" | median)x (rounds:$p99_ratios)"
+  server_log_problems "$work/server-off.log" "usage-off server"
 elif [ -n "$shadow_sweep" ]; then
   # The switch cache.l2 on the l2 scenario (L1 holds 100 keys: nearly every verification is an
   # L1 miss, the path the switch is on): off (the store answers), shadow sampling 1%, 10% and

@@ -3,7 +3,9 @@
 -- counts, so a retried batch never counts twice. The outbox holds each batch for the exporters;
 -- its rows carry the id of the transaction that wrote them, so that an exporter can read them in
 -- commit order and never skip one (a bigserial is handed out before commit, and commits finish
--- out of order). Expand only: new tables that no earlier release reads; the code that reads them
+-- out of order). A batch is cut into parts of at most 100 counts, one row each, so that every
+-- message stays small (NATS refuses payloads over 1 MiB; Standard Webhooks asks for under 20 KB).
+-- Expand only: new tables that no earlier release reads; the code that reads them
 -- goes through a schema gate.
 CREATE TABLE IF NOT EXISTS keyward_usage_minute (
   key_id    text        NOT NULL,
@@ -61,6 +63,7 @@ CREATE TABLE IF NOT EXISTS keyward_usage_outbox (
   txid        xid8        NOT NULL DEFAULT pg_current_xact_id(),
   node_id     text        NOT NULL,
   seq         bigint      NOT NULL,
+  part        integer     NOT NULL,
   created_at  timestamptz NOT NULL,
   payload     jsonb       NOT NULL
 );

@@ -150,6 +150,21 @@ final class ServeCommand implements Callable<Integer> {
       description = "The subject each batch is published on (env KEYWARD_USAGE_NATS_SUBJECT).")
   String usageNatsSubject;
 
+  @Option(names = "--usage-webhook-url", defaultValue = "${env:KEYWARD_USAGE_WEBHOOK_URL}",
+      description = "POST each usage batch to this URL, signed the Standard Webhooks way (env"
+          + " KEYWARD_USAGE_WEBHOOK_URL). Needs --usage-webhook-secret.")
+  String usageWebhookUrl;
+
+  @Option(names = "--usage-webhook-secret", defaultValue = "${env:KEYWARD_USAGE_WEBHOOK_SECRET}",
+      description = "The webhook signing secret, whsec_ + base64 of at least 24 bytes (prefer the"
+          + " environment variable KEYWARD_USAGE_WEBHOOK_SECRET: flags show in process lists).")
+  String usageWebhookSecret;
+
+  @Option(names = "--usage-jsonl-dir", defaultValue = "${env:KEYWARD_USAGE_JSONL_DIR}",
+      description = "Append each usage batch as JSON Lines to hourly files in this directory"
+          + " (env KEYWARD_USAGE_JSONL_DIR).")
+  String usageJsonlDir;
+
   @Option(names = "--print-root-key", negatable = false,
       defaultValue = "${env:KEYWARD_PRINT_ROOT_KEY:-false}",
       description = "Print the root key created on first start even when standard output is not a"
@@ -243,11 +258,17 @@ final class ServeCommand implements Callable<Integer> {
     String nats = usageNats == null || usageNats.isBlank() ? null : usageNats.strip();
     try {
       return new UsageSettings(!noUsage, Duration.ofMillis(usageFlushMs), usageBufferCells,
-          usageRetentionDays, nats, usageNatsStream, usageNatsSubject);
+          usageRetentionDays, nats, usageNatsStream, usageNatsSubject, blankToNull(usageWebhookUrl),
+          blankToNull(usageWebhookSecret),
+          blankToNull(usageJsonlDir) == null ? null : java.nio.file.Path.of(usageJsonlDir.strip()));
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("usage settings (--usage-nats*/KEYWARD_USAGE_NATS*): "
+      throw new IllegalArgumentException("usage settings (--usage-*/KEYWARD_USAGE_*): "
           + e.getMessage());
     }
+  }
+
+  private static String blankToNull(String value) {
+    return value == null || value.isBlank() ? null : value.strip();
   }
 
   private static void requireRange(String flag, String env, long value, long min, long max) {

@@ -23,14 +23,16 @@ public interface UsageExporter extends AutoCloseable {
   default void close() {}
 
   /**
-   * The batch as the exporters send it: {@code {"id": "<node>:<seq>", "node": ..., "seq": ...,
-   * "createdAt": ..., "counts": [{"keyId", "ownerId", "outcome", "minute", "count"}, ...]}}.
+   * A part of a batch as the exporters send it: {@code {"id": "<node>:<seq>:<part>", "node": ...,
+   * "seq": ..., "part": ..., "createdAt": ..., "counts": [{"keyId", "ownerId", "outcome",
+   * "minute", "count"}, ...]}}.
    */
   static String eventJson(UsageOutbox.Row row) {
     String counts = row.payloadJson().strip();
     // The payload is a JSON object PostgreSQL built ({"counts": [...]}); its fields follow ours.
     String rest = counts.length() > 2 ? "," + counts.substring(1) : "}";
     return "{\"id\":\"" + row.eventId() + "\",\"node\":\"" + row.nodeId() + "\",\"seq\":"
-        + row.seq() + ",\"createdAt\":\"" + row.createdAt() + "\"" + rest;
+        + row.seq() + ",\"part\":" + row.part() + ",\"createdAt\":\"" + row.createdAt() + "\""
+        + rest;
   }
 }

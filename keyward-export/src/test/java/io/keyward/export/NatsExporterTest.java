@@ -125,9 +125,9 @@ class NatsExporterTest {
     await(() -> streamCount() == 2);
     List<MessageInfo> messages = messages();
     assertThat(messages).extracting(m -> m.getHeaders().getFirst("Nats-Msg-Id"))
-        .containsExactly("node_t:1", "node_t:2");
+        .containsExactly("node_t:1:0", "node_t:2:0");
     String body = new String(messages.get(1).getData(), StandardCharsets.UTF_8);
-    assertThat(body).startsWith("{\"id\":\"node_t:2\",\"node\":\"node_t\",\"seq\":2,")
+    assertThat(body).startsWith("{\"id\":\"node_t:2:0\",\"node\":\"node_t\",\"seq\":2,\"part\":0,")
         .contains("\"keyId\": \"key_a\"").contains("\"count\": 4");
     await(() -> outbox.lag(outbox.cursor("nats")) == 0);
   }
@@ -162,7 +162,7 @@ class NatsExporterTest {
     try (TcpProxy back = TcpProxy.on(port, natsPort())) {
       await(() -> streamCount() == 3);
       assertThat(messages()).extracting(m -> m.getHeaders().getFirst("Nats-Msg-Id"))
-          .containsExactly("node_t:1", "node_t:2", "node_t:3");
+          .containsExactly("node_t:1:0", "node_t:2:0", "node_t:3:0");
       await(() -> loop.status().lastError() == null);
     }
   }

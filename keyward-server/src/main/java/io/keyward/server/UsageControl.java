@@ -42,7 +42,7 @@ final class UsageControl implements AutoCloseable {
     this.registry = registry;
     this.store = new PostgresUsageStore(pool, clock, registry);
     this.buffer = settings.enabled() ? new UsageBuffer(settings.bufferCells()) : null;
-    this.outbox = settings.enabled() && settings.natsUrl() != null
+    this.outbox = settings.enabled() && settings.exports()
         ? new UsageOutbox(pool, store.gate(), clock) : null;
   }
 
@@ -66,9 +66,25 @@ final class UsageControl implements AutoCloseable {
       return;
     }
     recorder = new UsageRecorder(buffer, store, outbox, nodeId, clock, settings, registry).start();
-    if (outbox != null && settings.natsUrl() != null) {
-      exports.add(new ExportLoop(new NatsExporter(settings.natsUrl(), settings.natsStream(),
-          settings.natsSubject()), outbox, Duration.ofMillis(500), clock, registry).start());
+    if (outbox == null) {
+      return;
+    }
+    // Each on a thread of its own, behind its own cursor: one that fails holds up no other.
+    List<io.keyward.export.UsageExporter> exporters = new ArrayList<>();
+    if (settings.natsUrl() != null) {
+      exporters.add(new NatsExporter(settings.natsUrl(), settings.natsStream(),
+          settings.natsSubject()));
+    }
+    if (settings.webhookUrl() != null) {
+      exporters.add(new io.keyward.export.WebhookExporter(settings.webhookUrl(),
+          settings.webhookSecret(), clock));
+    }
+    if (settings.jsonLinesDir() != null) {
+      exporters.add(new io.keyward.export.JsonLinesExporter(settings.jsonLinesDir(), clock));
+    }
+    for (io.keyward.export.UsageExporter exporter : exporters) {
+      exports.add(new ExportLoop(exporter, outbox, Duration.ofMillis(500), clock, registry)
+          .start());
     }
   }
 

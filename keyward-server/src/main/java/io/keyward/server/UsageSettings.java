@@ -15,12 +15,17 @@ import org.jspecify.annotations.Nullable;
  * @param natsUrl a NATS server to export to through JetStream, or null for no NATS export
  * @param natsStream the JetStream stream (created if absent)
  * @param natsSubject the subject each batch is published on
+ * @param webhookUrl a URL to POST each batch to (Standard Webhooks), or null
+ * @param webhookSecret its {@code whsec_} signing secret (required with a URL)
+ * @param jsonLinesDir a directory to append each batch to as JSON Lines, or null
  */
 public record UsageSettings(boolean enabled, Duration flushEvery, int bufferCells,
-    int retentionDays, @Nullable String natsUrl, String natsStream, String natsSubject) {
+    int retentionDays, @Nullable String natsUrl, String natsStream, String natsSubject,
+    @Nullable String webhookUrl, @Nullable String webhookSecret,
+    java.nio.file.@Nullable Path jsonLinesDir) {
 
   public static final UsageSettings DEFAULTS = new UsageSettings(true, Duration.ofSeconds(5),
-      200_000, 400, null, "KEYWARD_USAGE", "keyward.usage");
+      200_000, 400, null, "KEYWARD_USAGE", "keyward.usage", null, null, null);
 
   public UsageSettings {
     Objects.requireNonNull(flushEvery, "flushEvery");
@@ -50,24 +55,57 @@ public record UsageSettings(boolean enabled, Duration flushEvery, int bufferCell
       throw new IllegalArgumentException("NATS subject must be dot-separated tokens of letters,"
           + " digits, '_' or '-' (no wildcards), got '" + natsSubject + "'");
     }
+    if (webhookUrl != null) {
+      io.keyward.export.WebhookExporter.parseUrl(webhookUrl);
+      if (webhookSecret == null) {
+        throw new IllegalArgumentException("a webhook URL needs a webhook secret (whsec_...)");
+      }
+      io.keyward.export.WebhookExporter.parseSecret(webhookSecret);
+    } else if (webhookSecret != null) {
+      throw new IllegalArgumentException("a webhook secret without a webhook URL");
+    }
+  }
+
+  /** Whether any exporter is configured. */
+  public boolean exports() {
+    return natsUrl != null || webhookUrl != null || jsonLinesDir != null;
+  }
+
+  @Override
+  public String toString() {
+    return "UsageSettings[enabled=" + enabled + ", flushEvery=" + flushEvery + ", bufferCells="
+        + bufferCells + ", retentionDays=" + retentionDays + ", nats=" + natsUrl + ", webhook="
+        + webhookUrl + (webhookSecret == null ? "" : " (secret set)") + ", jsonLinesDir="
+        + jsonLinesDir + "]";
   }
 
   public UsageSettings withFlushEvery(Duration value) {
     return new UsageSettings(enabled, value, bufferCells, retentionDays, natsUrl, natsStream,
-        natsSubject);
+        natsSubject, webhookUrl, webhookSecret, jsonLinesDir);
   }
 
   public UsageSettings withBufferCells(int value) {
     return new UsageSettings(enabled, flushEvery, value, retentionDays, natsUrl, natsStream,
-        natsSubject);
+        natsSubject, webhookUrl, webhookSecret, jsonLinesDir);
   }
 
   public UsageSettings withEnabled(boolean value) {
     return new UsageSettings(value, flushEvery, bufferCells, retentionDays, natsUrl, natsStream,
-        natsSubject);
+        natsSubject, webhookUrl, webhookSecret, jsonLinesDir);
   }
 
   public UsageSettings withNats(@Nullable String url, String stream, String subject) {
-    return new UsageSettings(enabled, flushEvery, bufferCells, retentionDays, url, stream, subject);
+    return new UsageSettings(enabled, flushEvery, bufferCells, retentionDays, url, stream, subject,
+        webhookUrl, webhookSecret, jsonLinesDir);
+  }
+
+  public UsageSettings withWebhook(@Nullable String url, @Nullable String secret) {
+    return new UsageSettings(enabled, flushEvery, bufferCells, retentionDays, natsUrl, natsStream,
+        natsSubject, url, secret, jsonLinesDir);
+  }
+
+  public UsageSettings withJsonLines(java.nio.file.@Nullable Path dir) {
+    return new UsageSettings(enabled, flushEvery, bufferCells, retentionDays, natsUrl, natsStream,
+        natsSubject, webhookUrl, webhookSecret, dir);
   }
 }

@@ -200,6 +200,74 @@ class IncidentI2ReplayTest {
   }
 
   @Test
+  void aWebhookThatAnswers500AndThenHangsHoldsUpNeitherVerificationsNorTheOtherExporter()
+      throws Exception {
+    // The receiver: 500 first, then it hangs, then it takes batches. Deduplicated by webhook-id.
+    java.util.concurrent.atomic.AtomicInteger mode = new java.util.concurrent.atomic.AtomicInteger(500);
+    Map<String, String> delivered = new ConcurrentHashMap<>();
+    var receiver = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    receiver.setExecutor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
+    receiver.createContext("/hook", exchange -> {
+      String body = new String(exchange.getRequestBody().readAllBytes(),
+          java.nio.charset.StandardCharsets.UTF_8);
+      int status = mode.get();
+      if (status < 0) {
+        try {
+          Thread.sleep(30_000); // hangs past the exporter's 5 s timeout
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      } else if (status == 200) {
+        delivered.put(exchange.getRequestHeaders().getFirst("webhook-id"), body);
+      }
+      exchange.sendResponseHeaders(status < 0 ? 200 : status, -1);
+      exchange.close();
+    });
+    receiver.start();
+    closing.add(() -> receiver.stop(0));
+    String secret = "whsec_" + java.util.Base64.getEncoder().encodeToString(new byte[32]);
+    KeywardTestServer keyward = KeywardTestServer.start(settings -> settings.withUsage(
+        UsageSettings.DEFAULTS.withFlushEvery(Duration.ofMillis(200))
+            .withNats("nats://127.0.0.1:" + natsProxy.port(), stream, subject)
+            .withWebhook("http://127.0.0.1:" + receiver.getAddress().getPort() + "/hook", secret)));
+    closing.add(keyward);
+    KeywardClient client = keyward.client();
+    List<String> keys = keys(client, 10, "i2-hook");
+    long made;
+    try (Traffic traffic = new Traffic(client, keys)) {
+      traffic.runFor(300);
+      await(() -> metric(client, "keyward_usage_export_failures_total") >= 1); // the 500s
+      mode.set(-1);
+      traffic.runFor(300);
+      // Meanwhile NATS, the other exporter, has delivered everything flushed so far.
+      long soFar = traffic.made.get() - 300;
+      await(() -> exportedValid("i2-hook") >= soFar);
+      mode.set(200);
+      traffic.runFor(200);
+      traffic.close();
+      made = traffic.made.get();
+      assertThat(traffic.answers.keySet()).containsExactly("200 VALID");
+    }
+    ObjectMapper json = new ObjectMapper();
+    await(() -> {
+      long total = 0;
+      for (String body : delivered.values()) {
+        try {
+          for (JsonNode count : json.readTree(body).get("counts")) {
+            if (count.get("ownerId").asText().equals("i2-hook")) {
+              total += count.get("count").asLong();
+            }
+          }
+        } catch (java.io.IOException e) {
+          return false;
+        }
+      }
+      return total == made && exportedValid("i2-hook") == made;
+    });
+  }
+
+  @Test
   void aFullBufferDropsAndCountsAndTheDropsAreInTheStoreAndTheUsageAnswer() throws Exception {
     KeywardTestServer keyward = start(3); // three counters: most keys find no room
     KeywardClient client = keyward.client();

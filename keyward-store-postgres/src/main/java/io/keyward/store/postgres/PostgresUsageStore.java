@@ -32,7 +32,7 @@ import org.jspecify.annotations.Nullable;
  */
 public final class PostgresUsageStore {
   static final String PROBE = "SELECT m.key_id, m.bucket, m.outcome, m.owner_id, m.count,"
-      + " l.last_used_at, b.seq, d.dropped, o.txid, o.payload, c.exporter, c.paused"
+      + " l.last_used_at, b.seq, d.dropped, o.txid, o.part, o.payload, c.exporter, c.paused"
       + " FROM keyward_usage_minute m, keyward_usage_hour h, keyward_usage_day y,"
       + " keyward_key_last_used l, keyward_usage_batches b, keyward_usage_drops d,"
       + " keyward_usage_outbox o, keyward_usage_cursors c WHERE false";
@@ -53,12 +53,18 @@ public final class PostgresUsageStore {
       + " SELECT ?, to_timestamp(b), d FROM unnest(?::bigint[], ?::bigint[]) AS u (b, d)"
       + " ON CONFLICT (node_id, bucket) DO UPDATE SET dropped = keyward_usage_drops.dropped"
       + " + EXCLUDED.dropped";
-  /** One outbox row per batch: its counts as JSON, built by PostgreSQL from the same arrays. */
-  static final String INSERT_OUTBOX = "INSERT INTO keyward_usage_outbox (node_id, seq, created_at,"
-      + " payload) SELECT ?, ?, ?, jsonb_build_object('counts', COALESCE(jsonb_agg("
-      + "jsonb_build_object('keyId', k, 'ownerId', w, 'outcome', o, 'minute', to_timestamp(b),"
-      + " 'count', c) ORDER BY n), '[]'::jsonb)) FROM unnest(?::text[], ?::bigint[], ?::text[],"
-      + " ?::text[], ?::bigint[]) WITH ORDINALITY AS t (k, b, o, w, c, n)";
+  /** Counts per outbox row (one message): about 13 KB of JSON. */
+  public static final int COUNTS_PER_PART = 100;
+  /**
+   * The batch's counts as JSON, built by PostgreSQL from the same arrays, in parts of {@value
+   * #COUNTS_PER_PART} counts: one outbox row each.
+   */
+  static final String INSERT_OUTBOX = "INSERT INTO keyward_usage_outbox (node_id, seq, part,"
+      + " created_at, payload) SELECT ?, ?, (n - 1) / " + COUNTS_PER_PART + ", ?,"
+      + " jsonb_build_object('counts', jsonb_agg(jsonb_build_object('keyId', k, 'ownerId', w,"
+      + " 'outcome', o, 'minute', to_timestamp(b), 'count', c) ORDER BY n)) FROM unnest(?::text[],"
+      + " ?::bigint[], ?::text[], ?::text[], ?::bigint[]) WITH ORDINALITY AS t (k, b, o, w, c, n)"
+      + " GROUP BY (n - 1) / " + COUNTS_PER_PART + " ORDER BY (n - 1) / " + COUNTS_PER_PART;
   private static final String SELECT_BUCKETS = "SELECT bucket, outcome, count FROM %s"
       + " WHERE key_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket, outcome";
   private static final String SELECT_OWNER_BUCKETS = "SELECT bucket, outcome, sum(count) FROM %s"

@@ -34,7 +34,8 @@ public final class UsageOutbox {
       + " FROM keyward_usage_cursors WHERE exporter = ?";
   static final String LIST_CURSORS = "SELECT exporter, txid::text, id, paused, updated_at,"
       + " last_error FROM keyward_usage_cursors ORDER BY exporter";
-  static final String READ_AFTER = "SELECT txid::text, id, node_id, seq, created_at, payload::text"
+  static final String READ_AFTER = "SELECT txid::text, id, node_id, seq, part, created_at,"
+      + " payload::text"
       + " FROM keyward_usage_outbox WHERE (txid, id) > (?::xid8, ?)"
       + " AND txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid, id LIMIT ?";
   static final String COUNT_AFTER = "SELECT count(*) FROM keyward_usage_outbox"
@@ -68,12 +69,12 @@ public final class UsageOutbox {
   public record Cursor(String exporter, String txid, long id, boolean paused, Instant updatedAt,
       @Nullable String lastError) {}
 
-  /** One outbox row: a node's flushed batch, its counts as JSON. */
-  public record Row(String txid, long id, String nodeId, long seq, Instant createdAt,
+  /** One outbox row: a part of a node's flushed batch, its counts as JSON. */
+  public record Row(String txid, long id, String nodeId, long seq, int part, Instant createdAt,
       String payloadJson) {
-    /** The stable id of this batch's delivery (the same on every retry). */
+    /** The stable id of this delivery, {@code <node>:<batch>:<part>} (the same on every retry). */
     public String eventId() {
-      return nodeId + ":" + seq;
+      return nodeId + ":" + seq + ":" + part;
     }
   }
 
@@ -133,7 +134,7 @@ public final class UsageOutbox {
         try (ResultSet rs = read.executeQuery()) {
           while (rs.next()) {
             rows.add(new Row(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getLong(4),
-                rs.getTimestamp(5).toInstant(), rs.getString(6)));
+                rs.getInt(5), rs.getTimestamp(6).toInstant(), rs.getString(7)));
           }
         }
         return rows;

@@ -156,10 +156,25 @@ class UsageStoreTest {
     store.flush("node_1", 7, batch(count("key_a", Outcome.VALID, M0, 5)), true, T0);
     List<UsageOutbox.Row> rows = outbox.after(outbox.cursor("test"), 10);
     assertThat(rows).singleElement().satisfies(row -> {
-      assertThat(row.eventId()).isEqualTo("node_1:7");
+      assertThat(row.eventId()).isEqualTo("node_1:7:0");
       assertThat(row.payloadJson()).contains("\"keyId\": \"key_a\"").contains("\"count\": 5")
           .contains("\"outcome\": \"VALID\"");
     });
+  }
+
+  @Test
+  void aLargeBatchIsCutIntoPartsOfAHundredCountsEachWithItsOwnEventId() {
+    outbox.cursor("test");
+    UsageBatch.Count[] counts = new UsageBatch.Count[250];
+    for (int i = 0; i < counts.length; i++) {
+      counts[i] = count("key_" + i, Outcome.VALID, M0, 1);
+    }
+    store.flush("node_1", 3, batch(counts), true, T0);
+    List<UsageOutbox.Row> rows = outbox.after(outbox.cursor("test"), 10);
+    assertThat(rows).extracting(UsageOutbox.Row::eventId)
+        .containsExactly("node_1:3:0", "node_1:3:1", "node_1:3:2");
+    assertThat(rows).extracting(row -> row.payloadJson().split("\"keyId\"").length - 1)
+        .containsExactly(100, 100, 50);
   }
 
   @Test
@@ -184,7 +199,8 @@ class UsageStoreTest {
 
   private static void insertOutbox(Connection connection, String node, long seq) throws Exception {
     try (PreparedStatement insert = connection.prepareStatement("INSERT INTO keyward_usage_outbox"
-        + " (node_id, seq, created_at, payload) VALUES (?, ?, now(), '{\"counts\": []}')")) {
+        + " (node_id, seq, part, created_at, payload) VALUES (?, ?, 0, now(),"
+        + " '{\"counts\": []}')")) {
       insert.setString(1, node);
       insert.setLong(2, seq);
       insert.executeUpdate();
