@@ -122,9 +122,9 @@ final class ServeCommand implements Callable<Integer> {
           + " is on by default.")
   boolean noUsage;
 
-  @Option(names = "--usage-flush-ms", defaultValue = "${env:KEYWARD_USAGE_FLUSH_MS:-5000}",
+  @Option(names = "--usage-flush-ms", defaultValue = "${env:KEYWARD_USAGE_FLUSH_MS:-10000}",
       description = "How often a node writes its usage counts, 100-60000 ms; a kill -9 loses at"
-          + " most this much (env KEYWARD_USAGE_FLUSH_MS, default 5000).")
+          + " most this much (env KEYWARD_USAGE_FLUSH_MS, default 10000).")
   long usageFlushMs;
 
   @Option(names = "--usage-buffer-cells", defaultValue = "${env:KEYWARD_USAGE_BUFFER_CELLS:-200000}",

@@ -23,6 +23,11 @@ public record UsageBatch(List<Count> counts, Map<String, Long> lastUsedMillis, L
   /** {@code dropped} verifications in the minute starting at {@code minuteMillis} not counted. */
   public record Drop(long minuteMillis, long dropped) {}
 
+  /** The same counts and drops, with only these last uses. */
+  public UsageBatch withLastUsed(Map<String, Long> lastUsed) {
+    return new UsageBatch(counts, lastUsed, drops);
+  }
+
   /** Whether there is nothing to write. */
   public boolean isEmpty() {
     return counts.isEmpty() && drops.isEmpty();

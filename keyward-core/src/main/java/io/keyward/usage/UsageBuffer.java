@@ -40,8 +40,11 @@ public final class UsageBuffer implements UsageSink {
   private final AtomicInteger held = new AtomicInteger();
   private final int maxCells;
   private final ConcurrentHashMap<Long, AtomicLong> dropsByMinute = new ConcurrentHashMap<>();
-  private final AtomicLong droppedTotal = new AtomicLong();
-  private final AtomicLong acceptedTotal = new AtomicLong();
+  // Adders, not atomics: every verification touches them, from every thread.
+  private final java.util.concurrent.atomic.LongAdder droppedTotal =
+      new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder acceptedTotal =
+      new java.util.concurrent.atomic.LongAdder();
 
   /** @param maxCells how many counters (key, outcome, minute) it holds at most */
   public UsageBuffer(int maxCells) {
@@ -81,14 +84,14 @@ public final class UsageBuffer implements UsageSink {
         if (event.atEpochMillis() > counter.lastAtMillis) {
           counter.lastAtMillis = event.atEpochMillis(); // racy max: good to a few ms
         }
-        acceptedTotal.incrementAndGet();
+        acceptedTotal.increment();
         return;
       }
     }
   }
 
   private void drop(long minute) {
-    droppedTotal.incrementAndGet();
+    droppedTotal.increment();
     while (true) { // sealed like the counters, so that no drop is lost to a drain
       AtomicLong drops = dropsByMinute.computeIfAbsent(minute, m -> new AtomicLong());
       long current = drops.get();
@@ -156,11 +159,11 @@ public final class UsageBuffer implements UsageSink {
 
   /** Events dropped since start because the buffer was full. */
   public long droppedTotal() {
-    return droppedTotal.get();
+    return droppedTotal.sum();
   }
 
   /** Events counted since start. */
   public long acceptedTotal() {
-    return acceptedTotal.get();
+    return acceptedTotal.sum();
   }
 }

@@ -14,6 +14,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
@@ -49,12 +50,24 @@ final class UsageRecorder implements AutoCloseable {
   private final Counter flushedVerifications;
   private final Thread thread;
   private long nextSeq = 1;
-  private @Nullable Pending pending;
+  /** Parts of drained batches not written yet, in order; each part is a numbered batch. */
+  private final java.util.ArrayDeque<Pending> pending = new java.util.ArrayDeque<>();
+  /** Counts per part: a flush writes several small transactions rather than one large one. */
+  static final int PART_COUNTS = 5_000;
   private long lastRetentionMillis = Long.MIN_VALUE / 2;
   private volatile boolean closed;
   private volatile @Nullable String lastError;
 
   private record Pending(long seq, UsageBatch batch) {}
+
+  /** A key's last use is written again only once it has moved on by this much. */
+  static final long LAST_USE_STEP_MILLIS = 30_000;
+  /**
+   * The last use of each key this node has written: written again only once it has moved on by
+   * {@link #LAST_USE_STEP_MILLIS}, not on every flush, so that {@code lastUsedAt} is at most that
+   * plus a flush interval behind (40 s by default; the issue asks for a minute).
+   */
+  private final java.util.HashMap<String, Long> lastUseWritten = new java.util.HashMap<>();
 
   UsageRecorder(UsageBuffer buffer, PostgresUsageStore store, @Nullable UsageOutbox outbox,
       String nodeId, Clock clock, UsageSettings settings, MeterRegistry registry) {
@@ -79,8 +92,9 @@ final class UsageRecorder implements AutoCloseable {
     Gauge.builder("keyward.usage.dropped", buffer, UsageBuffer::droppedTotal)
         .description("Verifications not counted since start because the usage buffer was full")
         .register(registry);
-    Gauge.builder("keyward.usage.pending.batch", this, r -> r.pending == null ? 0 : 1)
-        .description("1 while a batch the database did not take waits to be retried")
+    Gauge.builder("keyward.usage.pending.batch", this, r -> r.pendingParts())
+        .description("Parts of batches not written yet (kept and retried while the database"
+            + " does not take them)")
         .register(registry);
     this.thread = Thread.ofPlatform().daemon().name("keyward-usage-flush").unstarted(this::run);
   }
@@ -103,7 +117,7 @@ final class UsageRecorder implements AutoCloseable {
         return;
       }
       try {
-        flushOnce();
+        flushOnce(true);
         retention();
       } catch (RuntimeException e) {
         warnings.warn("usage flush failed unexpectedly: {}", e.toString());
@@ -111,34 +125,101 @@ final class UsageRecorder implements AutoCloseable {
     }
   }
 
+  private synchronized int pendingParts() {
+    return pending.size();
+  }
+
+  /** {@link #flushOnce(boolean)} without pauses between parts (a stop, a test). */
+  boolean flushOnce() {
+    return flushOnce(false);
+  }
+
   /**
-   * Writes the pending batch, or drains a new one and writes it. Returns true when nothing is
-   * left pending.
+   * Writes what is pending, or drains a new batch and writes it, in parts of {@value
+   * #PART_COUNTS} counts, each its own numbered transaction; with {@code spread}, the parts are
+   * spread over half a flush interval, so that the database sees a steady trickle rather than a
+   * burst. Returns true when nothing is left pending.
    */
-  synchronized boolean flushOnce() {
-    if (pending == null) {
-      UsageBatch batch = buffer.drain(clock.millis());
-      if (batch.isEmpty()) {
-        return true;
+  boolean flushOnce(boolean spread) {
+    long pauseNanos = 0;
+    synchronized (this) {
+      if (pending.isEmpty()) {
+        UsageBatch batch = buffer.drain(clock.millis());
+        if (batch.isEmpty()) {
+          return true;
+        }
+        for (UsageBatch part : split(batch.withLastUsed(newLastUses(batch.lastUsedMillis())))) {
+          pending.add(new Pending(nextSeq++, part));
+        }
       }
-      pending = new Pending(nextSeq++, batch);
+      if (spread && pending.size() > 1) {
+        pauseNanos = settings.flushEvery().toNanos() / 2 / pending.size();
+      }
     }
-    long started = System.nanoTime();
-    try {
-      store.flush(nodeId, pending.seq(), pending.batch(), outbox != null, clock.instant());
-      flushedVerifications.increment(pending.batch().verifications());
-      pending = null;
-      lastError = null;
-      return true;
-    } catch (StoreException e) {
-      flushFailures.increment();
-      lastError = e.getMessage();
-      warnings.warn("usage batch {} not written, kept for a retry: {}", pending.seq(),
-          e.getMessage());
-      return false;
-    } finally {
-      flushLatency.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+    while (true) {
+      synchronized (this) {
+        Pending next = pending.peek();
+        if (next == null) {
+          lastError = null;
+          return true;
+        }
+        long started = System.nanoTime();
+        try {
+          store.flush(nodeId, next.seq(), next.batch(), outbox != null, clock.instant());
+          flushedVerifications.increment(next.batch().verifications());
+          lastUseWritten.putAll(next.batch().lastUsedMillis());
+          pending.poll();
+        } catch (StoreException e) {
+          flushFailures.increment();
+          lastError = e.getMessage();
+          warnings.warn("usage batch {} not written, kept for a retry ({} parts pending): {}",
+              next.seq(), pending.size(), e.getMessage());
+          return false;
+        } finally {
+          flushLatency.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+        }
+        if (pending.isEmpty()) {
+          lastError = null;
+          return true;
+        }
+      }
+      if (pauseNanos > 0 && !closed) {
+        LockSupport.parkNanos(pauseNanos);
+      }
     }
+  }
+
+  /** The batch in parts of at most {@value #PART_COUNTS} counts; drops go with the first. */
+  static List<UsageBatch> split(UsageBatch batch) {
+    if (batch.counts().size() <= PART_COUNTS) {
+      return List.of(batch);
+    }
+    List<UsageBatch> parts = new java.util.ArrayList<>();
+    for (int from = 0; from < batch.counts().size(); from += PART_COUNTS) {
+      List<UsageBatch.Count> counts =
+          batch.counts().subList(from, Math.min(batch.counts().size(), from + PART_COUNTS));
+      java.util.Map<String, Long> lastUsed = new java.util.HashMap<>();
+      for (UsageBatch.Count count : counts) {
+        Long at = batch.lastUsedMillis().get(count.keyId());
+        if (at != null) {
+          lastUsed.put(count.keyId(), at);
+        }
+      }
+      parts.add(new UsageBatch(counts, lastUsed, from == 0 ? batch.drops() : List.of()));
+    }
+    return parts;
+  }
+
+  /** The last uses that have moved on by a step since the one written for the key. */
+  private java.util.Map<String, Long> newLastUses(java.util.Map<String, Long> lastUses) {
+    java.util.Map<String, Long> newer = new java.util.HashMap<>();
+    lastUses.forEach((key, at) -> {
+      Long written = lastUseWritten.get(key);
+      if (written == null || at - written >= LAST_USE_STEP_MILLIS) {
+        newer.put(key, at);
+      }
+    });
+    return newer;
   }
 
   private void retention() {
@@ -147,11 +228,19 @@ final class UsageRecorder implements AutoCloseable {
       return;
     }
     lastRetentionMillis = now;
+    // Forget what was written more than a step ago: such a key's next use is written anyway.
+    synchronized (this) {
+      lastUseWritten.values().removeIf(written -> now - written >= LAST_USE_STEP_MILLIS);
+    }
     Instant at = clock.instant();
     Duration kept = Duration.ofDays(settings.retentionDays());
     Instant minutesBefore = at.minus(kept.compareTo(MINUTE_RETENTION) < 0 ? kept : MINUTE_RETENTION)
         .truncatedTo(ChronoUnit.MINUTES);
     try {
+      // Hours and days from the minutes every node has most likely flushed by now; a later
+      // batch adds to them itself.
+      store.rollUp(at.minus(settings.flushEvery()).minus(Duration.ofMinutes(1))
+          .truncatedTo(ChronoUnit.MINUTES));
       purge(PostgresUsageStore.Retained.MINUTES, minutesBefore);
       purge(PostgresUsageStore.Retained.HOURS, at.minus(kept));
       purge(PostgresUsageStore.Retained.DAYS, at.minus(kept));
@@ -195,8 +284,12 @@ final class UsageRecorder implements AutoCloseable {
     }
     // Whatever is left now is lost: say how much.
     if (!done) {
-      long lost = (pending == null ? 0 : pending.batch().verifications())
-          + buffer.drain(clock.millis()).verifications();
+      long lost = buffer.drain(clock.millis()).verifications();
+      synchronized (this) {
+        for (Pending part : pending) {
+          lost += part.batch().verifications();
+        }
+      }
       LOG.warn("usage: {} verifications could not be written before the stop ({}); they are lost",
           lost, lastError);
     }

@@ -24,7 +24,7 @@ public record UsageSettings(boolean enabled, Duration flushEvery, int bufferCell
     @Nullable String webhookUrl, @Nullable String webhookSecret,
     java.nio.file.@Nullable Path jsonLinesDir) {
 
-  public static final UsageSettings DEFAULTS = new UsageSettings(true, Duration.ofSeconds(5),
+  public static final UsageSettings DEFAULTS = new UsageSettings(true, Duration.ofSeconds(10),
       200_000, 400, null, "KEYWARD_USAGE", "keyward.usage", null, null, null);
 
   public UsageSettings {

@@ -35,7 +35,20 @@ public final class PostgresUsageStore {
       + " l.last_used_at, b.seq, d.dropped, o.txid, o.part, o.payload, c.exporter, c.paused"
       + " FROM keyward_usage_minute m, keyward_usage_hour h, keyward_usage_day y,"
       + " keyward_key_last_used l, keyward_usage_batches b, keyward_usage_drops d,"
-      + " keyward_usage_outbox o, keyward_usage_cursors c WHERE false";
+      + " keyward_usage_outbox o, keyward_usage_cursors c, keyward_usage_rollup r WHERE false";
+  /** The watermark, read (and held) by a flush: minutes before it are rolled up already. */
+  static final String READ_WATERMARK = "SELECT rolled_to FROM keyward_usage_rollup WHERE id = 1"
+      + " FOR SHARE";
+  /** The watermark, taken by the node that rolls up; another node skips its turn. */
+  static final String LOCK_WATERMARK = "SELECT rolled_to FROM keyward_usage_rollup WHERE id = 1"
+      + " FOR UPDATE SKIP LOCKED";
+  static final String MOVE_WATERMARK = "UPDATE keyward_usage_rollup SET rolled_to = ? WHERE id = 1";
+  private static final String ROLL_UP = "INSERT INTO %s (key_id, bucket, outcome, owner_id, count)"
+      + " SELECT key_id, date_trunc('%s', bucket, 'UTC'), outcome, min(owner_id), sum(count)"
+      + " FROM keyward_usage_minute WHERE bucket >= ? AND bucket < ? GROUP BY 1, 2, 3"
+      + " ON CONFLICT (key_id, bucket, outcome) DO UPDATE SET count = %s.count + EXCLUDED.count";
+  static final String ROLL_UP_HOURS = ROLL_UP.formatted("keyward_usage_hour", "hour", "keyward_usage_hour");
+  static final String ROLL_UP_DAYS = ROLL_UP.formatted("keyward_usage_day", "day", "keyward_usage_day");
   static final String RECORD_BATCH = "INSERT INTO keyward_usage_batches (node_id, seq, flushed_at)"
       + " VALUES (?, ?, ?) ON CONFLICT (node_id, seq) DO NOTHING";
   private static final String UPSERT_COUNTS = "INSERT INTO %s (key_id, bucket, outcome, owner_id,"
@@ -66,16 +79,25 @@ public final class PostgresUsageStore {
       + " ?::bigint[], ?::text[], ?::text[], ?::bigint[]) WITH ORDINALITY AS t (k, b, o, w, c, n)"
       + " GROUP BY (n - 1) / " + COUNTS_PER_PART + " ORDER BY (n - 1) / " + COUNTS_PER_PART;
   private static final String SELECT_BUCKETS = "SELECT bucket, outcome, count FROM %s"
-      + " WHERE key_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket, outcome";
-  private static final String SELECT_OWNER_BUCKETS = "SELECT bucket, outcome, sum(count) FROM %s"
+      + " WHERE %s = ? AND bucket >= ? AND bucket < ? ORDER BY bucket, outcome";
+  /**
+   * Hours or days: the rolled-up rows, plus the minutes from the watermark on (not rolled up
+   * yet), summed per bucket.
+   */
+  private static final String SELECT_ROLLED_BUCKETS = "SELECT b, outcome, sum(c) FROM ("
+      + "SELECT bucket AS b, outcome, count AS c FROM %1$s WHERE %2$s = ? AND bucket >= ?"
+      + " AND bucket < ? UNION ALL SELECT date_trunc('%3$s', bucket, 'UTC'), outcome, count"
+      + " FROM keyward_usage_minute WHERE %2$s = ? AND bucket >= GREATEST(?, (SELECT rolled_to"
+      + " FROM keyward_usage_rollup WHERE id = 1)) AND bucket < ?) AS u GROUP BY b, outcome"
+      + " ORDER BY b, outcome";
+  static final String KEY_MINUTES = SELECT_BUCKETS.formatted("keyward_usage_minute", "key_id");
+  static final String KEY_HOURS = SELECT_ROLLED_BUCKETS.formatted("keyward_usage_hour", "key_id", "hour");
+  static final String KEY_DAYS = SELECT_ROLLED_BUCKETS.formatted("keyward_usage_day", "key_id", "day");
+  static final String OWNER_MINUTES = "SELECT bucket, outcome, sum(count) FROM keyward_usage_minute"
       + " WHERE owner_id = ? AND bucket >= ? AND bucket < ? GROUP BY bucket, outcome"
       + " ORDER BY bucket, outcome";
-  static final String KEY_MINUTES = SELECT_BUCKETS.formatted("keyward_usage_minute");
-  static final String KEY_HOURS = SELECT_BUCKETS.formatted("keyward_usage_hour");
-  static final String KEY_DAYS = SELECT_BUCKETS.formatted("keyward_usage_day");
-  static final String OWNER_MINUTES = SELECT_OWNER_BUCKETS.formatted("keyward_usage_minute");
-  static final String OWNER_HOURS = SELECT_OWNER_BUCKETS.formatted("keyward_usage_hour");
-  static final String OWNER_DAYS = SELECT_OWNER_BUCKETS.formatted("keyward_usage_day");
+  static final String OWNER_HOURS = SELECT_ROLLED_BUCKETS.formatted("keyward_usage_hour", "owner_id", "hour");
+  static final String OWNER_DAYS = SELECT_ROLLED_BUCKETS.formatted("keyward_usage_day", "owner_id", "day");
   static final String LAST_USED = "SELECT last_used_at FROM keyward_key_last_used WHERE key_id = ?";
   static final String OWNER_LAST_USED = "SELECT max(l.last_used_at) FROM keyward_key_last_used l"
       + " JOIN api_keys k ON k.key_id = l.key_id WHERE k.owner_id = ?";
@@ -83,7 +105,10 @@ public final class PostgresUsageStore {
       + " WHERE bucket >= ? AND bucket < ?";
   private static final String DELETE_OLDER = "DELETE FROM %s WHERE ctid = ANY (ARRAY ("
       + "SELECT ctid FROM %s WHERE %s < ? LIMIT ?))";
-  static final String DELETE_MINUTES = DELETE_OLDER.formatted("keyward_usage_minute", "keyward_usage_minute", "bucket");
+  /** Minutes are deleted only once rolled up, however old. */
+  static final String DELETE_MINUTES = "DELETE FROM keyward_usage_minute WHERE ctid = ANY (ARRAY ("
+      + "SELECT ctid FROM keyward_usage_minute WHERE bucket < ? AND bucket < (SELECT rolled_to"
+      + " FROM keyward_usage_rollup WHERE id = 1) LIMIT ?))";
   static final String DELETE_HOURS = DELETE_OLDER.formatted("keyward_usage_hour", "keyward_usage_hour", "bucket");
   static final String DELETE_DAYS = DELETE_OLDER.formatted("keyward_usage_day", "keyward_usage_day", "bucket");
   static final String DELETE_BATCHES = DELETE_OLDER.formatted("keyward_usage_batches", "keyward_usage_batches", "flushed_at");
@@ -92,7 +117,8 @@ public final class PostgresUsageStore {
 
   /** Every statement of this store, for the query contract. */
   public static final List<String> QUERY_CONTRACT = List.of(PROBE, RECORD_BATCH, UPSERT_MINUTE,
-      UPSERT_HOUR, UPSERT_DAY, UPSERT_LAST_USED, UPSERT_DROPS, INSERT_OUTBOX, KEY_MINUTES,
+      UPSERT_HOUR, UPSERT_DAY, READ_WATERMARK, LOCK_WATERMARK, MOVE_WATERMARK, ROLL_UP_HOURS,
+      ROLL_UP_DAYS, UPSERT_LAST_USED, UPSERT_DROPS, INSERT_OUTBOX, KEY_MINUTES,
       KEY_HOURS, KEY_DAYS, OWNER_MINUTES, OWNER_HOURS, OWNER_DAYS, LAST_USED, OWNER_LAST_USED,
       DROPPED_BETWEEN, DELETE_MINUTES, DELETE_HOURS, DELETE_DAYS, DELETE_BATCHES, DELETE_DROPS,
       DELETE_OUTBOX);
@@ -155,8 +181,22 @@ public final class PostgresUsageStore {
     }
     if (!batch.counts().isEmpty()) {
       upsertCounts(connection, UPSERT_MINUTE, batch.counts(), Granularity.MINUTE);
-      upsertCounts(connection, UPSERT_HOUR, batch.counts(), Granularity.HOUR);
-      upsertCounts(connection, UPSERT_DAY, batch.counts(), Granularity.DAY);
+      // Minutes the rollup has passed already (a batch retried after an outage): their hours and
+      // days get them here. The watermark is held (FOR SHARE) until this commits, so a rollup
+      // cannot pass these minutes in between.
+      long rolledTo;
+      try (PreparedStatement watermark = connection.prepareStatement(READ_WATERMARK);
+          ResultSet rs = watermark.executeQuery()) {
+        rolledTo = rs.next() ? rs.getTimestamp(1).getTime() : Long.MIN_VALUE;
+      }
+      List<UsageBatch.Count> late = batch.counts().stream()
+          .filter(count -> count.minuteMillis() < rolledTo).toList();
+      if (!late.isEmpty()) {
+        upsertCounts(connection, UPSERT_HOUR, late, Granularity.HOUR);
+        upsertCounts(connection, UPSERT_DAY, late, Granularity.DAY);
+      }
+    }
+    if (!batch.lastUsedMillis().isEmpty()) {
       String[] keys = batch.lastUsedMillis().keySet().toArray(String[]::new);
       Long[] times = new Long[keys.length];
       for (int i = 0; i < keys.length; i++) {
@@ -167,6 +207,8 @@ public final class PostgresUsageStore {
         last.setArray(2, connection.createArrayOf("bigint", times));
         last.executeUpdate();
       }
+    }
+    if (!batch.counts().isEmpty()) {
       if (toOutbox) {
         try (PreparedStatement outbox = connection.prepareStatement(INSERT_OUTBOX)) {
           outbox.setString(1, nodeId);
@@ -206,6 +248,25 @@ public final class PostgresUsageStore {
   /** Five arrays (key, bucket seconds, outcome, owner, count), merged per bucket of the width. */
   private static void setCountArrays(Connection connection, PreparedStatement statement, int first,
       List<UsageBatch.Count> counts, Granularity granularity) throws SQLException {
+    if (granularity == Granularity.MINUTE) {
+      // A batch holds one count per key, outcome and minute already: nothing to merge.
+      int n = counts.size();
+      String[] keys = new String[n];
+      Long[] buckets = new Long[n];
+      String[] outcomes = new String[n];
+      String[] ownerIds = new String[n];
+      Long[] values = new Long[n];
+      for (int i = 0; i < n; i++) {
+        UsageBatch.Count count = counts.get(i);
+        keys[i] = count.keyId();
+        buckets[i] = count.minuteMillis() / 1000;
+        outcomes[i] = count.outcome().name();
+        ownerIds[i] = count.ownerId();
+        values[i] = count.count();
+      }
+      setArrays(connection, statement, first, keys, buckets, outcomes, ownerIds, values);
+      return;
+    }
     record Row(String keyId, long bucket, Outcome outcome) {}
     Map<Row, long[]> merged = new LinkedHashMap<>();
     Map<Row, String> owners = new LinkedHashMap<>();
@@ -229,11 +290,66 @@ public final class PostgresUsageStore {
       values[i] = entry.getValue()[0];
       i++;
     }
+    setArrays(connection, statement, first, keys, buckets, outcomes, ownerIds, values);
+  }
+
+  private static void setArrays(Connection connection, PreparedStatement statement, int first,
+      String[] keys, Long[] buckets, String[] outcomes, String[] ownerIds, Long[] values)
+      throws SQLException {
     statement.setArray(first, connection.createArrayOf("text", keys));
     statement.setArray(first + 1, connection.createArrayOf("bigint", buckets));
     statement.setArray(first + 2, connection.createArrayOf("text", outcomes));
     statement.setArray(first + 3, connection.createArrayOf("text", ownerIds));
     statement.setArray(first + 4, connection.createArrayOf("bigint", values));
+  }
+
+  /**
+   * Rolls the minutes from the watermark up to {@code upTo} into hours and days, and moves the
+   * watermark there, in one transaction; a node that finds the watermark taken by another skips.
+   *
+   * @return how many minute rows were rolled up, or -1 if another node holds the watermark
+   */
+  public long rollUp(Instant upTo) {
+    return gate.call(() -> {
+      try (Connection connection = pool.getConnection()) {
+        connection.setAutoCommit(false);
+        try {
+          Timestamp from;
+          try (PreparedStatement lock = connection.prepareStatement(LOCK_WATERMARK);
+              ResultSet rs = lock.executeQuery()) {
+            if (!rs.next()) {
+              connection.rollback();
+              return -1L;
+            }
+            from = rs.getTimestamp(1);
+          }
+          Timestamp to = Timestamp.from(upTo);
+          if (!to.after(from)) {
+            connection.rollback();
+            return 0L;
+          }
+          long rows = 0;
+          for (String sql : List.of(ROLL_UP_HOURS, ROLL_UP_DAYS)) {
+            try (PreparedStatement roll = connection.prepareStatement(sql)) {
+              roll.setTimestamp(1, from);
+              roll.setTimestamp(2, to);
+              rows = Math.max(rows, roll.executeUpdate());
+            }
+          }
+          try (PreparedStatement move = connection.prepareStatement(MOVE_WATERMARK)) {
+            move.setTimestamp(1, to);
+            move.executeUpdate();
+          }
+          connection.commit();
+          return rows;
+        } catch (SQLException | RuntimeException e) {
+          connection.rollback();
+          throw e;
+        } finally {
+          connection.setAutoCommit(true);
+        }
+      }
+    }, () -> -1L);
   }
 
   /** One bucket of a usage answer: its start and its counts by outcome. */
@@ -267,6 +383,11 @@ public final class PostgresUsageStore {
         statement.setString(1, id);
         statement.setTimestamp(2, Timestamp.from(from));
         statement.setTimestamp(3, Timestamp.from(to));
+        if (sql != KEY_MINUTES && sql != OWNER_MINUTES) { // rolled-up rows plus recent minutes
+          statement.setString(4, id);
+          statement.setTimestamp(5, Timestamp.from(from));
+          statement.setTimestamp(6, Timestamp.from(to));
+        }
         List<Bucket> buckets = new ArrayList<>();
         Instant current = null;
         Map<Outcome, Long> counts = null;

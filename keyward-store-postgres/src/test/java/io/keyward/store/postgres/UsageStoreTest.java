@@ -84,6 +84,54 @@ class UsageStoreTest {
   }
 
   @Test
+  void hoursAndDaysAreRolledUpOnceAndALateBatchAddsToThemItself() {
+    store.flush("node_1", 1, batch(count("key_a", Outcome.VALID, M0, 3),
+        count("key_a", Outcome.VALID, M0 + 60_000, 4)), false, T0);
+    // Before any rollup the hour comes from the minutes; after it, from the hour row: the same.
+    assertThat(total(Granularity.HOUR, "key_a", Outcome.VALID)).isEqualTo(7);
+    assertThat(store.rollUp(T0.plusSeconds(120))).isEqualTo(1);
+    assertThat(total(Granularity.HOUR, "key_a", Outcome.VALID)).isEqualTo(7);
+    assertThat(total(Granularity.DAY, "key_a", Outcome.VALID)).isEqualTo(7);
+    assertThat(store.rollUp(T0.plusSeconds(120))).isZero(); // nothing new: not counted twice
+    assertThat(total(Granularity.HOUR, "key_a", Outcome.VALID)).isEqualTo(7);
+    assertThat(database.queryForString("SELECT count FROM keyward_usage_hour WHERE key_id ="
+        + " 'key_a'")).isEqualTo("7");
+
+    // A batch for a minute the rollup has passed (retried after an outage), and a current one.
+    store.flush("node_2", 1, batch(count("key_a", Outcome.VALID, M0 + 60_000, 10),
+        count("key_a", Outcome.VALID, M0 + 180_000, 100)), false, T0);
+    assertThat(total(Granularity.MINUTE, "key_a", Outcome.VALID)).isEqualTo(117);
+    assertThat(total(Granularity.HOUR, "key_a", Outcome.VALID)).isEqualTo(117);
+    assertThat(total(Granularity.DAY, "key_a", Outcome.VALID)).isEqualTo(117);
+    store.rollUp(T0.plusSeconds(3_600));
+    assertThat(total(Granularity.HOUR, "key_a", Outcome.VALID)).isEqualTo(117);
+    assertThat(database.queryForString("SELECT count FROM keyward_usage_hour WHERE key_id ="
+        + " 'key_a'")).isEqualTo("117");
+  }
+
+  @Test
+  void aNodeFindingTheWatermarkTakenSkipsItsRollupAndMinutesAreKeptUntilRolledUp()
+      throws Exception {
+    store.flush("node_1", 1, batch(count("key_a", Outcome.VALID, M0, 3)), false, T0);
+    try (Connection other = database.pool().getConnection()) {
+      other.setAutoCommit(false);
+      try (PreparedStatement lock = other.prepareStatement(
+          "SELECT rolled_to FROM keyward_usage_rollup WHERE id = 1 FOR UPDATE")) {
+        lock.executeQuery().close();
+      }
+      assertThat(store.rollUp(T0.plusSeconds(120))).isEqualTo(-1);
+      other.rollback();
+    }
+    // Old, but not rolled up yet: retention leaves it.
+    assertThat(store.deleteOlderThan(PostgresUsageStore.Retained.MINUTES, T0.plusSeconds(86_400),
+        100)).isZero();
+    store.rollUp(T0.plusSeconds(120));
+    assertThat(store.deleteOlderThan(PostgresUsageStore.Retained.MINUTES, T0.plusSeconds(86_400),
+        100)).isEqualTo(1);
+    assertThat(total(Granularity.HOUR, "key_a", Outcome.VALID)).isEqualTo(3);
+  }
+
+  @Test
   void dropsAreWrittenSoAReportCanSayWhatItDoesNotCover() {
     store.flush("node_1", 1, new UsageBatch(List.of(), Map.of(),
         List.of(new UsageBatch.Drop(M0, 7))), false, T0);
@@ -99,6 +147,7 @@ class UsageStoreTest {
       store.flush("node_1", i + 1, batch(count("key_" + i, Outcome.VALID, M0, 1)), false, T0);
     }
     store.flush("node_1", 100, batch(count("key_new", Outcome.VALID, M0 + 3_600_000, 1)), false, T0);
+    store.rollUp(T0.plusSeconds(7_200));
     assertThat(store.deleteOlderThan(PostgresUsageStore.Retained.MINUTES, T0.plusSeconds(60), 10))
         .isEqualTo(10);
     assertThat(store.deleteOlderThan(PostgresUsageStore.Retained.MINUTES, T0.plusSeconds(60), 100))

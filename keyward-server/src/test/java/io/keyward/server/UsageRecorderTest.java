@@ -1,0 +1,44 @@
+package io.keyward.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.keyward.usage.UsageBatch;
+import io.keyward.verify.Outcome;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** How a drained batch is cut into parts, each written as its own numbered batch. */
+class UsageRecorderTest {
+  @Test
+  void aLargeBatchIsCutIntoPartsThatTogetherHoldEveryCountOnceWithTheirKeysLastUses() {
+    List<UsageBatch.Count> counts = new ArrayList<>();
+    Map<String, Long> lastUsed = new HashMap<>();
+    for (int i = 0; i < 12_000; i++) {
+      counts.add(new UsageBatch.Count("key_" + i, "o", Outcome.VALID, 0, i + 1));
+      lastUsed.put("key_" + i, 1_000L + i);
+    }
+    UsageBatch batch = new UsageBatch(counts, lastUsed, List.of(new UsageBatch.Drop(0, 7)));
+
+    List<UsageBatch> parts = UsageRecorder.split(batch);
+
+    assertThat(parts).extracting(p -> p.counts().size()).containsExactly(5_000, 5_000, 2_000);
+    assertThat(parts.stream().mapToLong(UsageBatch::verifications).sum())
+        .isEqualTo(batch.verifications());
+    assertThat(parts).extracting(p -> p.drops().size()).containsExactly(1, 0, 0);
+    for (UsageBatch part : parts) {
+      assertThat(part.lastUsedMillis().keySet())
+          .containsExactlyInAnyOrderElementsOf(part.counts().stream()
+              .map(UsageBatch.Count::keyId).toList());
+    }
+  }
+
+  @Test
+  void aSmallBatchIsOnePart() {
+    UsageBatch batch = new UsageBatch(List.of(new UsageBatch.Count("key_a", "o", Outcome.VALID,
+        0, 1)), Map.of("key_a", 1L), List.of());
+    assertThat(UsageRecorder.split(batch)).containsExactly(batch);
+  }
+}
