@@ -17,7 +17,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "usage", mixinStandardHelpOptions = true,
     description = "Verification counts by outcome per key or owner, and the usage exporters.",
     subcommands = {UsageCommand.Key.class, UsageCommand.Owner.class, UsageCommand.Exporters.class,
-        UsageCommand.Pause.class, UsageCommand.Resume.class})
+        UsageCommand.Pause.class, UsageCommand.Resume.class, UsageCommand.Tail.class})
 final class UsageCommand {
   private UsageCommand() {}
 
@@ -126,6 +126,64 @@ final class UsageCommand {
     public Integer call() {
       return KeysCommand.print(connection.client().send("POST", "/v1/usage/exporters/"
           + URLEncoder.encode(name, StandardCharsets.UTF_8) + "/resume", null), spec);
+    }
+  }
+
+  @Command(name = "tail", mixinStandardHelpOptions = true,
+      description = "Subscribe to the usage batches a server exports to NATS and print each, one"
+          + " JSON line per batch part (a NATS subscriber, for trying the export out).")
+  static final class Tail implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--nats", defaultValue = "${env:KEYWARD_USAGE_NATS:-nats://127.0.0.1:4222}",
+        description = "The NATS server (env KEYWARD_USAGE_NATS; default nats://127.0.0.1:4222).")
+    String nats;
+
+    @Option(names = "--subject", defaultValue = "${env:KEYWARD_USAGE_NATS_SUBJECT:-keyward.usage}",
+        description = "The subject (default keyward.usage).")
+    String subject;
+
+    @Option(names = "--count", paramLabel = "N", defaultValue = "0",
+        description = "Stop after N messages (default: until interrupted).")
+    int count;
+
+    @Option(names = "--timeout-seconds", paramLabel = "S", defaultValue = "0",
+        description = "Stop after S seconds without a message (default: never).")
+    int timeoutSeconds;
+
+    @Override
+    public Integer call() throws InterruptedException {
+      if (count < 0 || timeoutSeconds < 0) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+            "--count and --timeout-seconds must not be negative");
+      }
+      io.nats.client.Connection connection;
+      try {
+        connection = io.nats.client.Nats.connect(io.nats.client.Options.builder().server(nats)
+            .connectionTimeout(java.time.Duration.ofSeconds(2)).build());
+      } catch (java.io.IOException | IllegalArgumentException e) {
+        spec.commandLine().getErr().println("keyward: cannot reach NATS at " + nats + ": "
+            + e.getMessage());
+        return 2;
+      }
+      try (connection) {
+        io.nats.client.Subscription subscription = connection.subscribe(subject);
+        var out = spec.commandLine().getOut();
+        for (int seen = 0; count == 0 || seen < count; seen++) {
+          io.nats.client.Message message = subscription.nextMessage(
+              java.time.Duration.ofSeconds(timeoutSeconds == 0 ? 3_600 : timeoutSeconds));
+          if (message == null) {
+            if (timeoutSeconds > 0) {
+              return seen > 0 ? 0 : 1;
+            }
+            seen--;
+            continue;
+          }
+          out.println(new String(message.getData(), StandardCharsets.UTF_8));
+          out.flush();
+        }
+        return 0;
+      }
     }
   }
 }

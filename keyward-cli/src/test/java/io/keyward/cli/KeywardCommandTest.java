@@ -56,6 +56,36 @@ class KeywardCommandTest {
   }
 
   @Test
+  void usageKeyShowsCountsAndUsageTailPrintsWhatIsPublishedOnNats() throws Exception {
+    JsonNode created = JSON.readTree(run(keys("create", "--name", "u", "--owner", "cli-usage"))
+        .out());
+    String keyId = created.get("keyId").asText();
+    Run usage = run("usage", "key", keyId, "--granularity", "day", "--url",
+        keyward.baseUri().toString(), "--root-key", keyward.rootKey());
+    assertThat(usage.code()).as(usage.err()).isZero();
+    assertThat(usage.json().get("keyId").asText()).isEqualTo(keyId);
+    assertThat(run("usage", "key", keyId, "--granularity", "week", "--url",
+        keyward.baseUri().toString(), "--root-key", keyward.rootKey()).err()).contains("granularity");
+
+    String subject = "kwcli." + Long.toHexString(System.nanoTime());
+    String nats = System.getenv().getOrDefault("KEYWARD_TEST_NATS_URL", "nats://127.0.0.1:4222");
+    var tail = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+        run("usage", "tail", "--nats", nats, "--subject", subject, "--count", "1",
+            "--timeout-seconds", "10"));
+    try (io.nats.client.Connection connection = io.nats.client.Nats.connect(nats)) {
+      while (!tail.isDone()) { // until the subscriber is there and has printed it
+        connection.publish(subject, "{\"id\":\"n:1:0\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        connection.flush(java.time.Duration.ofSeconds(1));
+        Thread.sleep(100);
+      }
+    }
+    assertThat(tail.get().code()).as(tail.get().err()).isZero();
+    assertThat(tail.get().out().strip()).isEqualTo("{\"id\":\"n:1:0\"}");
+    assertThat(run("usage", "tail", "--nats", "nats://127.0.0.1:1", "--count", "1").code())
+        .isEqualTo(2);
+  }
+
+  @Test
   void nodesListsTheLiveNodesWithTheirRelease() throws Exception {
     Run nodes = run("nodes", "--url", keyward.baseUri().toString(), "--root-key", keyward.rootKey());
 
