@@ -41,6 +41,7 @@ if [ -n "$quick" ]; then
   key_counts=1000,3000
   startup=(--repetitions 1)
   switch_changes=6
+  usage_query=(--keys 2000 --runs 5)
   keycloak_opts=(--keys 2000 --duration 3s --warmup 1s --keycloak-warmup 5s)
 else
   jmh_opts=()        # the benchmarks' own @Warmup/@Measurement: 5 x 1 s (StoreHit: 3 + 5)
@@ -51,6 +52,7 @@ else
   key_counts=1000,100000,1000000
   startup=()
   switch_changes=60
+  usage_query=()
   keycloak_opts=()
 fi
 steps=(
@@ -71,6 +73,8 @@ steps=(
   key-counts "bench/http-load.sh --key-counts $key_counts --heap-histogram ${http[*]}"
   startup "bench/startup.sh ${startup[*]}"
   switches "bench/switches.sh --changes $switch_changes"
+  usage-query "bench/usage-query.sh ${usage_query[*]}"
+  usage-kill "bench/usage-kill.sh --rounds $repeat"
   revocation "rm -f keyward-server/target/revocation-propagation.txt && ./mvnw -B -ntp -q -pl keyward-server -am test -Dtest=RevocationPropagationTest -Dsurefire.failIfNoSpecifiedTests=false && sed 's/^/== RESULT /' keyward-server/target/revocation-propagation.txt"
 )
 [ -z "$keycloak" ] || steps+=(keycloak "bench/compare.sh ${keycloak_opts[*]}")

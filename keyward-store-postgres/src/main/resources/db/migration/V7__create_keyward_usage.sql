@@ -44,12 +44,12 @@ CREATE INDEX IF NOT EXISTS keyward_usage_day_by_owner ON keyward_usage_day (owne
 -- watermark: minutes before it are in the hour and day tables, minutes from it on only in the
 -- minute table (a query adds those). A batch that arrives late, for minutes before the
 -- watermark, adds to the hour and day tables itself, in its own transaction.
+-- Its one row is written by the code (INSERT ... ON CONFLICT DO NOTHING before any use), not here:
+-- a table written in the migration that creates it stays invisible until the commit (I-1).
 CREATE TABLE IF NOT EXISTS keyward_usage_rollup (
   id         integer     PRIMARY KEY CHECK (id = 1),
   rolled_to  timestamptz NOT NULL
 );
-INSERT INTO keyward_usage_rollup (id, rolled_to) VALUES (1, '1970-01-01T00:00:00Z')
-  ON CONFLICT (id) DO NOTHING;
 
 CREATE TABLE IF NOT EXISTS keyward_key_last_used (
   key_id        text        PRIMARY KEY,

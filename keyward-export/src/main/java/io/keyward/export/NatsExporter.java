@@ -53,12 +53,12 @@ public final class NatsExporter implements UsageExporter {
     try {
       ack = js.publish(subject, UsageExporter.eventJson(row).getBytes(StandardCharsets.UTF_8),
           PublishOptions.builder().messageId(row.eventId()).expectedStream(stream).build());
-    } catch (IOException | JetStreamApiException e) {
-      disconnect(); // a fresh connection on the retry
+    } catch (IOException | JetStreamApiException | RuntimeException e) {
+      disconnect(); // a fresh connection on the retry (a closed one throws IllegalStateException)
       throw e;
     }
-    if (ack.hasError()) {
-      throw new IOException("JetStream refused " + row.eventId() + ": " + ack.getError());
+    if (ack.isDuplicate()) {
+      return; // stored before, under this id: delivered
     }
   }
 

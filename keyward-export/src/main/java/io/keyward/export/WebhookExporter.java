@@ -60,7 +60,7 @@ public final class WebhookExporter implements UsageExporter {
     if (!"http".equals(parsed.getScheme()) && !"https".equals(parsed.getScheme())
         || parsed.getHost() == null) {
       throw new IllegalArgumentException("webhook URL must be http:// or https:// with a host, got '"
-          + url + "'");
+          + url.replaceAll("//[^@/]*@", "//***@").replaceAll("\\?.*$", "?***") + "'");
     }
     return parsed;
   }
@@ -113,7 +113,20 @@ public final class WebhookExporter implements UsageExporter {
         .header("webhook-signature", signature(secret, row.eventId(), timestamp, body))
         .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8))
         .build();
-    HttpResponse<Void> response = http.send(request, HttpResponse.BodyHandlers.discarding());
+    // The whole exchange within the timeout: HttpRequest.timeout stops counting once the
+    // headers arrive, and a receiver that then stalls its body would hold this thread forever.
+    java.util.concurrent.CompletableFuture<HttpResponse<Void>> exchange =
+        http.sendAsync(request, HttpResponse.BodyHandlers.discarding());
+    HttpResponse<Void> response;
+    try {
+      response = exchange.get(requestTimeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      exchange.cancel(true);
+      throw new java.net.http.HttpTimeoutException("the webhook did not answer within "
+          + requestTimeout.toMillis() + " ms");
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+    }
     if (response.statusCode() / 100 != 2) {
       throw new IOException("the webhook answered " + response.statusCode());
     }

@@ -40,7 +40,7 @@ class WebhookExporterTest {
   record Received(String id, String timestamp, String signature, String body) {}
 
   private final List<Received> received = new CopyOnWriteArrayList<>();
-  /** What the receiver answers: 200, 500, or -1 to hang for 10 s. */
+  /** What the receiver answers: 200, 500, -1 to hang for 10 s, -2 to send headers then stall. */
   private final AtomicInteger answer = new AtomicInteger(200);
   private final HttpServer receiver;
   private final TestDatabase database = TestDatabase.createMigrated();
@@ -59,6 +59,16 @@ class WebhookExporterTest {
       received.add(new Received(h.getFirst("webhook-id"), h.getFirst("webhook-timestamp"),
           h.getFirst("webhook-signature"), new String(body, StandardCharsets.UTF_8)));
       int status = answer.get();
+      if (status == -2) {
+        exchange.sendResponseHeaders(200, 100); // promises 100 bytes, sends none
+        try {
+          Thread.sleep(10_000);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        exchange.close();
+        return;
+      }
       if (status < 0) {
         try {
           Thread.sleep(10_000);
@@ -139,7 +149,19 @@ class WebhookExporterTest {
     flush(1);
     startLoop(Duration.ofMillis(300));
     await(() -> registry.get("keyward.usage.export.failures").counter().count() >= 1);
-    assertThat(loop.status().lastError()).contains("timed out");
+    assertThat(loop.status().lastError()).contains("did not answer within 300 ms");
+    answer.set(200);
+    await(() -> outbox.lag(outbox.cursor("webhook")) == 0);
+  }
+
+  @Test
+  void aReceiverThatSendsHeadersThenStallsItsBodyTimesOutToo() {
+    answer.set(-2);
+    outbox.cursor("webhook");
+    flush(1);
+    startLoop(Duration.ofMillis(300));
+    await(() -> registry.get("keyward.usage.export.failures").counter().count() >= 1);
+    assertThat(loop.status().lastError()).contains("did not answer within 300 ms");
     answer.set(200);
     await(() -> outbox.lag(outbox.cursor("webhook")) == 0);
   }

@@ -65,11 +65,25 @@ final class UsageControl implements AutoCloseable {
     if (buffer == null) {
       return;
     }
-    recorder = new UsageRecorder(buffer, store, outbox, nodeId, clock, settings, registry).start();
-    if (outbox == null) {
-      return;
+    List<io.keyward.export.UsageExporter> exporters = outbox == null ? List.of() : exporters();
+    for (io.keyward.export.UsageExporter exporter : exporters) {
+      try {
+        // Before the first flush: the outbox keeps what no cursor has passed, and a cursor made
+        // later would start after rows the retention may have deleted.
+        outbox.ensureCursor(exporter.name());
+      } catch (io.keyward.store.StoreException e) {
+        // the database is not there yet: the exporter's loop creates its cursor when it is
+      }
     }
+    recorder = new UsageRecorder(buffer, store, outbox, nodeId, clock, settings, registry).start();
     // Each on a thread of its own, behind its own cursor: one that fails holds up no other.
+    for (io.keyward.export.UsageExporter exporter : exporters) {
+      exports.add(new ExportLoop(exporter, outbox, Duration.ofMillis(500), clock, registry)
+          .start());
+    }
+  }
+
+  private List<io.keyward.export.UsageExporter> exporters() {
     List<io.keyward.export.UsageExporter> exporters = new ArrayList<>();
     if (settings.natsUrl() != null) {
       exporters.add(new NatsExporter(settings.natsUrl(), settings.natsStream(),
@@ -82,10 +96,7 @@ final class UsageControl implements AutoCloseable {
     if (settings.jsonLinesDir() != null) {
       exporters.add(new io.keyward.export.JsonLinesExporter(settings.jsonLinesDir(), clock));
     }
-    for (io.keyward.export.UsageExporter exporter : exporters) {
-      exports.add(new ExportLoop(exporter, outbox, Duration.ofMillis(500), clock, registry)
-          .start());
-    }
+    return exporters;
   }
 
   UsageApi api(RootKeyAuthenticator auth, KeyAdministration admin) {

@@ -16,6 +16,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -92,7 +93,7 @@ final class UsageRecorder implements AutoCloseable {
     Gauge.builder("keyward.usage.dropped", buffer, UsageBuffer::droppedTotal)
         .description("Verifications not counted since start because the usage buffer was full")
         .register(registry);
-    Gauge.builder("keyward.usage.pending.batch", this, r -> r.pendingParts())
+    Gauge.builder("keyward.usage.pending.batch", pendingCount, AtomicInteger::get)
         .description("Parts of batches not written yet (kept and retried while the database"
             + " does not take them)")
         .register(registry);
@@ -111,23 +112,30 @@ final class UsageRecorder implements AutoCloseable {
 
   private void run() {
     long every = settings.flushEvery().toNanos();
+    long next = System.nanoTime() + every;
     while (!closed) {
-      LockSupport.parkNanos(every);
+      // A fixed rate: a drain every interval however long the last write took, so that a
+      // kill -9 loses about one interval's counting (plus a write in progress).
+      for (long wait = next - System.nanoTime(); wait > 0 && !closed;
+          wait = next - System.nanoTime()) {
+        LockSupport.parkNanos(wait);
+      }
       if (closed) {
         return;
       }
+      next = Math.max(next + every, System.nanoTime());
       try {
         flushOnce(true);
         retention();
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | StackOverflowError | LinkageError e) {
+        lastError = "unexpected: " + e;
         warnings.warn("usage flush failed unexpectedly: {}", e.toString());
       }
     }
   }
 
-  private synchronized int pendingParts() {
-    return pending.size();
-  }
+  /** {@code pending.size()}, readable without the monitor (a metrics scrape must not wait). */
+  private final AtomicInteger pendingCount = new AtomicInteger();
 
   /** {@link #flushOnce(boolean)} without pauses between parts (a stop, a test). */
   boolean flushOnce() {
@@ -151,9 +159,11 @@ final class UsageRecorder implements AutoCloseable {
         for (UsageBatch part : split(batch.withLastUsed(newLastUses(batch.lastUsedMillis())))) {
           pending.add(new Pending(nextSeq++, part));
         }
+        pendingCount.set(pending.size());
       }
       if (spread && pending.size() > 1) {
-        pauseNanos = settings.flushEvery().toNanos() / 2 / pending.size();
+        // Over a quarter of the interval at most: the next drain is due at a fixed rate.
+        pauseNanos = settings.flushEvery().toNanos() / 4 / pending.size();
       }
     }
     while (true) {
@@ -169,6 +179,7 @@ final class UsageRecorder implements AutoCloseable {
           flushedVerifications.increment(next.batch().verifications());
           lastUseWritten.putAll(next.batch().lastUsedMillis());
           pending.poll();
+          pendingCount.set(pending.size());
         } catch (StoreException e) {
           flushFailures.increment();
           lastError = e.getMessage();
@@ -246,6 +257,9 @@ final class UsageRecorder implements AutoCloseable {
       purge(PostgresUsageStore.Retained.DAYS, at.minus(kept));
       purge(PostgresUsageStore.Retained.DROPS, at.minus(kept));
       purge(PostgresUsageStore.Retained.BATCHES, at.minus(BATCH_RETENTION));
+      // Rows an exporter never took (paused, or removed from the configuration) are kept as
+      // long as the counts, no longer.
+      purge(PostgresUsageStore.Retained.OUTBOX, at.minus(kept));
       if (outbox != null) {
         for (int i = 0; i < MAX_DELETES_PER_PASS && outbox.deleteExported(DELETE_BATCH)
             == DELETE_BATCH; i++) {

@@ -44,7 +44,7 @@ public record UsageSettings(boolean enabled, Duration flushEvery, int bufferCell
     }
     if (natsUrl != null && !natsUrl.matches("(?i)(nats|tls|ws|wss)://[^\\s]+")) {
       throw new IllegalArgumentException("NATS URL must look like nats://host:4222, got '"
-          + natsUrl + "'");
+          + masked(natsUrl) + "'");
     }
     if (natsStream == null || !natsStream.matches("[A-Za-z0-9_-]{1,64}")) {
       throw new IllegalArgumentException("NATS stream must be 1-64 letters, digits, '_' or '-', got '"
@@ -66,6 +66,11 @@ public record UsageSettings(boolean enabled, Duration flushEvery, int bufferCell
     }
   }
 
+  /** A URL without its user information or query (either may hold a credential). */
+  static @Nullable String masked(@Nullable String url) {
+    return url == null ? null : url.replaceAll("//[^@/]*@", "//***@").replaceAll("\\?.*$", "?***");
+  }
+
   /** Whether any exporter is configured. */
   public boolean exports() {
     return natsUrl != null || webhookUrl != null || jsonLinesDir != null;
@@ -74,8 +79,9 @@ public record UsageSettings(boolean enabled, Duration flushEvery, int bufferCell
   @Override
   public String toString() {
     return "UsageSettings[enabled=" + enabled + ", flushEvery=" + flushEvery + ", bufferCells="
-        + bufferCells + ", retentionDays=" + retentionDays + ", nats=" + natsUrl + ", webhook="
-        + webhookUrl + (webhookSecret == null ? "" : " (secret set)") + ", jsonLinesDir="
+        + bufferCells + ", retentionDays=" + retentionDays + ", nats=" + masked(natsUrl)
+        + ", webhook=" + masked(webhookUrl) + (webhookSecret == null ? "" : " (secret set)")
+        + ", jsonLinesDir="
         + jsonLinesDir + "]";
   }
 

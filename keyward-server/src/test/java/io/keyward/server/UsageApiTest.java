@@ -102,6 +102,15 @@ class UsageApiTest {
   }
 
   @Test
+  void aWindowIsWidenedToWholeBucketsAndSaysSo() {
+    String keyId = create("usage-owner-4").get("keyId").asText();
+    JsonNode usage = client.send("GET", "/v1/keys/" + keyId + "/usage?granularity=hour"
+        + "&from=2026-11-30T10:30:00Z&to=2026-11-30T12:00:01Z", null).body();
+    assertThat(usage.get("from").asText()).isEqualTo("2026-11-30T10:00:00Z");
+    assertThat(usage.get("to").asText()).isEqualTo("2026-11-30T13:00:00Z");
+  }
+
+  @Test
   void withoutExportersThereIsNothingToPause() {
     assertThat(client.send("GET", "/v1/usage/exporters", null).body().get("exporters").size())
         .isZero();

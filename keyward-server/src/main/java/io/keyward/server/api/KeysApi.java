@@ -158,16 +158,20 @@ public final class KeysApi {
     auth.requireAdmin(request);
     String keyId = keyId(request);
     KeyRecord record = call(() -> admin.get(keyId));
-    java.time.Instant last;
-    try {
-      last = lastUsed.apply(keyId).orElse(null);
-    } catch (StoreException e) {
-      throw ApiError.unavailable("the key's last use cannot be read now; retry");
-    }
+    java.time.Instant last = lastUsedOrNull(keyId);
     Responses.send(request, response, Status.OK_200, Json.writeObject(g -> {
       Json.writeKeyFields(g, record);
       Json.writeInstant(g, "lastUsedAt", last);
     }));
+  }
+
+  /** The key's last use; null if never, or if usage cannot be read (that does not fail a GET). */
+  private java.time.@org.jspecify.annotations.Nullable Instant lastUsedOrNull(String keyId) {
+    try {
+      return lastUsed.apply(keyId).orElse(null);
+    } catch (StoreException e) {
+      return null;
+    }
   }
 
   private void list(ServerRequest request, ServerResponse response) {

@@ -73,9 +73,13 @@ public final class UsageApi {
     Granularity granularity = Granularity.parse(granularityText).orElseThrow(() ->
         ApiError.invalidField("granularity", "must be minute, hour or day"));
     long width = granularity.width().toMillis();
-    Instant to = instant(request, "to").orElseGet(() ->
+    // Whole buckets only: from rounded down and to rounded up to the width (UTC), and the
+    // answer says which window it covers. A bucket is never a fragment.
+    Instant to = instant(request, "to").map(t -> roundUp(t, granularity)).orElseGet(() ->
         Instant.ofEpochMilli(granularity.bucketOf(clock.millis()) + width));
-    Instant from = instant(request, "from").orElseGet(() -> to.minus(defaultSpan(granularity)));
+    Instant from = instant(request, "from")
+        .map(f -> Instant.ofEpochMilli(granularity.bucketOf(f.toEpochMilli())))
+        .orElseGet(() -> to.minus(defaultSpan(granularity)));
     if (!from.isBefore(to)) {
       throw ApiError.invalidField("from", "must be before to");
     }
@@ -85,6 +89,12 @@ public final class UsageApi {
           + " buckets; at most " + Granularity.MAX_BUCKETS + " (use a wider granularity)");
     }
     return new Window(granularity, from, to);
+  }
+
+  private static Instant roundUp(Instant at, Granularity granularity) {
+    long start = granularity.bucketOf(at.toEpochMilli());
+    return Instant.ofEpochMilli(start == at.toEpochMilli() ? start
+        : start + granularity.width().toMillis());
   }
 
   private static Duration defaultSpan(Granularity granularity) {
@@ -229,8 +239,10 @@ public final class UsageApi {
     if (!found) {
       throw ApiError.notFound("no exporter named '" + RequestFields.truncate(name) + "'");
     }
-    ExporterStatus status = statuses().stream().filter(s -> s.name().equals(name)).findFirst()
+    // The loop sees the change on its next pass (within a second); the answer says what was set.
+    ExporterStatus seen = statuses().stream().filter(s -> s.name().equals(name)).findFirst()
         .orElse(new ExporterStatus(name, paused, 0, null));
+    ExporterStatus status = new ExporterStatus(name, paused, seen.lag(), seen.lastError());
     Responses.send(request, response, Status.OK_200, Json.writeObject(g -> {
       g.writeStringField("name", status.name());
       g.writeBooleanField("paused", status.paused());

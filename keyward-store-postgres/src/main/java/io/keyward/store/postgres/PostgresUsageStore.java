@@ -43,6 +43,14 @@ public final class PostgresUsageStore {
   static final String LOCK_WATERMARK = "SELECT rolled_to FROM keyward_usage_rollup WHERE id = 1"
       + " FOR UPDATE SKIP LOCKED";
   static final String MOVE_WATERMARK = "UPDATE keyward_usage_rollup SET rolled_to = ? WHERE id = 1";
+  /** The watermark's row, written once (the first flush or rollup of the deployment). */
+  static final String ENSURE_WATERMARK = "INSERT INTO keyward_usage_rollup (id, rolled_to)"
+      + " VALUES (1, '1970-01-01T00:00:00Z') ON CONFLICT (id) DO NOTHING";
+  static final String OLDEST_MINUTE = "SELECT min(bucket) FROM keyward_usage_minute";
+  /** Most minutes one rollup transaction takes: a backlog is worked off in slices. */
+  static final java.time.Duration ROLLUP_SLICE = java.time.Duration.ofMinutes(10);
+  /** The rollup's own statement timeout (the pool's default is 3 s). */
+  static final String ROLLUP_TIMEOUT = "SET LOCAL statement_timeout = '60s'";
   private static final String ROLL_UP = "INSERT INTO %s (key_id, bucket, outcome, owner_id, count)"
       + " SELECT key_id, date_trunc('%s', bucket, 'UTC'), outcome, min(owner_id), sum(count)"
       + " FROM keyward_usage_minute WHERE bucket >= ? AND bucket < ? GROUP BY 1, 2, 3"
@@ -117,7 +125,8 @@ public final class PostgresUsageStore {
 
   /** Every statement of this store, for the query contract. */
   public static final List<String> QUERY_CONTRACT = List.of(PROBE, RECORD_BATCH, UPSERT_MINUTE,
-      UPSERT_HOUR, UPSERT_DAY, READ_WATERMARK, LOCK_WATERMARK, MOVE_WATERMARK, ROLL_UP_HOURS,
+      UPSERT_HOUR, UPSERT_DAY, READ_WATERMARK, LOCK_WATERMARK, MOVE_WATERMARK, ENSURE_WATERMARK,
+      ROLLUP_TIMEOUT, OLDEST_MINUTE, ROLL_UP_HOURS,
       ROLL_UP_DAYS, UPSERT_LAST_USED, UPSERT_DROPS, INSERT_OUTBOX, KEY_MINUTES,
       KEY_HOURS, KEY_DAYS, OWNER_MINUTES, OWNER_HOURS, OWNER_DAYS, LAST_USED, OWNER_LAST_USED,
       DROPPED_BETWEEN, DELETE_MINUTES, DELETE_HOURS, DELETE_DAYS, DELETE_BATCHES, DELETE_DROPS,
@@ -125,6 +134,7 @@ public final class PostgresUsageStore {
 
   private final DataSource pool;
   private final SchemaGate gate;
+  private volatile boolean watermarkEnsured;
 
   public PostgresUsageStore(DataSource pool, Clock clock, MeterRegistry registry) {
     this.pool = pool;
@@ -151,6 +161,7 @@ public final class PostgresUsageStore {
   public Flushed flush(String nodeId, long seq, UsageBatch batch, boolean toOutbox, Instant now) {
     return gate.call(() -> {
       try (Connection connection = pool.getConnection()) {
+        ensureWatermark(connection);
         connection.setAutoCommit(false);
         try {
           Flushed result = flush(connection, nodeId, seq, batch, toOutbox, now);
@@ -236,6 +247,11 @@ public final class PostgresUsageStore {
     return Flushed.WRITTEN;
   }
 
+  private static final java.util.Comparator<UsageBatch.Count> COUNT_ORDER =
+      java.util.Comparator.comparing(UsageBatch.Count::keyId)
+          .thenComparingLong(UsageBatch.Count::minuteMillis)
+          .thenComparing(count -> count.outcome().name());
+
   /** Upserts the counts rolled up to {@code granularity} (one row per key, bucket, outcome). */
   private static void upsertCounts(Connection connection, String sql, List<UsageBatch.Count> counts,
       Granularity granularity) throws SQLException {
@@ -249,7 +265,10 @@ public final class PostgresUsageStore {
   private static void setCountArrays(Connection connection, PreparedStatement statement, int first,
       List<UsageBatch.Count> counts, Granularity granularity) throws SQLException {
     if (granularity == Granularity.MINUTE) {
-      // A batch holds one count per key, outcome and minute already: nothing to merge.
+      // A batch holds one count per key, outcome and minute already: nothing to merge. Sorted,
+      // so that every node takes the row locks in one order (no deadlock between two flushes).
+      counts = new java.util.ArrayList<>(counts);
+      counts.sort(COUNT_ORDER);
       int n = counts.size();
       String[] keys = new String[n];
       Long[] buckets = new Long[n];
@@ -268,8 +287,10 @@ public final class PostgresUsageStore {
       return;
     }
     record Row(String keyId, long bucket, Outcome outcome) {}
-    Map<Row, long[]> merged = new LinkedHashMap<>();
-    Map<Row, String> owners = new LinkedHashMap<>();
+    java.util.Comparator<Row> order = java.util.Comparator.comparing(Row::keyId)
+        .thenComparingLong(Row::bucket).thenComparing(row -> row.outcome().name());
+    Map<Row, long[]> merged = new java.util.TreeMap<>(order); // one lock order on every node
+    Map<Row, String> owners = new java.util.HashMap<>();
     for (UsageBatch.Count count : counts) {
       Row row = new Row(count.keyId(), granularity.bucketOf(count.minuteMillis()), count.outcome());
       merged.computeIfAbsent(row, r -> new long[1])[0] += count.count();
@@ -304,29 +325,74 @@ public final class PostgresUsageStore {
   }
 
   /**
-   * Rolls the minutes from the watermark up to {@code upTo} into hours and days, and moves the
-   * watermark there, in one transaction; a node that finds the watermark taken by another skips.
+   * Writes the watermark's row if it is not there yet, in a statement of its own, before any
+   * flush or rollup reads it: a flush that found no row could not hold it against a rollup.
+   */
+  private void ensureWatermark(Connection connection) throws SQLException {
+    if (!watermarkEnsured) {
+      try (PreparedStatement ensure = connection.prepareStatement(ENSURE_WATERMARK)) {
+        ensure.executeUpdate();
+      }
+      watermarkEnsured = true;
+    }
+  }
+
+  /**
+   * Rolls the minutes from the watermark up to {@code upTo} into hours and days and moves the
+   * watermark, in slices of at most {@link #ROLLUP_SLICE}, each one transaction (a backlog after
+   * an outage is worked off a slice at a time, never one statement too long for its timeout); a
+   * node that finds the watermark taken by another skips.
    *
    * @return how many minute rows were rolled up, or -1 if another node holds the watermark
    */
   public long rollUp(Instant upTo) {
+    long total = 0;
+    while (true) {
+      long[] slice = rollUpSlice(upTo);
+      if (slice[0] < 0) {
+        return total == 0 ? -1 : total;
+      }
+      total += slice[0];
+      if (slice[1] == 0) {
+        return total;
+      }
+    }
+  }
+
+  /** One slice: {rows rolled up or -1, 1 if more remain before {@code upTo} else 0}. */
+  private long[] rollUpSlice(Instant upTo) {
     return gate.call(() -> {
       try (Connection connection = pool.getConnection()) {
+        ensureWatermark(connection);
         connection.setAutoCommit(false);
         try {
+          try (PreparedStatement timeout = connection.prepareStatement(ROLLUP_TIMEOUT)) {
+            timeout.execute();
+          }
           Timestamp from;
           try (PreparedStatement lock = connection.prepareStatement(LOCK_WATERMARK);
               ResultSet rs = lock.executeQuery()) {
             if (!rs.next()) {
               connection.rollback();
-              return -1L;
+              return new long[] {-1, 0};
             }
             from = rs.getTimestamp(1);
           }
-          Timestamp to = Timestamp.from(upTo);
+          if (from.toInstant().equals(Instant.EPOCH)) {
+            // The first rollup of a deployment: from the oldest minute, not from 1970.
+            try (PreparedStatement oldest = connection.prepareStatement(OLDEST_MINUTE);
+                ResultSet rs = oldest.executeQuery()) {
+              Timestamp oldestMinute = rs.next() ? rs.getTimestamp(1) : null;
+              // No minute yet: nothing to roll up; the watermark stays where it is.
+              from = oldestMinute != null ? oldestMinute : Timestamp.from(upTo);
+            }
+          }
+          Instant sliceEnd = from.toInstant().plus(ROLLUP_SLICE);
+          boolean more = sliceEnd.isBefore(upTo);
+          Timestamp to = Timestamp.from(more ? sliceEnd : upTo);
           if (!to.after(from)) {
             connection.rollback();
-            return 0L;
+            return new long[] {0, 0};
           }
           long rows = 0;
           for (String sql : List.of(ROLL_UP_HOURS, ROLL_UP_DAYS)) {
@@ -341,7 +407,7 @@ public final class PostgresUsageStore {
             move.executeUpdate();
           }
           connection.commit();
-          return rows;
+          return new long[] {rows, more ? 1 : 0};
         } catch (SQLException | RuntimeException e) {
           connection.rollback();
           throw e;
@@ -349,7 +415,7 @@ public final class PostgresUsageStore {
           connection.setAutoCommit(true);
         }
       }
-    }, () -> -1L);
+    }, () -> new long[] {-1, 0});
   }
 
   /** One bucket of a usage answer: its start and its counts by outcome. */

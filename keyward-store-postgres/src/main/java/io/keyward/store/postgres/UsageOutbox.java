@@ -38,8 +38,10 @@ public final class UsageOutbox {
       + " payload::text"
       + " FROM keyward_usage_outbox WHERE (txid, id) > (?::xid8, ?)"
       + " AND txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid, id LIMIT ?";
-  static final String COUNT_AFTER = "SELECT count(*) FROM keyward_usage_outbox"
-      + " WHERE (txid, id) > (?::xid8, ?)";
+  /** The lag, counted up to {@value #LAG_COUNTED} (beyond, "at least" that many). */
+  static final String COUNT_AFTER = "SELECT count(*) FROM (SELECT 1 FROM keyward_usage_outbox"
+      + " WHERE (txid, id) > (?::xid8, ?) LIMIT " + UsageOutbox.LAG_COUNTED + ") AS lagging";
+  public static final int LAG_COUNTED = 100_000;
   static final String ADVANCE = "UPDATE keyward_usage_cursors SET txid = ?::xid8, id = ?,"
       + " updated_at = ?, last_error = NULL WHERE exporter = ?";
   static final String SET_PAUSED = "UPDATE keyward_usage_cursors SET paused = ?, updated_at = ?"
@@ -49,7 +51,8 @@ public final class UsageOutbox {
   /** Rows every cursor has passed, a batch at a time: what no exporter needs any more. */
   static final String DELETE_EXPORTED = "DELETE FROM keyward_usage_outbox WHERE ctid = ANY (ARRAY ("
       + "SELECT o.ctid FROM keyward_usage_outbox o WHERE NOT EXISTS (SELECT 1 FROM"
-      + " keyward_usage_cursors c WHERE (c.txid, c.id) < (o.txid, o.id)) LIMIT ?))";
+      + " keyward_usage_cursors c WHERE (c.txid, c.id) < (o.txid, o.id))"
+      + " AND EXISTS (SELECT 1 FROM keyward_usage_cursors) LIMIT ?))";
 
   /** Every statement of this class, for the query contract. */
   public static final List<String> QUERY_CONTRACT = List.of(ENSURE_CURSOR, READ_CURSOR,
@@ -164,6 +167,14 @@ public final class UsageOutbox {
       statement.setLong(2, row.id());
       statement.setTimestamp(3, Timestamp.from(clock.instant()));
       statement.setString(4, exporter);
+    });
+  }
+
+  /** Creates the exporter's cursor at the start of the outbox if it has none. */
+  public void ensureCursor(String exporter) {
+    update(ENSURE_CURSOR, statement -> {
+      statement.setString(1, exporter);
+      statement.setTimestamp(2, Timestamp.from(clock.instant()));
     });
   }
 

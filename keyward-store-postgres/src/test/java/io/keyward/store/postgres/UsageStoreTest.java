@@ -132,6 +132,29 @@ class UsageStoreTest {
   }
 
   @Test
+  void aBacklogOfMinutesIsRolledUpInSlicesAndEveryCountLandsOnce() {
+    List<UsageBatch.Count> counts = new ArrayList<>();
+    for (int minute = 0; minute < 45; minute++) {
+      counts.add(count("key_a", Outcome.VALID, M0 + minute * 60_000L, 1));
+    }
+    store.flush("node_1", 1, batch(counts.toArray(UsageBatch.Count[]::new)), false, T0);
+    store.rollUp(T0.plusSeconds(45 * 60));
+    assertThat(database.queryForString("SELECT rolled_to = '" + T0.plusSeconds(45 * 60)
+        + "'::timestamptz FROM keyward_usage_rollup")).isEqualTo("t");
+    assertThat(database.queryForString("SELECT sum(count) FROM keyward_usage_hour WHERE key_id ="
+        + " 'key_a'")).isEqualTo("45");
+    assertThat(total(Granularity.HOUR, "key_a", Outcome.VALID)).isEqualTo(45);
+    assertThat(total(Granularity.DAY, "key_a", Outcome.VALID)).isEqualTo(45);
+  }
+
+  @Test
+  void withoutAnyCursorNothingIsDeletedFromTheOutbox() {
+    store.flush("node_1", 1, batch(count("key_a", Outcome.VALID, M0, 1)), true, T0);
+    assertThat(outbox.deleteExported(100)).isZero();
+    assertThat(outbox.after(outbox.cursor("late"), 10)).hasSize(1);
+  }
+
+  @Test
   void dropsAreWrittenSoAReportCanSayWhatItDoesNotCover() {
     store.flush("node_1", 1, new UsageBatch(List.of(), Map.of(),
         List.of(new UsageBatch.Drop(M0, 7))), false, T0);
