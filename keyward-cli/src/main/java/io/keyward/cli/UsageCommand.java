@@ -97,35 +97,38 @@ final class UsageCommand {
     }
   }
 
-  @Command(name = "pause", mixinStandardHelpOptions = true,
-      description = "Pause an exporter: its cursor waits, nothing is lost.")
-  static final class Pause implements Callable<Integer> {
+  /** Pause and resume: the same call but for the last path element. */
+  abstract static class ExporterAction implements Callable<Integer> {
     @Mixin KeysCommand.Connection connection;
     @Spec CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "NAME", description = "The exporter (nats).")
+    @Parameters(index = "0", paramLabel = "NAME", description = "The exporter (nats, webhook, jsonl).")
     String name;
+
+    abstract String action();
 
     @Override
     public Integer call() {
       return KeysCommand.print(connection.client().send("POST", "/v1/usage/exporters/"
-          + URLEncoder.encode(name, StandardCharsets.UTF_8) + "/pause", null), spec);
+          + URLEncoder.encode(name, StandardCharsets.UTF_8) + "/" + action(), null), spec);
+    }
+  }
+
+  @Command(name = "pause", mixinStandardHelpOptions = true,
+      description = "Pause an exporter: its cursor waits, nothing is lost.")
+  static final class Pause extends ExporterAction {
+    @Override
+    String action() {
+      return "pause";
     }
   }
 
   @Command(name = "resume", mixinStandardHelpOptions = true,
       description = "Resume a paused exporter from its cursor.")
-  static final class Resume implements Callable<Integer> {
-    @Mixin KeysCommand.Connection connection;
-    @Spec CommandSpec spec;
-
-    @Parameters(index = "0", paramLabel = "NAME", description = "The exporter (nats).")
-    String name;
-
+  static final class Resume extends ExporterAction {
     @Override
-    public Integer call() {
-      return KeysCommand.print(connection.client().send("POST", "/v1/usage/exporters/"
-          + URLEncoder.encode(name, StandardCharsets.UTF_8) + "/resume", null), spec);
+    String action() {
+      return "resume";
     }
   }
 

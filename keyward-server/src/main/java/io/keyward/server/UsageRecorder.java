@@ -145,8 +145,8 @@ final class UsageRecorder implements AutoCloseable {
   /**
    * Writes what is pending, or drains a new batch and writes it, in parts of {@value
    * #PART_COUNTS} counts, each its own numbered transaction; with {@code spread}, the parts are
-   * spread over half a flush interval, so that the database sees a steady trickle rather than a
-   * burst. Returns true when nothing is left pending.
+   * spread over three quarters of a flush interval, so that the database sees a steady trickle
+   * rather than a burst. Returns true when nothing is left pending.
    */
   boolean flushOnce(boolean spread) {
     long pauseNanos = 0;
@@ -162,8 +162,9 @@ final class UsageRecorder implements AutoCloseable {
         pendingCount.set(pending.size());
       }
       if (spread && pending.size() > 1) {
-        // Over a quarter of the interval at most: the next drain is due at a fixed rate.
-        pauseNanos = settings.flushEvery().toNanos() / 4 / pending.size();
+        // Over three quarters of the interval: done before the next drain (a fixed rate), and a
+        // kill -9 still loses about one interval (the unwritten parts plus what came since).
+        pauseNanos = settings.flushEvery().toNanos() * 3 / 4 / pending.size();
       }
     }
     while (true) {

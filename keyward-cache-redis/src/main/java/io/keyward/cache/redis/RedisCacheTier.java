@@ -117,19 +117,8 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
     this.setArgs = SetArgs.Builder.px(settings.entryTtl().toMillis());
     this.heartbeat = ("hb:" + java.util.UUID.randomUUID()).getBytes(StandardCharsets.US_ASCII);
 
-    RedisURI uri = RedisURI.create(settings.url());
-    // Lettuce bounds the connection handshake by the URI's timeout. A cold JVM's first handshake
-    // can take longer than a command may, so it gets its own, longer bound; commands keep theirs
-    // through TimeoutOptions below.
     Duration handshake = handshakeTimeout(settings);
-    uri.setTimeout(handshake);
-    this.client = RedisClient.create(uri);
-    client.setOptions(ClientOptions.builder()
-        .autoReconnect(true)
-        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-        .socketOptions(SocketOptions.builder().connectTimeout(settings.connectTimeout()).build())
-        .timeoutOptions(TimeoutOptions.enabled(settings.commandTimeout()))
-        .build());
+    this.client = client(settings);
     client.addListener(new SubscriptionWatcher());
     try {
       this.connection = client.connect(CODEC);
@@ -155,6 +144,25 @@ public final class RedisCacheTier implements CacheTier, AutoCloseable {
         Thread.ofPlatform().daemon().name("keyward-redis-heartbeat").factory());
     long every = settings.heartbeatEvery().toMillis();
     heartbeats.scheduleWithFixedDelay(this::beat, every, every, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * A Lettuce client for these settings: reconnecting by itself, refusing commands at once while
+   * disconnected, each command bounded by the command timeout. Lettuce bounds the connection
+   * handshake by the URI's timeout; a cold JVM's first handshake can take longer than a command
+   * may, so it gets its own, longer bound ({@link #handshakeTimeout}).
+   */
+  static RedisClient client(RedisTierSettings settings) {
+    RedisURI uri = RedisURI.create(settings.url());
+    uri.setTimeout(handshakeTimeout(settings));
+    RedisClient client = RedisClient.create(uri);
+    client.setOptions(ClientOptions.builder()
+        .autoReconnect(true)
+        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+        .socketOptions(SocketOptions.builder().connectTimeout(settings.connectTimeout()).build())
+        .timeoutOptions(TimeoutOptions.enabled(settings.commandTimeout()))
+        .build());
+    return client;
   }
 
   /** How long connecting (handshake and first subscribe) may take: the connect timeout, at least 1 s. */

@@ -6,13 +6,9 @@ import io.keyward.store.KeyHashScan;
 import io.keyward.store.StoreException;
 import io.keyward.verify.BloomFilter;
 import io.keyward.verify.ForeignFilter;
-import io.lettuce.core.ClientOptions;
 import io.lettuce.core.Range;
 import io.lettuce.core.RedisClient;
-import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.SocketOptions;
-import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
@@ -134,15 +130,7 @@ public final class RedisForeignFilter implements ForeignFilter, AutoCloseable {
     // One hash tag: both keys in one slot, so the scripts also run on a Redis Cluster.
     this.stateKey = "{" + settings.namespace() + ":imports}:state";
     this.logKey = "{" + settings.namespace() + ":imports}:log";
-    RedisURI uri = RedisURI.create(settings.url());
-    uri.setTimeout(RedisCacheTier.handshakeTimeout(settings));
-    this.client = RedisClient.create(uri);
-    client.setOptions(ClientOptions.builder()
-        .autoReconnect(true)
-        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-        .socketOptions(SocketOptions.builder().connectTimeout(settings.connectTimeout()).build())
-        .timeoutOptions(TimeoutOptions.enabled(settings.commandTimeout()))
-        .build());
+    this.client = RedisCacheTier.client(settings);
     this.warnings = new RateLimitedLogger(LOG, clock, Duration.ofSeconds(10));
     this.reloads = Counter.builder("keyward.foreign.filter.loads")
         .description("Times the foreign filter was loaded from the store").register(registry);
