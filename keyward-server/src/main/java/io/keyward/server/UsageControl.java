@@ -127,12 +127,12 @@ final class UsageControl implements AutoCloseable {
   Map<String, String> readinessDetails() {
     Map<String, String> shown = new TreeMap<>();
     if (buffer == null) {
-      shown.put("usage", "off");
+      shown.put("usage.counting", "off");
       return shown;
     }
     String error = recorder == null ? null : recorder.lastError();
-    shown.put("usage", error == null ? "counting" : "counting; writes failing (kept, retried): "
-        + error);
+    shown.put("usage.counting", error == null ? "counting"
+        : "counting; writes failing (kept, retried): " + error);
     for (ExportLoop loop : exports) {
       ExportLoop.Status s = loop.status();
       shown.put("exporter." + s.exporter(), s.paused() ? "paused"
