@@ -39,6 +39,12 @@ public final class UsageOutbox {
       + " FROM keyward_usage_outbox WHERE (txid, id) > (?::xid8, ?)"
       + " AND txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid, id LIMIT ?";
   /** The lag, counted up to {@value #LAG_COUNTED} (beyond, "at least" that many). */
+  /**
+   * Whether a cursor is ahead of every transaction the database has handed out: after a dump and
+   * restore (or a move to another cluster) transaction ids start again lower, and such a cursor
+   * would wait forever for rows that come in below it.
+   */
+  static final String CURSOR_AHEAD = "SELECT ?::xid8 >= pg_snapshot_xmax(pg_current_snapshot())";
   static final String COUNT_AFTER = "SELECT count(*) FROM (SELECT 1 FROM keyward_usage_outbox"
       + " WHERE (txid, id) > (?::xid8, ?) LIMIT " + UsageOutbox.LAG_COUNTED + ") AS lagging";
   public static final int LAG_COUNTED = 100_000;
@@ -56,7 +62,7 @@ public final class UsageOutbox {
 
   /** Every statement of this class, for the query contract. */
   public static final List<String> QUERY_CONTRACT = List.of(ENSURE_CURSOR, READ_CURSOR,
-      LIST_CURSORS, READ_AFTER, COUNT_AFTER, ADVANCE, SET_PAUSED, RECORD_ERROR, DELETE_EXPORTED);
+      LIST_CURSORS, READ_AFTER, CURSOR_AHEAD, COUNT_AFTER, ADVANCE, SET_PAUSED, RECORD_ERROR, DELETE_EXPORTED);
 
   private final DataSource pool;
   private final SchemaGate gate;
@@ -125,11 +131,25 @@ public final class UsageOutbox {
     });
   }
 
-  /** Up to {@code limit} rows after the cursor, in commit order; only rows no commit can precede. */
+  /**
+   * Up to {@code limit} rows after the cursor, in commit order; only rows no commit can precede.
+   *
+   * @throws StoreException also when the cursor is ahead of the database's transaction ids (a
+   *     restored database): an error the exporter reports, never a silent wait
+   */
   public List<Row> after(Cursor cursor, int limit) {
     return gated(() -> {
       try (Connection connection = pool.getConnection();
+          PreparedStatement ahead = connection.prepareStatement(CURSOR_AHEAD);
           PreparedStatement read = connection.prepareStatement(READ_AFTER)) {
+        ahead.setString(1, cursor.txid());
+        try (ResultSet rs = ahead.executeQuery()) {
+          if (rs.next() && rs.getBoolean(1)) {
+            throw new StoreException("the cursor of exporter " + cursor.exporter() + " (transaction "
+                + cursor.txid() + ") is ahead of this database's transactions: was it restored"
+                + " from a dump? Reset the cursor (keyward_usage_cursors) to go on");
+          }
+        }
         read.setString(1, cursor.txid());
         read.setLong(2, cursor.id());
         read.setInt(3, limit);

@@ -148,6 +148,15 @@ class UsageStoreTest {
   }
 
   @Test
+  void aCursorAheadOfTheDatabasesTransactionsIsAnErrorNotASilentWait() {
+    outbox.cursor("restored");
+    database.execute("UPDATE keyward_usage_cursors SET txid = '999999999999'::xid8"
+        + " WHERE exporter = 'restored'");
+    assertThatThrownBy(() -> outbox.after(outbox.cursor("restored"), 10))
+        .isInstanceOf(StoreException.class).hasMessageContaining("restored from a dump");
+  }
+
+  @Test
   void withoutAnyCursorNothingIsDeletedFromTheOutbox() {
     store.flush("node_1", 1, batch(count("key_a", Outcome.VALID, M0, 1)), true, T0);
     assertThat(outbox.deleteExported(100)).isZero();
