@@ -81,9 +81,6 @@ public final class Verifier {
   private static final SwitchState L2_OFF = SwitchState.controlPath(L2_SWITCH);
   /** The switch in front of answering foreign-shaped strings from the {@link ForeignFilter}. */
   public static final String FOREIGN_FILTER_SWITCH = "verify.foreign-filter";
-  /** The filter's path without switches: always consulted. */
-  private static final SwitchState FILTER_ALWAYS = new SwitchState(FOREIGN_FILTER_SWITCH,
-      Stage.ON, 0, 0, 0, 0, GuardRules.DEFAULTS);
 
   /** Longest wait of a lookup of an unseen key for a place in its bulkhead. */
   static final long UNSEEN_PLACE_WAIT_MILLIS = 1_000;
@@ -94,7 +91,7 @@ public final class Verifier {
   private final KeyFormat format;
   private final KeyLookup store;
   private final CacheTier secondTier;
-  private final ForeignFilter foreignFilter;
+  private final ForeignFilterPath foreignFilter;
   private final @Nullable Rollouts rollouts;
   private final UsageSink usageSink;
   private final Clock clock;
@@ -136,7 +133,7 @@ public final class Verifier {
     this.format = builder.format;
     this.store = builder.store;
     this.secondTier = builder.secondTier;
-    this.foreignFilter = builder.foreignFilter;
+    this.foreignFilter = new ForeignFilterPath(builder.foreignFilter, builder.rollouts);
     this.rollouts = builder.rollouts;
     this.usageSink = builder.usageSink;
     this.clock = builder.clock;
@@ -338,8 +335,8 @@ public final class Verifier {
             : null;
     boolean lateStale = stale != null && now >= stale.freshUntil() + currentFreshMillis();
     SwitchState filtering = null; // set when the filter said "absent" and the store is to compare
-    if (stale == null && parsed instanceof ParsedKey.Foreign && foreignFilter != ForeignFilter.NONE) {
-      filtering = consultFilter(hash);
+    if (stale == null && parsed instanceof ParsedKey.Foreign && foreignFilter.isPresent()) {
+      filtering = foreignFilter.consult(hash);
       if (filtering != null && filtering.stage() == Stage.ON) {
         metrics.foreignFiltered.increment();
         return Verdict.Denied.notFound();
@@ -347,7 +344,11 @@ public final class Verifier {
     }
     Loaded loaded = loadShared(hash, stale != null, lateStale);
     if (filtering != null) {
-      compareFilter(filtering, loaded);
+      try { // a comparison is a side effect: it never touches the answer
+        foreignFilter.compare(filtering, controlVerdict(loaded));
+      } catch (RuntimeException e) {
+        seamWarnings.warn("comparing the foreign filter with the store failed: {}", e.toString());
+      }
     }
     now = clock.millis();
     return switch (loaded) {
@@ -367,40 +368,11 @@ public final class Verifier {
     };
   }
 
-  /**
-   * The switch {@value #FOREIGN_FILTER_SWITCH} for a foreign-shaped key that L1 does not hold,
-   * when the filter proves it absent and the switch says to act on that ({@code on}) or to compare
-   * it with the store (a canary key, or a sampled call in shadow); otherwise null and the store
-   * decides alone. The candidate is a memory probe of a few nanoseconds, so in shadow it runs on
-   * the request thread rather than being handed to the shadow executor.
-   */
-  private @Nullable SwitchState consultFilter(KeyHash hash) {
-    SwitchState state = rollouts == null ? FILTER_ALWAYS
-        : rollouts.board().state(FOREIGN_FILTER_SWITCH);
-    boolean consulted = switch (state.stage()) {
-      case OFF -> false;
-      case ON -> true;
-      case CANARY -> CanaryBuckets.inCanary(state, hash.toBytes()) || rollouts.sampled(state);
-      case SHADOW -> rollouts.sampled(state);
-    };
-    return consulted && foreignFilter.provesAbsent(hash) ? state : null;
-  }
-
-  /**
-   * Compares the filter's "absent" with what the store found: a key the store holds is a false
-   * denial, which the guard reverts on. A store that could not answer compares nothing.
-   */
-  private void compareFilter(SwitchState state, Loaded loaded) {
-    try { // a comparison is a side effect: it never touches the answer
-      Verdict control = loaded instanceof Loaded.Found found && found.entry().record != null
-          ? verdictOf(found.entry().record)
-          : loaded == Loaded.ABSENT ? Verdict.Denied.notFound() : null;
-      if (control != null && rollouts != null) {
-        rollouts.compared(state, control, Verdict.Denied.notFound());
-      }
-    } catch (RuntimeException e) {
-      seamWarnings.warn("comparing the foreign filter with the store failed: {}", e.toString());
-    }
+  /** What a load says by itself, scopes aside (a comparison's control); null if it failed. */
+  private @Nullable Verdict controlVerdict(Loaded loaded) {
+    return loaded instanceof Loaded.Found found && found.entry().record != null
+        ? verdictOf(found.entry().record)
+        : loaded == Loaded.ABSENT ? Verdict.Denied.notFound() : null;
   }
 
   /**
@@ -539,9 +511,7 @@ public final class Verifier {
     Loaded loaded = loadFromStore(hash, load, shadowRead);
     if (rollouts != null && (toConfirm != null || shadowRead != null)) {
       try { // a comparison is a side effect: it never touches the answer
-        Verdict control = loaded instanceof Loaded.Found found && found.entry().record != null
-            ? verdictOf(found.entry().record)
-            : loaded == Loaded.ABSENT ? Verdict.Denied.notFound() : null;
+        Verdict control = controlVerdict(loaded);
         if (control != null && toConfirm != null) {
           rollouts.compared(l2, control, verdictOf(toConfirm.record()));
         } else if (control != null && shadowRead != null) {
