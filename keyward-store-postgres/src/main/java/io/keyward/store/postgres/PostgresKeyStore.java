@@ -356,20 +356,9 @@ public final class PostgresKeyStore implements KeyStore, io.keyward.store.KeyHas
     return instant.atOffset(ZoneOffset.UTC);
   }
 
-  private <T> T inTransaction(String action, SqlWork<T> work) {
+  private <T> T inTransaction(String action, Transactions.SqlWork<T> work) {
     try (Connection connection = dataSource.getConnection()) {
-      boolean autoCommit = connection.getAutoCommit();
-      connection.setAutoCommit(false);
-      try {
-        T result = work.run(connection);
-        connection.commit();
-        return result;
-      } catch (SQLException | RuntimeException e) {
-        connection.rollback();
-        throw e;
-      } finally {
-        connection.setAutoCommit(autoCommit);
-      }
+      return Transactions.run(connection, work);
     } catch (SQLException e) {
       throw translate(action, e);
     }
@@ -381,10 +370,5 @@ public final class PostgresKeyStore implements KeyStore, io.keyward.store.KeyHas
     }
     return new StoreException(
         "cannot " + action + ": " + e.getMessage() + " (SQLState " + e.getSQLState() + ")", e);
-  }
-
-  @FunctionalInterface
-  private interface SqlWork<T> {
-    T run(Connection connection) throws SQLException;
   }
 }

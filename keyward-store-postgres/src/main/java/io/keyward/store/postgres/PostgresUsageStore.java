@@ -162,17 +162,7 @@ public final class PostgresUsageStore {
     return gate.call(() -> {
       try (Connection connection = pool.getConnection()) {
         ensureWatermark(connection);
-        connection.setAutoCommit(false);
-        try {
-          Flushed result = flush(connection, nodeId, seq, batch, toOutbox, now);
-          connection.commit();
-          return result;
-        } catch (SQLException | RuntimeException e) {
-          connection.rollback();
-          throw e;
-        } finally {
-          connection.setAutoCommit(true);
-        }
+        return Transactions.run(connection, c -> flush(c, nodeId, seq, batch, toOutbox, now));
       }
     }, () -> {
       throw new StoreException("usage tables are not visible yet (schema gate usage closed: "
@@ -364,58 +354,54 @@ public final class PostgresUsageStore {
     return gate.call(() -> {
       try (Connection connection = pool.getConnection()) {
         ensureWatermark(connection);
-        connection.setAutoCommit(false);
-        try {
-          try (PreparedStatement timeout = connection.prepareStatement(ROLLUP_TIMEOUT)) {
-            timeout.execute();
-          }
-          Timestamp from;
-          try (PreparedStatement lock = connection.prepareStatement(LOCK_WATERMARK);
-              ResultSet rs = lock.executeQuery()) {
-            if (!rs.next()) {
-              connection.rollback();
-              return new long[] {-1, 0};
-            }
-            from = rs.getTimestamp(1);
-          }
-          if (from.toInstant().equals(Instant.EPOCH)) {
-            // The first rollup of a deployment: from the oldest minute, not from 1970.
-            try (PreparedStatement oldest = connection.prepareStatement(OLDEST_MINUTE);
-                ResultSet rs = oldest.executeQuery()) {
-              Timestamp oldestMinute = rs.next() ? rs.getTimestamp(1) : null;
-              // No minute yet: nothing to roll up; the watermark stays where it is.
-              from = oldestMinute != null ? oldestMinute : Timestamp.from(upTo);
-            }
-          }
-          Instant sliceEnd = from.toInstant().plus(ROLLUP_SLICE);
-          boolean more = sliceEnd.isBefore(upTo);
-          Timestamp to = Timestamp.from(more ? sliceEnd : upTo);
-          if (!to.after(from)) {
-            connection.rollback();
-            return new long[] {0, 0};
-          }
-          long rows = 0;
-          for (String sql : List.of(ROLL_UP_HOURS, ROLL_UP_DAYS)) {
-            try (PreparedStatement roll = connection.prepareStatement(sql)) {
-              roll.setTimestamp(1, from);
-              roll.setTimestamp(2, to);
-              rows = Math.max(rows, roll.executeUpdate());
-            }
-          }
-          try (PreparedStatement move = connection.prepareStatement(MOVE_WATERMARK)) {
-            move.setTimestamp(1, to);
-            move.executeUpdate();
-          }
-          connection.commit();
-          return new long[] {rows, more ? 1 : 0};
-        } catch (SQLException | RuntimeException e) {
-          connection.rollback();
-          throw e;
-        } finally {
-          connection.setAutoCommit(true);
-        }
+        return Transactions.run(connection, c -> rollUpSlice(c, upTo));
       }
     }, () -> new long[] {-1, 0});
+  }
+
+  /** One slice, in the caller's transaction. */
+  private long[] rollUpSlice(Connection connection, Instant upTo) throws SQLException {
+    try (PreparedStatement timeout = connection.prepareStatement(ROLLUP_TIMEOUT)) {
+      timeout.execute();
+    }
+    Timestamp from;
+    try (PreparedStatement lock = connection.prepareStatement(LOCK_WATERMARK);
+        ResultSet rs = lock.executeQuery()) {
+      if (!rs.next()) {
+        connection.rollback();
+        return new long[] {-1, 0};
+      }
+      from = rs.getTimestamp(1);
+    }
+    if (from.toInstant().equals(Instant.EPOCH)) {
+      // The first rollup of a deployment: from the oldest minute, not from 1970.
+      try (PreparedStatement oldest = connection.prepareStatement(OLDEST_MINUTE);
+          ResultSet rs = oldest.executeQuery()) {
+        Timestamp oldestMinute = rs.next() ? rs.getTimestamp(1) : null;
+        // No minute yet: nothing to roll up; the watermark stays where it is.
+        from = oldestMinute != null ? oldestMinute : Timestamp.from(upTo);
+      }
+    }
+    Instant sliceEnd = from.toInstant().plus(ROLLUP_SLICE);
+    boolean more = sliceEnd.isBefore(upTo);
+    Timestamp to = Timestamp.from(more ? sliceEnd : upTo);
+    if (!to.after(from)) {
+      connection.rollback();
+      return new long[] {0, 0};
+    }
+    long rows = 0;
+    for (String sql : List.of(ROLL_UP_HOURS, ROLL_UP_DAYS)) {
+      try (PreparedStatement roll = connection.prepareStatement(sql)) {
+        roll.setTimestamp(1, from);
+        roll.setTimestamp(2, to);
+        rows = Math.max(rows, roll.executeUpdate());
+      }
+    }
+    try (PreparedStatement move = connection.prepareStatement(MOVE_WATERMARK)) {
+      move.setTimestamp(1, to);
+      move.executeUpdate();
+    }
+    return new long[] {rows, more ? 1 : 0};
   }
 
   /** One bucket of a usage answer: its start and its counts by outcome. */
