@@ -122,14 +122,21 @@ public final class WebhookExporter implements UsageExporter {
       response = exchange.get(requestTimeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
     } catch (java.util.concurrent.TimeoutException e) {
       exchange.cancel(true);
-      throw new java.net.http.HttpTimeoutException("the webhook did not answer within "
-          + requestTimeout.toMillis() + " ms");
+      throw timedOut();
     } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof java.net.http.HttpTimeoutException) {
+        throw timedOut(); // the request's own timeout fired first: the same failure
+      }
       throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
     }
     if (response.statusCode() / 100 != 2) {
       throw new IOException("the webhook answered " + response.statusCode());
     }
+  }
+
+  private java.net.http.HttpTimeoutException timedOut() {
+    return new java.net.http.HttpTimeoutException("the webhook did not answer within "
+        + requestTimeout.toMillis() + " ms");
   }
 
   @Override
