@@ -4,6 +4,7 @@ import io.keyward.cache.redis.RedisTierSettings;
 import io.keyward.server.KeywardServer;
 import io.keyward.server.ServerSettings;
 import io.keyward.server.UsageSettings;
+import io.keyward.usage.UsageExport;
 import io.keyward.verify.VerifierSettings;
 import java.time.Clock;
 import java.time.Duration;
@@ -132,6 +133,27 @@ final class ServeCommand implements Callable<Integer> {
           + " are dropped and counted (env KEYWARD_USAGE_BUFFER_CELLS, default 200000).")
   int usageBufferCells;
 
+  @Option(names = "--usage-buffer-events", defaultValue = "${env:KEYWARD_USAGE_BUFFER_EVENTS:-1000000}",
+      description = "Verifications a node keeps one by one between flushes when an exporter sends"
+          + " events; beyond, verifications are dropped from counts and events alike, and counted"
+          + " (env KEYWARD_USAGE_BUFFER_EVENTS, default 1000000).")
+  int usageBufferEvents;
+
+  @Option(names = "--usage-nats-export", defaultValue = "${env:KEYWARD_USAGE_NATS_EXPORT}",
+      description = "What the NATS exporter sends: counts (per key, outcome and minute; the"
+          + " default) or events (every verification) (env KEYWARD_USAGE_NATS_EXPORT).")
+  String usageNatsExport;
+
+  @Option(names = "--usage-webhook-export", defaultValue = "${env:KEYWARD_USAGE_WEBHOOK_EXPORT}",
+      description = "What the webhook exporter sends: counts (the default) or events (env"
+          + " KEYWARD_USAGE_WEBHOOK_EXPORT).")
+  String usageWebhookExport;
+
+  @Option(names = "--usage-jsonl-export", defaultValue = "${env:KEYWARD_USAGE_JSONL_EXPORT}",
+      description = "What the JSON Lines exporter writes: counts (the default) or events (env"
+          + " KEYWARD_USAGE_JSONL_EXPORT).")
+  String usageJsonlExport;
+
   @Option(names = "--usage-retention-days", defaultValue = "${env:KEYWARD_USAGE_RETENTION_DAYS:-400}",
       description = "How long hourly and daily counts are kept; minute counts at most 7 days"
           + " (env KEYWARD_USAGE_RETENTION_DAYS, default 400).")
@@ -255,16 +277,40 @@ final class ServeCommand implements Callable<Integer> {
         10_000_000);
     requireRange("--usage-retention-days", "KEYWARD_USAGE_RETENTION_DAYS", usageRetentionDays, 1,
         36_500);
+    requireRange("--usage-buffer-events", "KEYWARD_USAGE_BUFFER_EVENTS", usageBufferEvents, 1,
+        50_000_000);
     String nats = usageNats == null || usageNats.isBlank() ? null : usageNats.strip();
+    java.util.Map<String, UsageExport> kinds = new java.util.HashMap<>();
+    exportKind(kinds, "nats", "--usage-nats-export", usageNatsExport, nats, "--usage-nats");
+    exportKind(kinds, "webhook", "--usage-webhook-export", usageWebhookExport,
+        blankToNull(usageWebhookUrl), "--usage-webhook-url");
+    exportKind(kinds, "jsonl", "--usage-jsonl-export", usageJsonlExport,
+        blankToNull(usageJsonlDir), "--usage-jsonl-dir");
     try {
       return new UsageSettings(!noUsage, Duration.ofMillis(usageFlushMs), usageBufferCells,
           usageRetentionDays, nats, usageNatsStream, usageNatsSubject, blankToNull(usageWebhookUrl),
           blankToNull(usageWebhookSecret),
-          blankToNull(usageJsonlDir) == null ? null : java.nio.file.Path.of(usageJsonlDir.strip()));
+          blankToNull(usageJsonlDir) == null ? null : java.nio.file.Path.of(usageJsonlDir.strip()),
+          usageBufferEvents, kinds);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("usage settings (--usage-*/KEYWARD_USAGE_*): "
           + e.getMessage());
     }
+  }
+
+  /** Reads one exporter's {@code counts|events}; set for an exporter that is not configured: an error. */
+  private static void exportKind(java.util.Map<String, UsageExport> kinds, String exporter,
+      String flag, String value, String configured, String configuringFlag) {
+    if (value == null || value.isBlank()) {
+      return;
+    }
+    UsageExport kind = UsageExport.parse(value).orElseThrow(() -> new IllegalArgumentException(
+        flag + " must be counts or events, got '" + value + "'"));
+    if (configured == null) {
+      throw new IllegalArgumentException(flag + " is set, but " + configuringFlag
+          + " is not: there is no " + exporter + " exporter to send " + kind.label());
+    }
+    kinds.put(exporter, kind);
   }
 
   private static String blankToNull(String value) {

@@ -133,6 +133,12 @@ class KeywardCommandTest {
         .contains("--db-url/KEYWARD_DB_URL").contains("'mysql'");
     assertThat(run("serve", "--cache-stale-seconds", "1").err())
         .contains("--cache-stale-seconds (KEYWARD_CACHE_STALE_SECONDS) must be from 30");
+    assertThat(run("serve", "--usage-nats-export", "events").err())
+        .contains("--usage-nats-export is set, but --usage-nats is not");
+    assertThat(run("serve", "--usage-nats", "nats://127.0.0.1:4222", "--usage-nats-export",
+        "each").err()).contains("--usage-nats-export must be counts or events, got 'each'");
+    assertThat(run("serve", "--usage-buffer-events", "0").err())
+        .contains("--usage-buffer-events (KEYWARD_USAGE_BUFFER_EVENTS)");
     assertThat(run("serve", "--port", "70000").code()).isEqualTo(2);
   }
 

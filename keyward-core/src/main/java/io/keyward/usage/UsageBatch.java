@@ -1,18 +1,27 @@
 package io.keyward.usage;
 
 import io.keyward.verify.Outcome;
+import io.keyward.verify.UsageSink.UsageEvent;
 import java.util.List;
 import java.util.Map;
 
 /**
  * What a node counted between two flushes: counts per key, outcome and minute; each key's latest
- * verification; and how many events were dropped, per minute, because the buffer was full.
+ * verification; how many events were dropped, per minute, because the buffer was full; and, when
+ * an exporter sends every verification ({@link UsageExport#EVENTS}), the verifications themselves.
  */
-public record UsageBatch(List<Count> counts, Map<String, Long> lastUsedMillis, List<Drop> drops) {
+public record UsageBatch(List<Count> counts, Map<String, Long> lastUsedMillis, List<Drop> drops,
+    List<UsageEvent> events) {
   public UsageBatch {
     counts = List.copyOf(counts);
     lastUsedMillis = Map.copyOf(lastUsedMillis);
     drops = List.copyOf(drops);
+    events = List.copyOf(events);
+  }
+
+  /** A batch without events. */
+  public UsageBatch(List<Count> counts, Map<String, Long> lastUsedMillis, List<Drop> drops) {
+    this(counts, lastUsedMillis, drops, List.of());
   }
 
   /** {@code count} verifications of {@code keyId} with {@code outcome} in the minute starting at
@@ -25,12 +34,17 @@ public record UsageBatch(List<Count> counts, Map<String, Long> lastUsedMillis, L
 
   /** The same counts and drops, with only these last uses. */
   public UsageBatch withLastUsed(Map<String, Long> lastUsed) {
-    return new UsageBatch(counts, lastUsed, drops);
+    return new UsageBatch(counts, lastUsed, drops, events);
+  }
+
+  /** The same counts, last uses and drops, without the events. */
+  public UsageBatch withoutEvents() {
+    return new UsageBatch(counts, lastUsedMillis, drops);
   }
 
   /** Whether there is nothing to write. */
   public boolean isEmpty() {
-    return counts.isEmpty() && drops.isEmpty();
+    return counts.isEmpty() && drops.isEmpty() && events.isEmpty();
   }
 
   /** How many verifications it counts. */

@@ -2,11 +2,13 @@ package io.keyward.usage;
 
 import io.keyward.verify.Outcome;
 import io.keyward.verify.UsageSink;
+import io.keyward.verify.UsageSink.UsageEvent;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -21,6 +23,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * counter is read and zeroed atomically; a counter of a minute that has passed is sealed before
  * it is removed, and an increment that finds a sealed counter starts a fresh one, so that nothing
  * is counted twice or lost between a drain and a late increment.
+ *
+ * <p>When an exporter sends every verification ({@link UsageExport#EVENTS}), the buffer also keeps
+ * each event, bounded, in a lock-free queue; a verification that finds either the queue or the
+ * counters full is dropped from both and counted once, so counts and events cover the same
+ * verifications.
  */
 public final class UsageBuffer implements UsageSink {
   private static final long MINUTE = 60_000;
@@ -46,23 +53,56 @@ public final class UsageBuffer implements UsageSink {
   private final java.util.concurrent.atomic.LongAdder acceptedTotal =
       new java.util.concurrent.atomic.LongAdder();
 
+  /**
+   * Each verification itself, in arrival order, when an exporter sends events ({@code maxEvents >
+   * 0}). A slot is taken before the event is counted, so that an event either is counted and
+   * kept, or is dropped (and counted as dropped) from both: counts and events always cover the
+   * same verifications.
+   */
+  private final ConcurrentLinkedQueue<UsageEvent> events = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger eventsHeld = new AtomicInteger();
+  private final int maxEvents;
+
   /** @param maxCells how many counters (key, outcome, minute) it holds at most */
   public UsageBuffer(int maxCells) {
+    this(maxCells, 0);
+  }
+
+  /**
+   * @param maxCells how many counters (key, outcome, minute) it holds at most
+   * @param maxEvents how many verifications it keeps one by one between drains, for exporters of
+   *     {@link UsageExport#EVENTS}; 0 keeps none (counts only)
+   */
+  public UsageBuffer(int maxCells, int maxEvents) {
     if (maxCells < 1) {
       throw new IllegalArgumentException("the usage buffer must hold at least 1 counter, got "
           + maxCells);
     }
+    if (maxEvents < 0) {
+      throw new IllegalArgumentException("the usage buffer cannot hold a negative number of"
+          + " events, got " + maxEvents);
+    }
     this.maxCells = maxCells;
+    this.maxEvents = maxEvents;
   }
 
   @Override
   public void accept(UsageEvent event) {
     long minute = Math.floorDiv(event.atEpochMillis(), MINUTE) * MINUTE;
+    boolean keepEvent = maxEvents > 0;
+    if (keepEvent && eventsHeld.incrementAndGet() > maxEvents) {
+      eventsHeld.decrementAndGet();
+      drop(minute);
+      return;
+    }
     Cell cell = new Cell(event.keyId(), event.ownerId(), event.outcome(), minute);
     while (true) {
       Counter counter = cells.get(cell);
       if (counter == null) {
         if (held.get() >= maxCells) {
+          if (keepEvent) {
+            eventsHeld.decrementAndGet();
+          }
           drop(minute);
           return;
         }
@@ -85,6 +125,9 @@ public final class UsageBuffer implements UsageSink {
           counter.lastAtMillis = event.atEpochMillis(); // racy max: good to a few ms
         }
         acceptedTotal.increment();
+        if (keepEvent) {
+          events.offer(event);
+        }
         return;
       }
     }
@@ -144,7 +187,24 @@ public final class UsageBuffer implements UsageSink {
         drops.add(new UsageBatch.Drop(entry.getKey(), dropped));
       }
     }
-    return new UsageBatch(counts, lastUsed, drops);
+    // The events kept so far. One counted just now may reach the queue only after this: it then
+    // goes with the next batch, as its count may have.
+    List<UsageEvent> taken = new ArrayList<>(maxEvents == 0 ? 0 : Math.min(eventsHeld.get(), 1 << 16));
+    for (UsageEvent event; taken.size() < maxEvents && (event = events.poll()) != null; ) {
+      taken.add(event);
+    }
+    eventsHeld.addAndGet(-taken.size());
+    return new UsageBatch(counts, lastUsed, drops, taken);
+  }
+
+  /** How many verifications it keeps one by one at most (0: counts only). */
+  public int maxEvents() {
+    return maxEvents;
+  }
+
+  /** How many verifications it keeps one by one now. */
+  public int heldEvents() {
+    return eventsHeld.get();
   }
 
   /** How many counters it holds now. */

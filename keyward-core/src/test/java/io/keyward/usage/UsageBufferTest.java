@@ -111,6 +111,97 @@ class UsageBufferTest {
   }
 
   @Test
+  void eventsAreKeptOneByOneInOrderAlongsideTheCountsWhenAnExporterSendsThem() {
+    UsageBuffer buffer = new UsageBuffer(100, 10);
+    UsageEvent first = new UsageEvent("key_a", "o1", Outcome.VALID, T0 + 1_000);
+    UsageEvent second = new UsageEvent("key_a", "o1", Outcome.REVOKED, T0 + 2_000);
+    UsageEvent third = new UsageEvent("key_b", "o2", Outcome.VALID, T0 + 3_000);
+    buffer.accept(first);
+    buffer.accept(second);
+    buffer.accept(third);
+
+    UsageBatch batch = buffer.drain(T0 + 4_000);
+
+    assertThat(batch.events()).containsExactly(first, second, third);
+    assertThat(batch.verifications()).isEqualTo(3);
+    assertThat(buffer.heldEvents()).isZero();
+    assertThat(buffer.drain(T0 + 5_000).events()).isEmpty();
+    // Without an exporter of events, none is kept.
+    UsageBuffer countsOnly = new UsageBuffer(100);
+    countsOnly.accept(first);
+    assertThat(countsOnly.drain(T0 + 4_000).events()).isEmpty();
+  }
+
+  @Test
+  void aVerificationThatFindsTheEventsFullIsDroppedFromCountsAndEventsAlikeAndCounted() {
+    UsageBuffer buffer = new UsageBuffer(100, 2);
+    buffer.accept(new UsageEvent("key_a", "o", Outcome.VALID, T0));
+    buffer.accept(new UsageEvent("key_a", "o", Outcome.VALID, T0 + 1));
+    buffer.accept(new UsageEvent("key_a", "o", Outcome.VALID, T0 + 2)); // no room for the event
+
+    UsageBatch batch = buffer.drain(T0 + 3);
+    assertThat(batch.events()).hasSize(2);
+    assertThat(sum(batch, "key_a", Outcome.VALID)).isEqualTo(2);
+    assertThat(batch.drops()).containsExactly(new UsageBatch.Drop(T0, 1));
+    // And a verification that finds the counters full gives its event's room back.
+    UsageBuffer cells = new UsageBuffer(1, 5);
+    cells.accept(new UsageEvent("key_a", "o", Outcome.VALID, T0));
+    cells.accept(new UsageEvent("key_b", "o", Outcome.VALID, T0)); // no counter for it
+    assertThat(cells.heldEvents()).isEqualTo(1);
+    UsageBatch one = cells.drain(T0 + 1);
+    assertThat(one.events()).extracting(UsageEvent::keyId).containsExactly("key_a");
+    assertThat(one.drops()).containsExactly(new UsageBatch.Drop(T0, 1));
+  }
+
+  @Test
+  void eventsAndCountsCoverTheSameVerificationsWhileEightThreadsCountAndAFullBufferDrops()
+      throws Exception {
+    UsageBuffer buffer = new UsageBuffer(1_000_000, 5_000);
+    int threads = 8;
+    int perThread = 100_000;
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    CountDownLatch start = new CountDownLatch(1);
+    List<Future<?>> writers = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      int seed = t;
+      writers.add(pool.submit(() -> {
+        Random random = new Random(seed);
+        start.await();
+        for (int i = 0; i < perThread; i++) {
+          buffer.accept(new UsageEvent("key_" + random.nextInt(50), "o", Outcome.VALID,
+              T0 + random.nextInt(1_000)));
+        }
+        return null;
+      }));
+    }
+    long counted = 0;
+    long events = 0;
+    long dropped = 0;
+    start.countDown();
+    boolean done = false;
+    while (!done) {
+      done = writers.stream().allMatch(Future::isDone);
+      UsageBatch batch = buffer.drain(T0 + 120_000);
+      counted += batch.verifications();
+      events += batch.events().size();
+      dropped += batch.drops().stream().mapToLong(UsageBatch.Drop::dropped).sum();
+    }
+    for (Future<?> writer : writers) {
+      writer.get();
+    }
+    UsageBatch last = buffer.drain(T0 + 120_000);
+    counted += last.verifications();
+    events += last.events().size();
+    dropped += last.drops().stream().mapToLong(UsageBatch.Drop::dropped).sum();
+    pool.shutdown();
+
+    assertThat(events).isEqualTo(counted);
+    assertThat(counted + dropped).isEqualTo((long) threads * perThread);
+    assertThat(dropped).isEqualTo(buffer.droppedTotal());
+    assertThat(buffer.heldEvents()).isZero();
+  }
+
+  @Test
   void aBufferWithoutRoomIsRefusedNamingTheSetting() {
     assertThatThrownBy(() -> new UsageBuffer(0))
         .hasMessageContaining("must hold at least 1 counter, got 0");

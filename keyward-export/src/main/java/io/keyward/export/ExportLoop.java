@@ -3,6 +3,7 @@ package io.keyward.export;
 import io.keyward.logging.RateLimitedLogger;
 import io.keyward.store.StoreException;
 import io.keyward.store.postgres.UsageOutbox;
+import io.keyward.usage.UsageExport;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -19,7 +20,8 @@ import org.slf4j.LoggerFactory;
  * commit order, see {@link UsageOutbox}), delivers each row, and moves the cursor past it only
  * once it is delivered. A failure is recorded on the cursor, counted and retried with jittered
  * exponential backoff (100 ms to 30 s), the same row under the same event id; a paused exporter's
- * cursor waits. Nothing here touches a verification.
+ * cursor waits. Nothing here touches a verification. An exporter sends one kind of row, counts or
+ * events ({@link UsageExport}); the cursor passes over rows of the other kind.
  *
  * <p>Several nodes may run the same exporter: they read the same cursor, so a row may be
  * delivered by more than one of them (at least once; consumers deduplicate by event id, and NATS
@@ -31,6 +33,7 @@ public final class ExportLoop implements AutoCloseable {
   private static final long MAX_BACKOFF_MILLIS = 30_000;
 
   private final UsageExporter exporter;
+  private final UsageExport kind;
   private final UsageOutbox outbox;
   private final Duration pollEvery;
   private final RateLimitedLogger warnings;
@@ -43,9 +46,20 @@ public final class ExportLoop implements AutoCloseable {
   private volatile @Nullable String lastError;
   private long backoffMillis = MIN_BACKOFF_MILLIS;
 
+  /** An exporter of the per-minute counts. */
   public ExportLoop(UsageExporter exporter, UsageOutbox outbox, Duration pollEvery, Clock clock,
       MeterRegistry registry) {
+    this(exporter, UsageExport.COUNTS, outbox, pollEvery, clock, registry);
+  }
+
+  /**
+   * @param kind what the exporter sends: the outbox's rows of the other kind are passed over (the
+   *     cursor moves past them undelivered)
+   */
+  public ExportLoop(UsageExporter exporter, UsageExport kind, UsageOutbox outbox,
+      Duration pollEvery, Clock clock, MeterRegistry registry) {
     this.exporter = exporter;
+    this.kind = kind;
     this.outbox = outbox;
     this.pollEvery = pollEvery;
     this.warnings = new RateLimitedLogger(LoggerFactory.getLogger(ExportLoop.class), clock,
@@ -106,10 +120,16 @@ public final class ExportLoop implements AutoCloseable {
       return 1_000;
     }
     List<UsageOutbox.Row> rows = outbox.after(cursor, BATCH);
+    UsageOutbox.Row passedOver = null;
     for (UsageOutbox.Row row : rows) {
       if (closed) {
-        return 0;
+        break;
       }
+      if (row.kind() != kind) {
+        passedOver = row; // not ours: the cursor moves past it with the next advance
+        continue;
+      }
+      passedOver = null;
       try {
         exporter.deliver(row);
       } catch (Exception e) {
@@ -128,6 +148,12 @@ public final class ExportLoop implements AutoCloseable {
       delivered.increment();
       backoffMillis = MIN_BACKOFF_MILLIS;
       lastError = null;
+    }
+    if (passedOver != null) {
+      outbox.advance(exporter.name(), passedOver);
+    }
+    if (closed) {
+      return 0;
     }
     lag = outbox.lag(outbox.cursor(exporter.name()));
     return rows.size() == BATCH ? 0 : pollEvery.toMillis();

@@ -25,11 +25,13 @@ public interface UsageExporter extends AutoCloseable {
   /**
    * A part of a batch as the exporters send it: {@code {"id": "<node>:<seq>:<part>", "node": ...,
    * "seq": ..., "part": ..., "createdAt": ..., "counts": [{"keyId", "ownerId", "outcome",
-   * "minute", "count"}, ...]}}.
+   * "minute", "count"}, ...]}}, or, from an exporter of events, {@code ..., "events": [{"id":
+   * "<node>:<seq>:<part>:<index>", "keyId", "ownerId", "outcome", "at"}, ...]}.
    */
   static String eventJson(UsageOutbox.Row row) {
     String counts = row.payloadJson().strip();
-    // The payload is a JSON object PostgreSQL built ({"counts": [...]}); its fields follow ours.
+    // The payload is a JSON object PostgreSQL built ({"counts": [...]} or {"events": [...]}); its
+    // fields follow ours.
     String rest = counts.length() > 2 ? "," + counts.substring(1) : "}";
     return "{\"id\":\"" + row.eventId() + "\",\"node\":\"" + row.nodeId() + "\",\"seq\":"
         + row.seq() + ",\"part\":" + row.part() + ",\"createdAt\":\"" + row.createdAt() + "\""

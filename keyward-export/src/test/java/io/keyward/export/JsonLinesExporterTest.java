@@ -21,7 +21,7 @@ class JsonLinesExporterTest {
 
   private static UsageOutbox.Row row(long seq) {
     return new UsageOutbox.Row("100", seq, "node_j", seq, 0, Instant.parse("2026-11-30T10:00:00Z"),
-        "{\"counts\": [{\"count\": 1, \"keyId\": \"key_a\"}]}");
+        "{\"counts\": [{\"count\": 1, \"keyId\": \"key_a\"}]}", io.keyward.usage.UsageExport.COUNTS);
   }
 
   @Test

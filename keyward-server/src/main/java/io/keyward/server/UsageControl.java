@@ -9,6 +9,7 @@ import io.keyward.store.postgres.PostgresUsageStore;
 import io.keyward.store.postgres.SchemaGate;
 import io.keyward.store.postgres.UsageOutbox;
 import io.keyward.usage.UsageBuffer;
+import io.keyward.usage.UsageExport;
 import io.keyward.verify.UsageSink;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
@@ -41,7 +42,8 @@ final class UsageControl implements AutoCloseable {
     this.clock = clock;
     this.registry = registry;
     this.store = new PostgresUsageStore(pool, clock, registry);
-    this.buffer = settings.enabled() ? new UsageBuffer(settings.bufferCells()) : null;
+    this.buffer = settings.enabled() ? new UsageBuffer(settings.bufferCells(),
+        settings.exports(UsageExport.EVENTS) ? settings.bufferEvents() : 0) : null;
     this.outbox = settings.enabled() && settings.exports()
         ? new UsageOutbox(pool, store.gate(), clock) : null;
   }
@@ -78,8 +80,8 @@ final class UsageControl implements AutoCloseable {
     recorder = new UsageRecorder(buffer, store, outbox, nodeId, clock, settings, registry).start();
     // Each on a thread of its own, behind its own cursor: one that fails holds up no other.
     for (io.keyward.export.UsageExporter exporter : exporters) {
-      exports.add(new ExportLoop(exporter, outbox, Duration.ofMillis(500), clock, registry)
-          .start());
+      exports.add(new ExportLoop(exporter, settings.kindOf(exporter.name()), outbox,
+          Duration.ofMillis(500), clock, registry).start());
     }
   }
 

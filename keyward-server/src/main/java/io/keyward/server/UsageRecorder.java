@@ -6,6 +6,7 @@ import io.keyward.store.postgres.PostgresUsageStore;
 import io.keyward.store.postgres.UsageOutbox;
 import io.keyward.usage.UsageBatch;
 import io.keyward.usage.UsageBuffer;
+import io.keyward.usage.UsageExport;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -42,6 +43,8 @@ final class UsageRecorder implements AutoCloseable {
   private final UsageBuffer buffer;
   private final PostgresUsageStore store;
   private final @Nullable UsageOutbox outbox;
+  /** Whether some exporter sends counts (events are in a batch only when some sends events). */
+  private final boolean countsToOutbox;
   private final String nodeId;
   private final Clock clock;
   private final UsageSettings settings;
@@ -75,6 +78,7 @@ final class UsageRecorder implements AutoCloseable {
     this.buffer = buffer;
     this.store = store;
     this.outbox = outbox;
+    this.countsToOutbox = outbox != null && settings.exports(UsageExport.COUNTS);
     this.nodeId = nodeId;
     this.clock = clock;
     this.settings = settings;
@@ -90,6 +94,11 @@ final class UsageRecorder implements AutoCloseable {
         .description("Counters (key, outcome, minute) the usage buffer holds").register(registry);
     Gauge.builder("keyward.usage.buffer.capacity", buffer, UsageBuffer::maxCells)
         .description("Counters the usage buffer holds at most").register(registry);
+    if (buffer.maxEvents() > 0) {
+      Gauge.builder("keyward.usage.buffer.events", buffer, UsageBuffer::heldEvents)
+          .description("Verifications the usage buffer keeps one by one for exporters of events")
+          .register(registry);
+    }
     Gauge.builder("keyward.usage.dropped", buffer, UsageBuffer::droppedTotal)
         .description("Verifications not counted since start because the usage buffer was full")
         .register(registry);
@@ -176,7 +185,7 @@ final class UsageRecorder implements AutoCloseable {
         }
         long started = System.nanoTime();
         try {
-          store.flush(nodeId, next.seq(), next.batch(), outbox != null, clock.instant());
+          store.flush(nodeId, next.seq(), next.batch(), countsToOutbox, clock.instant());
           flushedVerifications.increment(next.batch().verifications());
           lastUseWritten.putAll(next.batch().lastUsedMillis());
           pending.poll();
@@ -201,10 +210,25 @@ final class UsageRecorder implements AutoCloseable {
     }
   }
 
-  /** The batch in parts of at most {@value #PART_COUNTS} counts; drops go with the first. */
+  /**
+   * The batch in parts of at most {@value #PART_COUNTS} counts; drops go with the first; its
+   * events, if any, follow in parts of at most {@value #PART_COUNTS} events.
+   */
   static List<UsageBatch> split(UsageBatch batch) {
-    if (batch.counts().size() <= PART_COUNTS) {
+    if (batch.counts().size() <= PART_COUNTS && batch.events().size() <= PART_COUNTS) {
       return List.of(batch);
+    }
+    List<UsageBatch> parts = new java.util.ArrayList<>(splitCounts(batch.withoutEvents()));
+    for (int from = 0; from < batch.events().size(); from += PART_COUNTS) {
+      parts.add(new UsageBatch(List.of(), java.util.Map.of(), List.of(), batch.events()
+          .subList(from, Math.min(batch.events().size(), from + PART_COUNTS))));
+    }
+    return parts;
+  }
+
+  private static List<UsageBatch> splitCounts(UsageBatch batch) {
+    if (batch.counts().size() <= PART_COUNTS) {
+      return batch.isEmpty() ? List.of() : List.of(batch);
     }
     List<UsageBatch> parts = new java.util.ArrayList<>();
     for (int from = 0; from < batch.counts().size(); from += PART_COUNTS) {

@@ -1,6 +1,9 @@
 package io.keyward.server;
 
+import io.keyward.usage.UsageExport;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
@@ -18,14 +21,23 @@ import org.jspecify.annotations.Nullable;
  * @param webhookUrl a URL to POST each batch to (Standard Webhooks), or null
  * @param webhookSecret its {@code whsec_} signing secret (required with a URL)
  * @param jsonLinesDir a directory to append each batch to as JSON Lines, or null
+ * @param bufferEvents how many verifications a node keeps one by one between flushes when an
+ *     exporter sends events; a verification that finds it full is dropped and counted (from the
+ *     counts too, so that counts and events cover the same verifications)
+ * @param exportKinds what each exporter ({@code nats}, {@code webhook}, {@code jsonl}) sends; one
+ *     not named sends {@link UsageExport#COUNTS}
  */
 public record UsageSettings(boolean enabled, Duration flushEvery, int bufferCells,
     int retentionDays, @Nullable String natsUrl, String natsStream, String natsSubject,
     @Nullable String webhookUrl, @Nullable String webhookSecret,
-    java.nio.file.@Nullable Path jsonLinesDir) {
+    java.nio.file.@Nullable Path jsonLinesDir, int bufferEvents,
+    Map<String, UsageExport> exportKinds) {
+
+  /** The exporters' names, as in {@code exportKinds} and the API. */
+  public static final List<String> EXPORTERS = List.of("nats", "webhook", "jsonl");
 
   public static final UsageSettings DEFAULTS = new UsageSettings(true, Duration.ofSeconds(10),
-      200_000, 400, null, "KEYWARD_USAGE", "keyward.usage", null, null, null);
+      200_000, 400, null, "KEYWARD_USAGE", "keyward.usage", null, null, null, 1_000_000, Map.of());
 
   public UsageSettings {
     Objects.requireNonNull(flushEvery, "flushEvery");
@@ -37,6 +49,17 @@ public record UsageSettings(boolean enabled, Duration flushEvery, int bufferCell
     if (bufferCells < 1 || bufferCells > 10_000_000) {
       throw new IllegalArgumentException("usage buffer must hold from 1 to 10000000 counters, got "
           + bufferCells);
+    }
+    if (bufferEvents < 1 || bufferEvents > 50_000_000) {
+      throw new IllegalArgumentException("usage buffer must hold from 1 to 50000000 events, got "
+          + bufferEvents);
+    }
+    exportKinds = Map.copyOf(Objects.requireNonNull(exportKinds, "exportKinds"));
+    for (String exporter : exportKinds.keySet()) {
+      if (!EXPORTERS.contains(exporter)) {
+        throw new IllegalArgumentException("no usage exporter is named '" + exporter
+            + "' (there are " + String.join(", ", EXPORTERS) + ")");
+      }
     }
     if (retentionDays < 1 || retentionDays > 36_500) {
       throw new IllegalArgumentException("usage retention must be from 1 to 36500 days, got "
@@ -76,42 +99,67 @@ public record UsageSettings(boolean enabled, Duration flushEvery, int bufferCell
     return natsUrl != null || webhookUrl != null || jsonLinesDir != null;
   }
 
+  /** What the exporter named {@code exporter} sends. */
+  public UsageExport kindOf(String exporter) {
+    return exportKinds.getOrDefault(exporter, UsageExport.COUNTS);
+  }
+
+  /** Whether some configured exporter sends {@code kind}. */
+  public boolean exports(UsageExport kind) {
+    return (natsUrl != null && kindOf("nats") == kind)
+        || (webhookUrl != null && kindOf("webhook") == kind)
+        || (jsonLinesDir != null && kindOf("jsonl") == kind);
+  }
+
   @Override
   public String toString() {
     return "UsageSettings[enabled=" + enabled + ", flushEvery=" + flushEvery + ", bufferCells="
         + bufferCells + ", retentionDays=" + retentionDays + ", nats=" + masked(natsUrl)
         + ", webhook=" + masked(webhookUrl) + (webhookSecret == null ? "" : " (secret set)")
-        + ", jsonLinesDir="
-        + jsonLinesDir + "]";
+        + ", jsonLinesDir=" + jsonLinesDir + ", bufferEvents=" + bufferEvents + ", exportKinds="
+        + new java.util.TreeMap<>(exportKinds) + "]";
   }
 
   public UsageSettings withFlushEvery(Duration value) {
     return new UsageSettings(enabled, value, bufferCells, retentionDays, natsUrl, natsStream,
-        natsSubject, webhookUrl, webhookSecret, jsonLinesDir);
+        natsSubject, webhookUrl, webhookSecret, jsonLinesDir, bufferEvents, exportKinds);
   }
 
   public UsageSettings withBufferCells(int value) {
     return new UsageSettings(enabled, flushEvery, value, retentionDays, natsUrl, natsStream,
-        natsSubject, webhookUrl, webhookSecret, jsonLinesDir);
+        natsSubject, webhookUrl, webhookSecret, jsonLinesDir, bufferEvents, exportKinds);
   }
 
   public UsageSettings withEnabled(boolean value) {
     return new UsageSettings(value, flushEvery, bufferCells, retentionDays, natsUrl, natsStream,
-        natsSubject, webhookUrl, webhookSecret, jsonLinesDir);
+        natsSubject, webhookUrl, webhookSecret, jsonLinesDir, bufferEvents, exportKinds);
   }
 
   public UsageSettings withNats(@Nullable String url, String stream, String subject) {
     return new UsageSettings(enabled, flushEvery, bufferCells, retentionDays, url, stream, subject,
-        webhookUrl, webhookSecret, jsonLinesDir);
+        webhookUrl, webhookSecret, jsonLinesDir, bufferEvents, exportKinds);
   }
 
   public UsageSettings withWebhook(@Nullable String url, @Nullable String secret) {
     return new UsageSettings(enabled, flushEvery, bufferCells, retentionDays, natsUrl, natsStream,
-        natsSubject, url, secret, jsonLinesDir);
+        natsSubject, url, secret, jsonLinesDir, bufferEvents, exportKinds);
+  }
+
+  public UsageSettings withBufferEvents(int value) {
+    return new UsageSettings(enabled, flushEvery, bufferCells, retentionDays, natsUrl, natsStream,
+        natsSubject, webhookUrl, webhookSecret, jsonLinesDir, value, exportKinds);
+  }
+
+  /** The same, with {@code exporter} sending {@code kind}. */
+  public UsageSettings withExportKind(String exporter, UsageExport kind) {
+    Map<String, UsageExport> kinds = new java.util.HashMap<>(exportKinds);
+    kinds.put(exporter, kind);
+    return new UsageSettings(enabled, flushEvery, bufferCells, retentionDays, natsUrl, natsStream,
+        natsSubject, webhookUrl, webhookSecret, jsonLinesDir, bufferEvents, kinds);
   }
 
   public UsageSettings withJsonLines(java.nio.file.@Nullable Path dir) {
     return new UsageSettings(enabled, flushEvery, bufferCells, retentionDays, natsUrl, natsStream,
-        natsSubject, webhookUrl, webhookSecret, dir);
+        natsSubject, webhookUrl, webhookSecret, dir, bufferEvents, exportKinds);
   }
 }

@@ -267,6 +267,81 @@ class IncidentI2ReplayTest {
     });
   }
 
+  /** The owner's verifications NATS holds as events, each event id once (-1: not readable yet). */
+  private long exportedEvents(String owner) {
+    ObjectMapper json = new ObjectMapper();
+    try (Connection nc = Nats.connect(NATS_URL)) {
+      Thread.sleep(20);
+      var jsm = nc.jetStreamManagement();
+      long last = jsm.getStreamInfo(stream).getStreamState().getLastSequence();
+      Set<String> ids = new HashSet<>();
+      long total = 0;
+      for (long s = 1; s <= last; s++) {
+        JsonNode message = json.readTree(jsm.getMessage(stream, s).getData());
+        assertThat(message.has("counts")).as("an exporter of events sends no counts").isFalse();
+        for (JsonNode event : message.get("events")) {
+          assertThat(ids.add(event.get("id").asText())).as("duplicate event %s", event.get("id"))
+              .isTrue();
+          if (event.get("ownerId").asText().equals(owner)) {
+            assertThat(event.get("outcome").asText()).isEqualTo("VALID");
+            total++;
+          }
+        }
+      }
+      return total;
+    } catch (AssertionError e) {
+      throw e;
+    } catch (Exception e) {
+      return -1;
+    }
+  }
+
+  @Test
+  void everyVerificationIsExportedAsAnEventOfItsOwnThroughANatsCutWhileTheOtherExporterSendsCounts(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path lines) throws Exception {
+    KeywardTestServer keyward = KeywardTestServer.start(settings -> settings.withUsage(
+        UsageSettings.DEFAULTS.withFlushEvery(Duration.ofMillis(200))
+            .withNats("nats://127.0.0.1:" + natsProxy.port(), stream, subject)
+            .withExportKind("nats", io.keyward.usage.UsageExport.EVENTS)
+            .withJsonLines(lines)));
+    closing.add(keyward);
+    KeywardClient client = keyward.client();
+    List<String> keys = keys(client, 10, "i2-events");
+    long made;
+    try (Traffic traffic = new Traffic(client, keys)) {
+      traffic.runFor(300);
+      int port = natsProxy.port();
+      natsProxy.stop();
+      traffic.runFor(300);
+      await(() -> metric(client, "keyward_usage_export_failures_total") >= 1);
+      closing.add(TcpProxy.on(port, java.net.URI.create(NATS_URL).getPort()));
+      traffic.runFor(200);
+      traffic.close();
+      made = traffic.made.get();
+      assertThat(traffic.answers.keySet()).containsExactly("200 VALID");
+    }
+    ObjectMapper json = new ObjectMapper();
+    await(() -> {
+      long counted = 0;
+      try (var files = java.nio.file.Files.list(lines)) {
+        for (java.nio.file.Path file : files.toList()) {
+          for (String line : java.nio.file.Files.readAllLines(file)) {
+            JsonNode message = json.readTree(line);
+            assertThat(message.has("events")).as("an exporter of counts sends no events").isFalse();
+            for (JsonNode count : message.get("counts")) {
+              if (count.get("ownerId").asText().equals("i2-events")) {
+                counted += count.get("count").asLong();
+              }
+            }
+          }
+        }
+      } catch (java.io.IOException e) {
+        return false;
+      }
+      return counted == made && exportedEvents("i2-events") == made;
+    });
+  }
+
   @Test
   void aFullBufferDropsAndCountsAndTheDropsAreInTheStoreAndTheUsageAnswer() throws Exception {
     KeywardTestServer keyward = start(3); // three counters: most keys find no room

@@ -36,6 +36,23 @@ class UsageRecorderTest {
   }
 
   @Test
+  void aBatchsEventsFollowItsCountsInPartsOfTheirOwnEachOnceInOrder() {
+    List<io.keyward.verify.UsageSink.UsageEvent> events = new ArrayList<>();
+    for (int i = 0; i < 12_000; i++) {
+      events.add(new io.keyward.verify.UsageSink.UsageEvent("key_a", "o", Outcome.VALID, i));
+    }
+    UsageBatch batch = new UsageBatch(List.of(new UsageBatch.Count("key_a", "o", Outcome.VALID,
+        0, 12_000)), Map.of("key_a", 11_999L), List.of(), events);
+
+    List<UsageBatch> parts = UsageRecorder.split(batch);
+
+    assertThat(parts).extracting(p -> p.counts().size()).containsExactly(1, 0, 0, 0);
+    assertThat(parts).extracting(p -> p.events().size()).containsExactly(0, 5_000, 5_000, 2_000);
+    assertThat(parts.stream().flatMap(p -> p.events().stream()).toList()).isEqualTo(events);
+    assertThat(parts.getFirst().lastUsedMillis()).containsEntry("key_a", 11_999L);
+  }
+
+  @Test
   void aSmallBatchIsOnePart() {
     UsageBatch batch = new UsageBatch(List.of(new UsageBatch.Count("key_a", "o", Outcome.VALID,
         0, 1)), Map.of("key_a", 1L), List.of());

@@ -35,5 +35,22 @@ class UsageSettingsTest {
         .hasMessageContaining("needs a webhook secret");
     assertThatThrownBy(() -> UsageSettings.DEFAULTS.withWebhook(null, SECRET))
         .hasMessageContaining("secret without a webhook URL");
+    assertThatThrownBy(() -> UsageSettings.DEFAULTS.withBufferEvents(0))
+        .hasMessageContaining("from 1 to 50000000 events, got 0");
+    assertThatThrownBy(() -> UsageSettings.DEFAULTS.withExportKind("kafka",
+        io.keyward.usage.UsageExport.EVENTS)).hasMessageContaining("no usage exporter is named 'kafka'");
+  }
+
+  @Test
+  void anExporterSendsCountsUnlessItIsSetToSendEvents() {
+    UsageSettings settings = UsageSettings.DEFAULTS.withNats("nats://x:4222", "S", "a")
+        .withJsonLines(java.nio.file.Path.of("/tmp/x"))
+        .withExportKind("nats", io.keyward.usage.UsageExport.EVENTS);
+    assertThat(settings.kindOf("nats")).isEqualTo(io.keyward.usage.UsageExport.EVENTS);
+    assertThat(settings.kindOf("jsonl")).isEqualTo(io.keyward.usage.UsageExport.COUNTS);
+    assertThat(settings.exports(io.keyward.usage.UsageExport.EVENTS)).isTrue();
+    assertThat(settings.exports(io.keyward.usage.UsageExport.COUNTS)).isTrue();
+    assertThat(UsageSettings.DEFAULTS.withExportKind("nats", io.keyward.usage.UsageExport.EVENTS)
+        .exports(io.keyward.usage.UsageExport.EVENTS)).as("no NATS exporter configured").isFalse();
   }
 }

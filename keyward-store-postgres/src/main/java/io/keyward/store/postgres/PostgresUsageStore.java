@@ -86,6 +86,22 @@ public final class PostgresUsageStore {
       + " 'outcome', o, 'minute', to_timestamp(b), 'count', c) ORDER BY n)) FROM unnest(?::text[],"
       + " ?::bigint[], ?::text[], ?::text[], ?::bigint[]) WITH ORDINALITY AS t (k, b, o, w, c, n)"
       + " GROUP BY (n - 1) / " + COUNTS_PER_PART + " ORDER BY (n - 1) / " + COUNTS_PER_PART;
+  /** Verifications per outbox row when every verification is exported: about 15 KB of JSON. */
+  public static final int EVENTS_PER_PART = 100;
+  /**
+   * The batch's verifications one by one (exporters of {@code events}), in parts of {@value
+   * #EVENTS_PER_PART}, numbered after the counts' parts; each event's id is its part's id and its
+   * place in the part ({@code <node>:<seq>:<part>:<index>}), the same on every retry.
+   */
+  static final String INSERT_OUTBOX_EVENTS = "INSERT INTO keyward_usage_outbox (node_id, seq,"
+      + " part, created_at, payload) SELECT p.node, p.seq, p.first + (n - 1) / " + EVENTS_PER_PART
+      + ", p.at, jsonb_build_object('events', jsonb_agg(jsonb_build_object('id', p.node || ':'"
+      + " || p.seq || ':' || (p.first + (n - 1) / " + EVENTS_PER_PART + ") || ':' || ((n - 1) % "
+      + EVENTS_PER_PART + "), 'keyId', k, 'ownerId', w, 'outcome', o, 'at', to_timestamp(t /"
+      + " 1000.0)) ORDER BY n)) FROM (SELECT ?::text AS node, ?::bigint AS seq, ?::integer AS"
+      + " first, ?::timestamptz AS at) AS p, unnest(?::text[], ?::text[], ?::text[], ?::bigint[])"
+      + " WITH ORDINALITY AS e (k, w, o, t, n) GROUP BY p.node, p.seq, p.first, p.at, (n - 1) / "
+      + EVENTS_PER_PART + " ORDER BY (n - 1) / " + EVENTS_PER_PART;
   private static final String SELECT_BUCKETS = "SELECT bucket, outcome, count FROM %s"
       + " WHERE %s = ? AND bucket >= ? AND bucket < ? ORDER BY bucket, outcome";
   /**
@@ -127,7 +143,7 @@ public final class PostgresUsageStore {
   public static final List<String> QUERY_CONTRACT = List.of(PROBE, RECORD_BATCH, UPSERT_MINUTE,
       UPSERT_HOUR, UPSERT_DAY, READ_WATERMARK, LOCK_WATERMARK, MOVE_WATERMARK, ENSURE_WATERMARK,
       ROLLUP_TIMEOUT, OLDEST_MINUTE, ROLL_UP_HOURS,
-      ROLL_UP_DAYS, UPSERT_LAST_USED, UPSERT_DROPS, INSERT_OUTBOX, KEY_MINUTES,
+      ROLL_UP_DAYS, UPSERT_LAST_USED, UPSERT_DROPS, INSERT_OUTBOX, INSERT_OUTBOX_EVENTS, KEY_MINUTES,
       KEY_HOURS, KEY_DAYS, OWNER_MINUTES, OWNER_HOURS, OWNER_DAYS, LAST_USED, OWNER_LAST_USED,
       DROPPED_BETWEEN, DELETE_MINUTES, DELETE_HOURS, DELETE_DAYS, DELETE_BATCHES, DELETE_DROPS,
       DELETE_OUTBOX);
@@ -154,15 +170,18 @@ public final class PostgresUsageStore {
    * Writes one node's batch in one transaction: its number first, so that a retry of a batch
    * whose commit the node did not hear of writes nothing twice.
    *
-   * @param toOutbox also put the batch in the outbox (some exporter is configured)
+   * @param countsToOutbox also put the batch's counts in the outbox (some exporter sends counts);
+   *     its events, if it carries any (some exporter sends events), go there in any case
    * @throws StoreException when it is not written (the database failing, or V7 not visible yet):
    *     the caller keeps the batch and retries it with the same number
    */
-  public Flushed flush(String nodeId, long seq, UsageBatch batch, boolean toOutbox, Instant now) {
+  public Flushed flush(String nodeId, long seq, UsageBatch batch, boolean countsToOutbox,
+      Instant now) {
     return gate.call(() -> {
       try (Connection connection = pool.getConnection()) {
         ensureWatermark(connection);
-        return Transactions.run(connection, c -> flush(c, nodeId, seq, batch, toOutbox, now));
+        return Transactions.run(connection,
+            c -> flush(c, nodeId, seq, batch, countsToOutbox, now));
       }
     }, () -> {
       throw new StoreException("usage tables are not visible yet (schema gate usage closed: "
@@ -171,7 +190,7 @@ public final class PostgresUsageStore {
   }
 
   private Flushed flush(Connection connection, String nodeId, long seq, UsageBatch batch,
-      boolean toOutbox, Instant now) throws SQLException {
+      boolean countsToOutbox, Instant now) throws SQLException {
     try (PreparedStatement record = connection.prepareStatement(RECORD_BATCH)) {
       record.setString(1, nodeId);
       record.setLong(2, seq);
@@ -209,16 +228,18 @@ public final class PostgresUsageStore {
         last.executeUpdate();
       }
     }
-    if (!batch.counts().isEmpty()) {
-      if (toOutbox) {
-        try (PreparedStatement outbox = connection.prepareStatement(INSERT_OUTBOX)) {
-          outbox.setString(1, nodeId);
-          outbox.setLong(2, seq);
-          outbox.setTimestamp(3, Timestamp.from(now));
-          setCountArrays(connection, outbox, 4, batch.counts(), Granularity.MINUTE);
-          outbox.executeUpdate();
-        }
+    int countParts = 0;
+    if (!batch.counts().isEmpty() && countsToOutbox) {
+      try (PreparedStatement outbox = connection.prepareStatement(INSERT_OUTBOX)) {
+        outbox.setString(1, nodeId);
+        outbox.setLong(2, seq);
+        outbox.setTimestamp(3, Timestamp.from(now));
+        setCountArrays(connection, outbox, 4, batch.counts(), Granularity.MINUTE);
+        countParts = outbox.executeUpdate();
       }
+    }
+    if (!batch.events().isEmpty()) {
+      insertEvents(connection, nodeId, seq, countParts, batch.events(), now);
     }
     if (!batch.drops().isEmpty()) {
       Long[] minutes = new Long[batch.drops().size()];
@@ -235,6 +256,33 @@ public final class PostgresUsageStore {
       }
     }
     return Flushed.WRITTEN;
+  }
+
+  private static void insertEvents(Connection connection, String nodeId, long seq, int firstPart,
+      List<io.keyward.verify.UsageSink.UsageEvent> events, Instant now) throws SQLException {
+    int n = events.size();
+    String[] keys = new String[n];
+    String[] owners = new String[n];
+    String[] outcomes = new String[n];
+    Long[] times = new Long[n];
+    for (int i = 0; i < n; i++) {
+      io.keyward.verify.UsageSink.UsageEvent event = events.get(i);
+      keys[i] = event.keyId();
+      owners[i] = event.ownerId();
+      outcomes[i] = event.outcome().name();
+      times[i] = event.atEpochMillis();
+    }
+    try (PreparedStatement outbox = connection.prepareStatement(INSERT_OUTBOX_EVENTS)) {
+      outbox.setString(1, nodeId);
+      outbox.setLong(2, seq);
+      outbox.setInt(3, firstPart);
+      outbox.setTimestamp(4, Timestamp.from(now));
+      outbox.setArray(5, connection.createArrayOf("text", keys));
+      outbox.setArray(6, connection.createArrayOf("text", owners));
+      outbox.setArray(7, connection.createArrayOf("text", outcomes));
+      outbox.setArray(8, connection.createArrayOf("bigint", times));
+      outbox.executeUpdate();
+    }
   }
 
   private static final java.util.Comparator<UsageBatch.Count> COUNT_ORDER =

@@ -1,6 +1,7 @@
 package io.keyward.store.postgres;
 
 import io.keyward.store.StoreException;
+import io.keyward.usage.UsageExport;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -35,7 +36,7 @@ public final class UsageOutbox {
   static final String LIST_CURSORS = "SELECT exporter, txid::text, id, paused, updated_at,"
       + " last_error FROM keyward_usage_cursors ORDER BY exporter";
   static final String READ_AFTER = "SELECT txid::text, id, node_id, seq, part, created_at,"
-      + " payload::text"
+      + " payload::text, payload -> 'events' IS NOT NULL"
       + " FROM keyward_usage_outbox WHERE (txid, id) > (?::xid8, ?)"
       + " AND txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid, id LIMIT ?";
   /** The lag, counted up to {@value #LAG_COUNTED} (beyond, "at least" that many). */
@@ -78,9 +79,13 @@ public final class UsageOutbox {
   public record Cursor(String exporter, String txid, long id, boolean paused, Instant updatedAt,
       @Nullable String lastError) {}
 
-  /** One outbox row: a part of a node's flushed batch, its counts as JSON. */
+  /**
+   * One outbox row: a part of a node's flushed batch, as JSON: its counts ({@code {"counts":
+   * [...]}}) or its verifications one by one ({@code {"events": [...]}}, {@link #kind} {@link
+   * UsageExport#EVENTS}).
+   */
   public record Row(String txid, long id, String nodeId, long seq, int part, Instant createdAt,
-      String payloadJson) {
+      String payloadJson, UsageExport kind) {
     /** The stable id of this delivery, {@code <node>:<batch>:<part>} (the same on every retry). */
     public String eventId() {
       return nodeId + ":" + seq + ":" + part;
@@ -157,7 +162,8 @@ public final class UsageOutbox {
         try (ResultSet rs = read.executeQuery()) {
           while (rs.next()) {
             rows.add(new Row(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getLong(4),
-                rs.getInt(5), rs.getTimestamp(6).toInstant(), rs.getString(7)));
+                rs.getInt(5), rs.getTimestamp(6).toInstant(), rs.getString(7),
+                rs.getBoolean(8) ? UsageExport.EVENTS : UsageExport.COUNTS));
           }
         }
         return rows;

@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.keyward.store.StoreException;
 import io.keyward.usage.Granularity;
 import io.keyward.usage.UsageBatch;
+import io.keyward.usage.UsageExport;
+import io.keyward.verify.UsageSink;
 import io.keyward.verify.Outcome;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.sql.Connection;
@@ -256,6 +258,47 @@ class UsageStoreTest {
         .containsExactly("node_1:3:0", "node_1:3:1", "node_1:3:2");
     assertThat(rows).extracting(row -> row.payloadJson().split("\"keyId\"").length - 1)
         .containsExactly(100, 100, 50);
+  }
+
+  @Test
+  void aBatchsEventsFollowItsCountsInPartsOfAHundredEachEventWithItsOwnId() {
+    outbox.cursor("test");
+    List<UsageSink.UsageEvent> events = new java.util.ArrayList<>();
+    for (int i = 0; i < 150; i++) {
+      events.add(new UsageSink.UsageEvent("key_" + (i % 3), "owner_1",
+          i == 149 ? Outcome.REVOKED : Outcome.VALID, M0 + i));
+    }
+    UsageBatch counted = batch(count("key_0", Outcome.VALID, M0, 50), count("key_1", Outcome.VALID,
+        M0, 50), count("key_2", Outcome.VALID, M0, 49), count("key_2", Outcome.REVOKED, M0, 1));
+    store.flush("node_1", 4, new UsageBatch(counted.counts(), counted.lastUsedMillis(), List.of(),
+        events), true, T0);
+
+    List<UsageOutbox.Row> rows = outbox.after(outbox.cursor("test"), 10);
+    assertThat(rows).extracting(UsageOutbox.Row::eventId)
+        .containsExactly("node_1:4:0", "node_1:4:1", "node_1:4:2");
+    assertThat(rows).extracting(UsageOutbox.Row::kind).containsExactly(UsageExport.COUNTS,
+        UsageExport.EVENTS, UsageExport.EVENTS);
+    assertThat(rows.get(1).payloadJson().split("\"keyId\"").length - 1).isEqualTo(100);
+    assertThat(rows.get(1).payloadJson()).contains("\"id\": \"node_1:4:1:0\"")
+        .contains("\"id\": \"node_1:4:1:99\"").contains("\"at\": \"2026-11-30T10:00:00+00:00\"")
+        .contains("\"at\": \"2026-11-30T10:00:00.001+00:00\"");
+    assertThat(rows.get(2).payloadJson()).contains("\"id\": \"node_1:4:2:49\"")
+        .contains("\"outcome\": \"REVOKED\"").doesNotContain("node_1:4:2:50");
+    // The minute counts are the same verifications.
+    assertThat(total(Granularity.MINUTE, "key_2", Outcome.REVOKED)).isEqualTo(1);
+    // With no exporter of counts, only the events go to the outbox, numbered from 0.
+    store.flush("node_1", 5, new UsageBatch(List.of(count("key_0", Outcome.VALID, M0, 1)),
+        Map.of(), List.of(), List.of(events.get(0))), false, T0);
+    assertThat(outbox.after(cursorAfter(rows.get(2)), 10))
+        .singleElement().satisfies(row -> {
+          assertThat(row.eventId()).isEqualTo("node_1:5:0");
+          assertThat(row.kind()).isEqualTo(UsageExport.EVENTS);
+        });
+  }
+
+  private UsageOutbox.Cursor cursorAfter(UsageOutbox.Row row) {
+    outbox.advance("test", row);
+    return outbox.cursor("test");
   }
 
   @Test
