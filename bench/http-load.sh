@@ -5,7 +5,7 @@
 #                      [--connections C] [--duration D] [--warmup D] [--port P] [--keycloak]
 #                      [--with-ceiling] [--malformed-share P] [--unknown-share P]
 #                      [--unknown-keys N] [--mixes [--repeat R] [--mix-kinds malformed,unknown,foreign]]
-#                      [--foreign-keys N] [--shadow-sweep] [--usage-compare [--repeat R]]
+#                      [--foreign-keys N] [--shadow-sweep] [--usage-compare [--repeat R] [--rate N]]
 #                      [--connections-sweep] [--heap-histogram] [--create-connections C]
 #   bench/http-load.sh --key-counts N1,N2,... [--heap-histogram] [--l2] [--threads T]
 #                      [--connections C] [--duration D] [--warmup D] [--port P]
@@ -46,6 +46,7 @@ mix_kinds=malformed,unknown
 foreign_keys=200000  # --mix-kinds foreign: how many distinct strings of foreign shape
 shadow_sweep=""      # --scenario l2: cache.l2 off, shadow 1/10/100%, canary 50%, on, same server
 usage_compare=""     # a second server with --no-usage on the same database; rounds of on, off
+rate=""              # --usage-compare: requests/s at a fixed rate (FixedRateLoad, open loop) instead of wrk
 usage_pid=""
 sweep=""             # verify at 1, 16, 64 and 256 connections
 heap_histogram=""    # live heap before and after the pass that fills L1 (jcmd GC.class_histogram)
@@ -83,6 +84,7 @@ while [ $# -gt 0 ]; do
     --connections-sweep) sweep=yes; not_in_sweep+=("$1"); shift ;;
     --shadow-sweep) shadow_sweep=yes; not_in_sweep+=("$1"); shift ;;
     --usage-compare) usage_compare=yes; not_in_sweep+=("$1"); shift ;;
+    --rate) rate="$2"; not_in_sweep+=("$1"); shift 2 ;;
     --key-counts) key_counts="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) fail_usage "unknown argument '$1'" ;;
@@ -166,6 +168,8 @@ awk -v m="$malformed_share" -v u="$unknown_share" 'BEGIN { exit !(m + u <= 100) 
   || fail_usage "--malformed-share plus --unknown-share exceeds 100"
 [ "$repeat" = 1 ] || [ -n "$mixes$usage_compare" ] || fail_usage "--repeat repeats the --mixes or --usage-compare rounds; add one"
 [ -z "$usage_compare" ] || [ -z "$mixes$shadow_sweep" ] || fail_usage "--usage-compare runs on its own, without --mixes or --shadow-sweep"
+[ -z "$rate" ] || [ -n "$usage_compare" ] || fail_usage "--rate is for --usage-compare"
+[ -z "$rate" ] || positive --rate "$rate"
 [ "$mix_kinds" = malformed,unknown ] || [ -n "$mixes" ] || fail_usage "--mix-kinds chooses the --mixes runs; add --mixes"
 mix_bad=""; mix_unk=""; mix_for=""
 IFS=, read -ra kinds <<<"$mix_kinds"
@@ -215,6 +219,12 @@ echo "== building if needed" >&2
 # shellcheck source=../bin/find-jdk.sh
 source bin/find-jdk.sh
 jcmd="$JAVA_HOME/bin/jcmd"
+java="$JAVA_HOME/bin/java"
+bench_jar=keyward-benchmarks/target/benchmarks.jar
+if [ -n "$rate" ] && { [ ! -f "$bench_jar" ] || [ -n "$(find keyward-benchmarks/src -newer "$bench_jar" -print -quit)" ]; }; then
+  echo "== building $bench_jar (for --rate)" >&2
+  ./mvnw -q -B -ntp package -DskipTests -pl keyward-benchmarks -am >&2
+fi
 [ -z "$heap_histogram" ] || [ -x "$jcmd" ] || { echo "http-load: --heap-histogram needs $jcmd" >&2; exit 1; }
 
 # (2) wrk.
@@ -606,6 +616,32 @@ run_verify() {
     "${with_ceiling:+$(printf '%10s %6sx' "$c_col" "$ratio")}"
 }
 
+# run_fixed_rate LABEL: --rate requests/s for --duration on --connections connections, open loop
+# (io.keyward.benchmarks.FixedRateLoad: each latency from the moment its request was due), after a
+# 3 s warm-up at the same rate. Sets v_rps (requests sent per second) and v_p99 (ms).
+run_fixed_rate() {
+  local label="$1" out="$work/fixed-$1.txt" secs="${duration%s}"
+  case "$duration" in *m) secs=$(( ${duration%m} * 60 ));; *h) secs=$(( ${duration%h} * 3600 ));; esac
+  "$java" -cp "$bench_jar" io.keyward.benchmarks.FixedRateLoad "$base/v1/keys/verify" "$root_key" \
+    "$work/keys.txt" "$rate" "$connections" 3 >/dev/null
+  echo "== measuring ($label): $rate req/s for $duration on $connections connections (open loop)" >&2
+  metrics >"$work/metrics.before"
+  "$java" -cp "$bench_jar" io.keyward.benchmarks.FixedRateLoad "$base/v1/keys/verify" "$root_key" \
+    "$work/keys.txt" "$rate" "$connections" "$secs" | tee "$out"
+  metrics >"$work/metrics.after"
+  echo "== during the measured run ($label):"
+  metrics_delta "$work/metrics.before" "$work/metrics.after" | grep jvm_gc || true
+  v_rps=$(sed -n 's/^rate=\([0-9.]*\) .*/\1/p' "$out")
+  v_p99=$(sed -n 's/.* p99=\([0-9.]*\) .*/\1/p' "$out")
+  local p50 p999 errors
+  p50=$(sed -n 's/.* p50=\([0-9.]*\) .*/\1/p' "$out"); p999=$(sed -n 's/.* p99.9=\([0-9.]*\) .*/\1/p' "$out")
+  errors=$(sed -n 's/.* errors=\([0-9]*\) .*/\1/p' "$out")
+  [ -n "$v_rps" ] && [ -n "$v_p99" ] || { echo "http-load: FixedRateLoad gave no result" >&2; exit 1; }
+  echo "== RESULT scenario=$scenario ($label) keys=$keys rate=$rate connections=$connections duration=$duration:" \
+    "${v_rps} req/s sent, p50 ${p50}ms, p99 ${v_p99}ms, p99.9 ${p999}ms, errors $errors (open loop)"
+  add_summary "$label" "$v_rps" "$p50" "$v_p99" "$p999" ""
+}
+
 bad_ratios=""; unk_ratios=""; bad_norm=""; unk_norm=""; for_ratios=""; for_norm=""
 quotient() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 if [ -n "$mixes" ]; then
@@ -666,6 +702,14 @@ elif [ -n "$usage_compare" ]; then
   timeout 600 wrk -t "$threads" -c "$connections" -s "$lua" -d "$warmup" "$off_base/v1/keys/verify" >/dev/null
   on_ratios=""; p99_ratios=""
   for r in $(seq 1 "$repeat"); do
+    if [ -n "$rate" ]; then
+      base=$on_base; run_fixed_rate "usage-on.$r"; on_rps=$v_rps; on_p99=$v_p99
+      base=$off_base; run_fixed_rate "usage-off.$r"
+      on_ratios+=" $(quotient "$on_rps" "$v_rps")"
+      p99_ratios+=" $(awk -v a="$on_p99" -v b="$v_p99" 'BEGIN { printf "%.3f", a / b }')"
+      echo "== RATIO usage round $r at $rate req/s: on/off sent ${on_ratios##* }x, p99 ${p99_ratios##* }x"
+      continue
+    fi
     base=$on_base; run_verify "usage-on.$r" 0 0 "$threads" "$connections"
     on_rps=$v_rps; on_p99=$(to_ms "$v_p99")
     base=$off_base; run_verify "usage-off.$r" 0 0 "$threads" "$connections"

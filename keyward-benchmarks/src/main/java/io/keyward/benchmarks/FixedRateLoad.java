@@ -1,0 +1,191 @@
+package io.keyward.benchmarks;
+
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * An open-loop load generator for {@code POST /v1/keys/verify}: requests are sent at a fixed rate
+ * whatever the server does, and each latency is measured from the moment its request was due, not
+ * from when it was sent (the correction for coordinated omission that wrk2 makes). A closed-loop
+ * tool such as wrk, at saturation, measures how CPU is shared more than how long an answer takes:
+ * any background work shows in its tail. Below saturation at a fixed rate, a stall of the server
+ * shows as every request that was due during it, as a client would see it.
+ *
+ * <p>Each connection is one thread with one request in flight (HTTP/1.1 keep-alive); connection
+ * {@code i} sends request {@code j} at {@code start + (j * connections + i) / rate}. A connection
+ * that falls behind sends at once until it has caught up.
+ *
+ * <pre>
+ * java -cp keyward-benchmarks/target/benchmarks.jar io.keyward.benchmarks.FixedRateLoad \
+ *     URL ROOT_KEY KEYS_FILE RATE CONNECTIONS SECONDS
+ * </pre>
+ *
+ * It prints one line: {@code rate=<sent/s> p50=<ms> p90=<ms> p99=<ms> p99.9=<ms> max=<ms>
+ * errors=<n> behind=<ms>}, where errors are answers other than 200 and failed connections, and
+ * behind is how far the last request was sent after it was due (a generator that cannot keep
+ * up shows here, not as server latency).
+ */
+public final class FixedRateLoad {
+  private FixedRateLoad() {}
+
+  public static void main(String[] args) throws Exception {
+    if (args.length != 6) {
+      System.err.println("usage: FixedRateLoad URL ROOT_KEY KEYS_FILE RATE CONNECTIONS SECONDS");
+      System.exit(2);
+    }
+    URI url = URI.create(args[0]);
+    String root = args[1];
+    List<String> keys = Files.readAllLines(Path.of(args[2])).stream()
+        .filter(line -> !line.isBlank()).toList();
+    double rate = Double.parseDouble(args[3]);
+    int connections = Integer.parseInt(args[4]);
+    double seconds = Double.parseDouble(args[5]);
+    if (keys.isEmpty() || rate <= 0 || connections < 1 || seconds <= 0) {
+      System.err.println("FixedRateLoad: need keys, a positive rate, connections and seconds");
+      System.exit(2);
+    }
+    long intervalNanos = (long) (connections * 1e9 / rate);
+    int perConnection = (int) Math.ceil(rate * seconds / connections);
+    byte[][] requests = new byte[keys.size()][];
+    for (int i = 0; i < keys.size(); i++) {
+      String body = "{\"key\":\"" + keys.get(i) + "\"}";
+      requests[i] = ("POST " + url.getRawPath() + " HTTP/1.1\r\nHost: " + url.getHost() + ":"
+          + url.getPort() + "\r\nAuthorization: Bearer " + root
+          + "\r\nContent-Type: application/json\r\nContent-Length: "
+          + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body)
+          .getBytes(StandardCharsets.UTF_8);
+    }
+    long[][] latencies = new long[connections][perConnection];
+    int[] done = new int[connections];
+    AtomicLong errors = new AtomicLong();
+    AtomicLong behind = new AtomicLong();
+    long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
+    Thread[] threads = new Thread[connections];
+    for (int c = 0; c < connections; c++) {
+      int id = c;
+      threads[c] = Thread.ofPlatform().name("load-" + c).start(() -> {
+        SplittableRandom random = new SplittableRandom(0x9E3779B97F4A7C15L * (id + 1));
+        long offset = start + (long) (id * 1e9 / rate);
+        Socket socket = null;
+        InputStream in = null;
+        OutputStream out = null;
+        for (int j = 0; j < perConnection; j++) {
+          long due = offset + j * intervalNanos;
+          long wait;
+          while ((wait = due - System.nanoTime()) > 0) {
+            LockSupport.parkNanos(wait);
+          }
+          try {
+            if (socket == null) {
+              socket = new Socket();
+              socket.setTcpNoDelay(true);
+              socket.connect(new InetSocketAddress(url.getHost(), url.getPort()), 5_000);
+              socket.setSoTimeout(10_000);
+              in = new BufferedInputStream(socket.getInputStream(), 8192);
+              out = socket.getOutputStream();
+            }
+            out.write(requests[random.nextInt(requests.length)]);
+            out.flush();
+            if (readResponse(in) != 200) {
+              errors.incrementAndGet();
+            }
+          } catch (IOException e) {
+            errors.incrementAndGet();
+            closeQuietly(socket);
+            socket = null;
+          }
+          latencies[id][j] = System.nanoTime() - due;
+          done[id] = j + 1;
+        }
+        behind.accumulateAndGet(System.nanoTime() - (offset + (perConnection - 1) * intervalNanos),
+            Math::max);
+        closeQuietly(socket);
+      });
+    }
+    for (Thread thread : threads) {
+      thread.join();
+    }
+    long elapsed = System.nanoTime() - start;
+    int total = Arrays.stream(done).sum();
+    long[] all = new long[total];
+    int at = 0;
+    for (int c = 0; c < connections; c++) {
+      System.arraycopy(latencies[c], 0, all, at, done[c]);
+      at += done[c];
+    }
+    Arrays.sort(all);
+    System.out.printf("rate=%.0f p50=%.3f p90=%.3f p99=%.3f p99.9=%.3f max=%.3f errors=%d"
+            + " behind=%.1f%n", total / (elapsed / 1e9), ms(all, 0.50), ms(all, 0.90),
+        ms(all, 0.99), ms(all, 0.999), all[all.length - 1] / 1e6, errors.get(),
+        behind.get() / 1e6);
+  }
+
+  private static double ms(long[] sorted, double quantile) {
+    int index = (int) Math.min(sorted.length - 1, Math.ceil(quantile * sorted.length) - 1);
+    return sorted[Math.max(0, index)] / 1e6;
+  }
+
+  /** Reads one HTTP/1.1 response with a Content-Length body; returns its status. */
+  private static int readResponse(InputStream in) throws IOException {
+    int status = -1;
+    int contentLength = 0;
+    StringBuilder line = new StringBuilder(128);
+    while (true) {
+      line.setLength(0);
+      int b;
+      while ((b = in.read()) != '\n') {
+        if (b < 0) {
+          throw new IOException("connection closed");
+        }
+        if (b != '\r') {
+          line.append((char) b);
+        }
+      }
+      if (line.isEmpty()) {
+        break;
+      }
+      if (status < 0) {
+        status = Integer.parseInt(line.substring(9, 12));
+      } else if (line.length() > 15
+          && line.substring(0, 15).equalsIgnoreCase("content-length:")) {
+        contentLength = Integer.parseInt(line.substring(15).trim());
+      }
+    }
+    long skipped = 0;
+    while (skipped < contentLength) {
+      long n = in.skip(contentLength - skipped);
+      if (n <= 0) {
+        if (in.read() < 0) {
+          throw new IOException("connection closed in a body");
+        }
+        n = 1;
+      }
+      skipped += n;
+    }
+    return status;
+  }
+
+  private static void closeQuietly(Socket socket) {
+    if (socket != null) {
+      try {
+        socket.close();
+      } catch (IOException ignored) {
+        // closing a broken connection
+      }
+    }
+  }
+}
