@@ -1,6 +1,7 @@
 package io.keyward.server.api;
 
 import io.helidon.http.Status;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A request Keyward answers with an error: bad input, missing auth, unknown key, conflict,
@@ -13,12 +14,32 @@ public final class ApiError extends RuntimeException {
   private final transient Status status;
   private final String code;
   private final int retryAfterSeconds;
+  private final @Nullable String challenge;
 
   private ApiError(Status status, String code, String message, int retryAfterSeconds) {
+    this(status, code, message, retryAfterSeconds, null);
+  }
+
+  private ApiError(Status status, String code, String message, int retryAfterSeconds,
+      @Nullable String challenge) {
     super(message, null, false, false);
     this.status = status;
     this.code = code;
     this.retryAfterSeconds = retryAfterSeconds;
+    this.challenge = challenge;
+  }
+
+  /**
+   * A 401 or 403 with its own {@code WWW-Authenticate} challenge (RFC 6750: {@code Bearer
+   * realm="keyward", error="invalid_token"}); other 401s get {@code Bearer realm="keyward"}.
+   */
+  public static ApiError challenged(Status status, String code, String message, String challenge) {
+    return new ApiError(status, code, message, 0, challenge);
+  }
+
+  /** A 503 with its own code ({@code UNAVAILABLE} is {@link #unavailable}'s). */
+  public static ApiError unavailable(String code, String message) {
+    return new ApiError(Status.SERVICE_UNAVAILABLE_503, code, message, 1);
   }
 
   public static ApiError badRequest(String message) {
@@ -68,6 +89,11 @@ public final class ApiError extends RuntimeException {
 
   public String code() {
     return code;
+  }
+
+  /** The {@code WWW-Authenticate} value this error carries, or null for the default. */
+  public @Nullable String challenge() {
+    return challenge;
   }
 
   /** Seconds for a Retry-After header, or 0 for none. */

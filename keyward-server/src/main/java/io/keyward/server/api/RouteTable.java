@@ -49,6 +49,18 @@ public final class RouteTable {
     return route(Method.PATCH, path, handler);
   }
 
+  /** A route answering every method (forward-auth: a gateway forwards the client's). */
+  public RouteTable any(String path, Handler handler) {
+    PathMatcher matcher = PathMatchers.create(path);
+    List<Method> methods = List.of(Method.GET, Method.HEAD, Method.POST, Method.PUT,
+        Method.PATCH, Method.DELETE, Method.OPTIONS);
+    routing.route(Method.predicate(methods.toArray(Method[]::new)), matcher, handler);
+    for (Method method : methods) {
+      entries.add(new Entry(matcher, method));
+    }
+    return this;
+  }
+
   private RouteTable route(Method method, String path, Handler handler) {
     PathMatcher matcher = PathMatchers.create(path);
     routing.route(method, matcher, handler);
