@@ -255,8 +255,49 @@ public final class Verifier {
     }
   }
 
+  /**
+   * Hears every change this node's cache hears of: a key changed here or on another node (the
+   * same calls that drop the key from L1), and the channel that carries other nodes' changes
+   * lost or back. For pushing them further (the server's {@code /v1/invalidations} stream).
+   * Implementations must be quick and must not block: they run on the admin call's or the
+   * channel's thread.
+   */
+  public interface ChangeListener {
+    /** {@code hash} changed; {@code keyId} if this node had the key cached, else null. */
+    void changed(KeyHash hash, @Nullable String keyId);
+
+    /** Changes on other nodes may be missed from now on (the channel is down). */
+    void unsynced();
+
+    /** The channel is back. */
+    void synced();
+  }
+
+  private final java.util.concurrent.CopyOnWriteArrayList<ChangeListener> changeListeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  /** Adds a listener of changes (see {@link ChangeListener}). */
+  public void addChangeListener(ChangeListener listener) {
+    changeListeners.add(listener);
+  }
+
+  private void tellListeners(java.util.function.Consumer<ChangeListener> event) {
+    for (ChangeListener listener : changeListeners) {
+      try {
+        event.accept(listener);
+      } catch (RuntimeException e) {
+        seamWarnings.warn("a change listener failed: {}", e.toString());
+      }
+    }
+  }
+
   /** Drops the cached answer for one key hash in this process only (another node changed it). */
   public void invalidateLocally(KeyHash hash) {
+    if (!changeListeners.isEmpty()) {
+      CachedLookup cached = l1.getIfPresent(hash);
+      String keyId = cached == null || cached.record == null ? null : cached.record.keyId();
+      tellListeners(listener -> listener.changed(hash, keyId));
+    }
     recentlyChanged.put(hash, Boolean.TRUE);
     // Under the key's compute, so that it cannot interleave with a load's publish: the load in
     // flight is detached (nobody joins it from now on, and it will not publish) and the entry is
@@ -720,6 +761,7 @@ public final class Verifier {
       // One pass over L1 (a few ms at 100,000 entries); entries created by loads in flight are
       // capped when they are made (CachedLookup's constructor).
       l1.asMap().forEach((hash, entry) -> entry.capFreshness(now));
+      tellListeners(ChangeListener::unsynced);
     }
 
     @Override
@@ -728,6 +770,7 @@ public final class Verifier {
       // missed meanwhile are still picked up within it; nothing needs flushing.
       freshnessCutoffMillis = clock.millis();
       unsynced = false;
+      tellListeners(ChangeListener::synced);
     }
   }
 

@@ -15,6 +15,7 @@ import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import io.helidon.webserver.http1.Http1Config;
 import io.keyward.server.api.ApiError;
+import io.keyward.server.api.InvalidationsApi;
 import io.keyward.server.api.Json;
 import io.keyward.server.api.Responses;
 import io.keyward.server.api.RouteTable;
@@ -69,6 +70,12 @@ final class HttpListener {
         .directHandlers(direct.build())
         .routing(routing -> {
           routing.addFilter((chain, request, response) -> {
+            if (request.path().path().equals(InvalidationsApi.PATH)) {
+              // A stream lasts as long as its client: not a request in flight (a drain would
+              // wait for it), not shed (it would hold a permit for hours); bounded on its own.
+              chain.proceed();
+              return;
+            }
             boolean close = request.headers().containsToken(HeaderValues.CONNECTION_CLOSE);
             inFlight.incrementAndGet();
             try {
@@ -128,7 +135,9 @@ final class HttpListener {
   }
 
   private static void sendError(ServerRequest request, ServerResponse response, ApiError error) {
-    if (error.status().code() == 401) {
+    if (error.challenge() != null) {
+      response.header(HeaderNames.WWW_AUTHENTICATE, error.challenge());
+    } else if (error.status().code() == 401) {
       response.header(HeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"keyward\"");
     }
     if (error.retryAfterSeconds() > 0) {

@@ -67,6 +67,7 @@ public final class KeywardServer implements AutoCloseable {
   private final Deque<AutoCloseable> resources;
   private final Readiness readiness;
   private final AtomicInteger inFlight;
+  private final io.keyward.server.api.@Nullable InvalidationsApi invalidations;
 
   private KeywardServer(Builder b) {
     this.web = b.web;
@@ -79,6 +80,7 @@ public final class KeywardServer implements AutoCloseable {
     this.resources = b.resources;
     this.readiness = b.readiness;
     this.inFlight = b.inFlightCount;
+    this.invalidations = b.invalidationsApi;
   }
 
   /**
@@ -124,6 +126,11 @@ public final class KeywardServer implements AutoCloseable {
     long started = System.nanoTime();
     readiness.stopping();
     sleep(notReadyFor);
+    // Streams never end by themselves: ended here, so that the drain below is not held up by
+    // them (their clients reconnect to another node).
+    if (invalidations != null) {
+      invalidations.close();
+    }
     int inFlightAtStop = inFlight.get();
     // Drained before the listener stops: Helidon's own stop waits only its short grace period
     // and then interrupts whatever still runs.
@@ -216,6 +223,7 @@ public final class KeywardServer implements AutoCloseable {
     Path rootKeyFile;
     Readiness readiness;
     NodeRegistry nodes;
+    io.keyward.server.api.InvalidationsApi invalidationsApi;
     final AtomicInteger inFlightCount = new AtomicInteger();
 
     void build(ServerSettings settings, PrintStream console, boolean showRootKey,
@@ -321,6 +329,11 @@ public final class KeywardServer implements AutoCloseable {
 
       var auth = new RootKeyAuthenticator(verifier);
       var keysApi = new KeysApi(admin, verifier, auth, usage::lastUsed);
+      var forwardAuthApi = new io.keyward.server.api.ForwardAuthApi(verifier, settings.clock(),
+          registry);
+      invalidationsApi = new io.keyward.server.api.InvalidationsApi(auth, verifier,
+          settings.clock(), registry);
+      resources.push(invalidationsApi);
       var nodesApi = new NodesApi(auth, () -> nodes.liveNodes(), () -> nodes.nodeId());
       nodes = NodeRegistry.start(pool, settings.clock(), "node_" + new KeyIds(settings.clock(),
               new SecureRandom()).next().substring("key_".length()), RELEASE,
@@ -347,6 +360,8 @@ public final class KeywardServer implements AutoCloseable {
         nodesApi.register(routes);
         switchesApi.register(routes);
         usageApi.register(routes);
+        forwardAuthApi.register(routes);
+        invalidationsApi.register(routes);
         systemApi.register(routes);
       });
       resources.push(web::stop);

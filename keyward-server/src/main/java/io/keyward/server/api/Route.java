@@ -30,6 +30,8 @@ public record Route(String method, String openApiPath) {
           new Route("GET", "/v1/usage/exporters"),
           new Route("POST", "/v1/usage/exporters/{name}/pause"),
           new Route("POST", "/v1/usage/exporters/{name}/resume"),
+          new Route("GET", "/v1/forward-auth"),
+          new Route("GET", "/v1/invalidations"),
           new Route("GET", "/health/live"),
           new Route("GET", "/health/ready"),
           new Route("GET", "/metrics"),

@@ -1,0 +1,172 @@
+package io.keyward.server.api;
+
+import io.helidon.http.HeaderNames;
+import io.helidon.http.Status;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+import io.keyward.key.KeyHash;
+import io.keyward.logging.RateLimitedLogger;
+import io.keyward.server.auth.RootKeyAuthenticator;
+import io.keyward.verify.Verifier;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code GET /v1/invalidations}: the changes this node's cache hears of, pushed to clients as
+ * Server-Sent Events, so that a client's own cache drops a revoked key as fast as a node does,
+ * without Redis access. Fed by the same calls that drop keys from this node's L1 ({@link
+ * Verifier.ChangeListener}): changes made here, and, with Redis, changes made on any node.
+ *
+ * <p>Events: {@code hello} on connect ({@code {"synced": true|false, "heartbeatMillis": N}}),
+ * {@code invalidate} per changed key ({@code {"keyHash": "<hex sha-256>", "keyId": "key_..." or
+ * null}}; the id is null when this node did not have the key cached: clients key their caches by
+ * hash), {@code unsynced} and {@code synced} when this node's channel to other nodes is lost and
+ * back (a client shortens its fresh window as the node does), and {@code heartbeat} every
+ * {@link #HEARTBEAT}. A client that hears nothing for a few heartbeats has lost the stream.
+ *
+ * <p>Each subscriber has a bounded queue; the notifier never blocks: a subscriber too slow to
+ * take {@value #QUEUE} events is disconnected (it reconnects, and treats the gap as a loss). At
+ * most {@value #MAX_SUBSCRIBERS} subscribers per node; beyond, 503. Requires a key with {@code
+ * keyward:verify} (or admin).
+ */
+public final class InvalidationsApi implements Verifier.ChangeListener, AutoCloseable {
+  public static final String PATH = "/v1/invalidations";
+  public static final Duration HEARTBEAT = Duration.ofSeconds(5);
+  static final int QUEUE = 10_000;
+  static final int MAX_SUBSCRIBERS = 1_000;
+  private static final String CLOSE = "\u0000close";
+
+  private final RootKeyAuthenticator auth;
+  private final Verifier verifier;
+  private final Set<BlockingQueue<String>> subscribers = ConcurrentHashMap.newKeySet();
+  private final AtomicLong sequence = new AtomicLong();
+  private final RateLimitedLogger warnings;
+  private final Counter published;
+  private final Counter dropped;
+  private volatile boolean closed;
+
+  public InvalidationsApi(RootKeyAuthenticator auth, Verifier verifier, Clock clock,
+      MeterRegistry registry) {
+    this.auth = auth;
+    this.verifier = verifier;
+    this.warnings = new RateLimitedLogger(LoggerFactory.getLogger(InvalidationsApi.class), clock,
+        Duration.ofSeconds(30));
+    this.published = Counter.builder("keyward.invalidations.published")
+        .description("Invalidation events queued to stream subscribers").register(registry);
+    this.dropped = Counter.builder("keyward.invalidations.disconnected")
+        .description("Stream subscribers disconnected because they fell behind").register(registry);
+    Gauge.builder("keyward.invalidations.subscribers", subscribers, Set::size)
+        .description("Clients subscribed to /v1/invalidations on this node").register(registry);
+    verifier.addChangeListener(this);
+  }
+
+  public void register(RouteTable routing) {
+    routing.get(PATH, this::stream);
+  }
+
+  @Override
+  public void changed(KeyHash hash, @Nullable String keyId) {
+    publish("invalidate", "{\"keyHash\":\"" + hash.toHex() + "\",\"keyId\":"
+        + (keyId == null ? "null" : "\"" + keyId + "\"") + "}");
+  }
+
+  @Override
+  public void unsynced() {
+    publish("unsynced", "{}");
+  }
+
+  @Override
+  public void synced() {
+    publish("synced", "{}");
+  }
+
+  private void publish(String event, String data) {
+    if (subscribers.isEmpty()) {
+      return;
+    }
+    String frame = "id: " + sequence.incrementAndGet() + "\nevent: " + event + "\ndata: " + data
+        + "\n\n";
+    for (BlockingQueue<String> queue : subscribers) {
+      if (queue.offer(frame)) {
+        published.increment();
+      } else if (subscribers.remove(queue)) {
+        // Too slow: cut it off rather than wait or lose events silently. Its writer sees the
+        // close marker once it has drained what it holds (room is made for it).
+        dropped.increment();
+        queue.clear();
+        queue.offer(CLOSE);
+        warnings.warn("an invalidation stream subscriber fell {} events behind; disconnected",
+            QUEUE);
+      }
+    }
+  }
+
+  private void stream(ServerRequest request, ServerResponse response) {
+    auth.requireVerifier(request);
+    if (closed) {
+      throw ApiError.unavailable("the server is stopping");
+    }
+    if (subscribers.size() >= MAX_SUBSCRIBERS) {
+      throw ApiError.unavailable("too many invalidation streams on this node (at most "
+          + MAX_SUBSCRIBERS + "); try another node or later");
+    }
+    BlockingQueue<String> queue = new ArrayBlockingQueue<>(QUEUE);
+    subscribers.add(queue);
+    try {
+      response.status(Status.OK_200);
+      response.header(HeaderNames.CONTENT_TYPE, "text/event-stream");
+      response.header(HeaderNames.CACHE_CONTROL, "no-store");
+      response.header(HeaderNames.create("X-Accel-Buffering"), "no"); // nginx: do not buffer
+      if (request.prologue().method().text().equals("HEAD")) {
+        response.send();
+        return;
+      }
+      try (OutputStream out = response.outputStream()) {
+        write(out, "event: hello\ndata: {\"synced\":" + !verifier.isUnsynced()
+            + ",\"heartbeatMillis\":" + HEARTBEAT.toMillis() + "}\n\n");
+        while (!closed) {
+          String frame = queue.poll(HEARTBEAT.toMillis(), TimeUnit.MILLISECONDS);
+          if (frame == CLOSE) {
+            return;
+          }
+          write(out, frame != null ? frame : "event: heartbeat\ndata: {}\n\n");
+        }
+      }
+    } catch (IOException | java.io.UncheckedIOException e) {
+      // the client went away
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      subscribers.remove(queue);
+    }
+  }
+
+  private static void write(OutputStream out, String frame) throws IOException {
+    out.write(frame.getBytes(StandardCharsets.UTF_8));
+    out.flush();
+  }
+
+  /** Ends every stream (a stop): each client reconnects elsewhere. */
+  @Override
+  public void close() {
+    closed = true;
+    for (BlockingQueue<String> queue : subscribers) {
+      queue.clear();
+      queue.offer(CLOSE);
+    }
+  }
+}
