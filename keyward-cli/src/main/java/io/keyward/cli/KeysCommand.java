@@ -2,7 +2,7 @@ package io.keyward.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import io.keyward.client.KeywardClient;
+import io.keyward.client.admin.KeywardClient;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;

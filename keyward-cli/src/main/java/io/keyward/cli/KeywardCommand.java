@@ -35,7 +35,7 @@ public final class KeywardCommand {
         .setExecutionExceptionHandler((error, commandLine, parseResult) -> {
           if (error instanceof IllegalArgumentException || error instanceof IllegalStateException
               || error instanceof java.io.UncheckedIOException
-              || error instanceof io.keyward.client.KeywardClient.KeywardClientException) {
+              || error instanceof io.keyward.client.admin.KeywardClient.KeywardClientException) {
             commandLine.getErr().println("keyward: " + error.getMessage());
             commandLine.getErr().flush();
             return 2;

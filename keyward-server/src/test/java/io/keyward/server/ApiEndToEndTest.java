@@ -3,8 +3,8 @@ package io.keyward.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.keyward.client.KeywardClient;
-import io.keyward.client.KeywardClient.Response;
+import io.keyward.client.admin.KeywardClient;
+import io.keyward.client.admin.KeywardClient.Response;
 import io.keyward.server.testing.KeywardTestServer;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.keyward.cache.redis.EntryEnvelope;
-import io.keyward.client.KeywardClient;
+import io.keyward.client.admin.KeywardClient;
 import io.keyward.key.KeyHash;
 import io.keyward.key.KeyRecord;
 import io.keyward.server.testing.KeywardCluster;

@@ -3,7 +3,7 @@ package io.keyward.server;
 import static io.keyward.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keyward.client.KeywardClient;
+import io.keyward.client.admin.KeywardClient;
 import io.keyward.server.testing.KeywardCluster;
 import io.keyward.testing.TcpProxy;
 import java.nio.charset.StandardCharsets;

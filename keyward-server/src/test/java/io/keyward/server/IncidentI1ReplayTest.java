@@ -2,7 +2,7 @@ package io.keyward.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.keyward.client.KeywardClient.Response;
+import io.keyward.client.admin.KeywardClient.Response;
 import io.keyward.schema.LintCheck;
 import io.keyward.schema.MigrationSet;
 import io.keyward.server.testing.KeywardTestServer;

@@ -3,7 +3,7 @@ package io.keyward.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.keyward.client.KeywardClient.Response;
+import io.keyward.client.admin.KeywardClient.Response;
 import io.keyward.schema.ContractGate;
 import io.keyward.server.testing.KeywardTestServer;
 import io.keyward.store.postgres.Migrations;

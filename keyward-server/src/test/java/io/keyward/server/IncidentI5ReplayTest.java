@@ -3,7 +3,7 @@ package io.keyward.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.keyward.admin.KeyAttributes;
-import io.keyward.client.KeywardClient.Response;
+import io.keyward.client.admin.KeywardClient.Response;
 import io.keyward.key.Environment;
 import io.keyward.key.KeyHash;
 import io.keyward.server.testing.CapturedLogs;

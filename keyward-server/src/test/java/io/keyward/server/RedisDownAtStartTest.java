@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.keyward.cache.redis.RedisTestSupport;
-import io.keyward.client.KeywardClient;
+import io.keyward.client.admin.KeywardClient;
 import io.keyward.server.testing.KeywardTestServer;
 import io.keyward.testing.Eventually;
 import io.keyward.testing.TcpProxy;

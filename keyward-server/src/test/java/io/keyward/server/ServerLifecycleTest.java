@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.keyward.admin.IssuedKey;
 import io.keyward.admin.KeyAdministration;
-import io.keyward.client.KeywardClient;
+import io.keyward.client.admin.KeywardClient;
 import io.keyward.key.KeyFormat;
 import io.keyward.key.KeyIds;
 import io.keyward.server.testing.KeywardTestServer;

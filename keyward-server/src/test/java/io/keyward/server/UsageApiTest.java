@@ -4,7 +4,7 @@ import static io.keyward.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.keyward.client.KeywardClient;
+import io.keyward.client.admin.KeywardClient;
 import io.keyward.server.testing.KeywardTestServer;
 import java.time.Duration;
 import java.util.List;

@@ -1,4 +1,4 @@
-package io.keyward.client;
+package io.keyward.client.admin;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

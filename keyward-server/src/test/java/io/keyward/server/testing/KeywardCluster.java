@@ -2,7 +2,7 @@ package io.keyward.server.testing;
 
 import io.keyward.cache.redis.RedisTestSupport;
 import io.keyward.cache.redis.RedisTierSettings;
-import io.keyward.client.KeywardClient;
+import io.keyward.client.admin.KeywardClient;
 import io.keyward.server.KeywardServer;
 import io.keyward.server.ServerSettings;
 import io.keyward.store.postgres.TestDatabase;

@@ -1,6 +1,6 @@
 package io.keyward.server.testing;
 
-import io.keyward.client.KeywardClient;
+import io.keyward.client.admin.KeywardClient;
 import io.keyward.server.KeywardServer;
 import io.keyward.server.ServerSettings;
 import io.keyward.store.postgres.TestDatabase;

@@ -1,0 +1,688 @@
+package io.keyward.client;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Collection;
+import java.util.HexFormat;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Verifies API keys against Keyward from a service, defensively: whatever Keyward, the network or
+ * the key does, {@link #verify} returns a {@link Decision} and never throws, never turns a
+ * Keyward problem into a denial, and never asks Keyward twice at once for one key.
+ *
+ * <ul>
+ *   <li><b>Cache.</b> Answers are cached by the key's SHA-256 (the key itself is never kept):
+ *       VALID for the fresh window (30 s), denials for the negative window (5 s). Scopes are
+ *       checked here against the cached key's scopes, so one entry serves every route. A key's
+ *       expiry is checked on every hit.
+ *   <li><b>Pushed revocations.</b> A subscription to {@code GET /v1/invalidations} drops a changed
+ *       key within milliseconds. While the stream is down (or the server says its own channel is
+ *       down) the fresh window shrinks to the unsynced window (2 s): entries cached before are
+ *       capped, each at a random point in that window so that reloads are spread, exactly as a
+ *       node does when it loses its Redis channel.
+ *   <li><b>Asking.</b> {@code POST /v1/keys/verify} with this service's {@code keyward:verify}
+ *       key; one request per key at a time (others wait for it); a timeout on the whole call; one
+ *       jittered retry of a failure that may pass (a connection error, a timeout, 429, 5xx) when
+ *       the retry budget allows (a tenth of the calls, at most 10 banked); a circuit breaker that
+ *       stops asking for 1 s after 5 failures in a row and then lets one call probe.
+ *   <li><b>Failure policy</b>, per call ({@link FailurePolicy}): closed, stale-ok or open.
+ *       Keys that are not printable ASCII of at most 4,096 characters are denied as {@code
+ *       MALFORMED} without asking.
+ * </ul>
+ *
+ * <p>Warnings (Keyward unreachable, the stream lost) are logged through {@link
+ * System.Logger} (the platform's logging; SLF4J and Log4j have bridges) at most every 30 s each.
+ */
+public final class KeywardVerifier implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(KeywardVerifier.class.getName());
+  static final int MAX_KEY_LENGTH = 4_096;
+  private static final int BREAKER_THRESHOLD = 5;
+  private static final long BREAKER_OPEN_MILLIS = 1_000;
+  private static final double RETRY_DEPOSIT = 0.1;
+  private static final double RETRY_BANK = 10;
+
+  private final URI verifyUri;
+  private final String authorization;
+  private final HttpClient http;
+  private final Clock clock;
+  private final Duration timeout;
+  private final long freshMillis;
+  private final long unsyncedFreshMillis;
+  private final long negativeMillis;
+  private final Cache<String, Entry> cache;
+  /** When each key hash was last invalidated (nanoTime): a load that started before is not cached. */
+  private final Cache<String, Long> invalidated;
+  private final ConcurrentHashMap<String, CompletableFuture<Answer>> inFlight =
+      new ConcurrentHashMap<>();
+  private final InvalidationStream stream;
+  private final Stats stats = new Stats();
+  private final Object breakerLock = new Object();
+  private int failuresInARow;
+  private long breakerOpenUntilMillis;
+  private boolean probing;
+  private double retryTokens = RETRY_BANK;
+  private volatile boolean unsynced;
+  private final ConcurrentHashMap<String, Long> lastWarned = new ConcurrentHashMap<>();
+
+  private KeywardVerifier(Builder b) {
+    this.verifyUri = b.baseUri.resolve("/v1/keys/verify");
+    this.authorization = "Bearer " + b.verifyKey;
+    this.clock = b.clock;
+    this.timeout = b.timeout;
+    this.freshMillis = b.fresh.toMillis();
+    this.unsyncedFreshMillis = Math.min(b.unsyncedFresh.toMillis(), freshMillis);
+    this.negativeMillis = b.negative.toMillis();
+    this.http = HttpClient.newBuilder().connectTimeout(b.timeout)
+        .followRedirects(HttpClient.Redirect.NEVER).build();
+    this.cache = Caffeine.newBuilder().maximumSize(b.maxEntries)
+        .expireAfterWrite(Duration.ofMillis(Math.max(freshMillis, b.maxStale.toMillis())))
+        .build();
+    this.invalidated = Caffeine.newBuilder().expireAfterWrite(Duration.ofSeconds(30))
+        .maximumSize(100_000).build();
+    // Until the stream is heard, changes may be missed: start unsynced.
+    this.unsynced = b.subscribe;
+    this.stream = b.subscribe ? new InvalidationStream(http, b.baseUri.resolve("/v1/invalidations"),
+        authorization, new StreamEvents()).start() : null;
+  }
+
+  /** Starts building a verifier for the Keyward at {@code baseUri} with this verify key. */
+  public static Builder builder(URI baseUri, String verifyKey) {
+    return new Builder(baseUri, verifyKey);
+  }
+
+  /** {@link #verify(String, Collection, FailurePolicy)} with the closed policy. */
+  public Decision verify(String key, Collection<String> requiredScopes) {
+    return verify(key, requiredScopes, FailurePolicy.closed());
+  }
+
+  /**
+   * Decides whether {@code key} may pass a route that requires {@code requiredScopes}, under
+   * {@code policy} when Keyward cannot be asked. Never throws, never blocks longer than the
+   * timeout (plus a retry's share of it).
+   */
+  public Decision verify(String key, Collection<String> requiredScopes, FailurePolicy policy) {
+    stats.requests.increment();
+    Objects.requireNonNull(policy, "policy");
+    if (!wellFormed(key)) {
+      stats.denied.increment();
+      return new Decision.Denied("MALFORMED");
+    }
+    Set<String> required = requiredScopes == null ? Set.of() : Set.copyOf(requiredScopes);
+    String hash = sha256Hex(key);
+    long now = clock.millis();
+    Entry cached = cache.getIfPresent(hash);
+    if (cached != null && now < cached.freshUntilMillis) {
+      stats.cacheHits.increment();
+      return decide(cached, required, now, Decision.Basis.CONFIRMED);
+    }
+    Answer answer = load(key, hash);
+    if (answer.entry() != null) {
+      return decide(answer.entry(), required, clock.millis(), Decision.Basis.CONFIRMED);
+    }
+    // Keyward could not be asked.
+    switch (policy) {
+      case FailurePolicy.StaleOk staleOk -> {
+        if (cached != null && cached.valid && now - cached.loadedAtMillis
+            <= staleOk.maxStale().toMillis()) {
+          Decision stale = decide(cached, required, now, Decision.Basis.STALE);
+          if (stale instanceof Decision.Allowed) {
+            stats.staleAllowed.increment();
+          }
+          return stale;
+        }
+      }
+      case FailurePolicy.Open open -> {
+        stats.openAllowed.increment();
+        return new Decision.Allowed("", "", Set.of(), Decision.Basis.OPEN);
+      }
+      case FailurePolicy.Closed closed -> {
+        // below
+      }
+    }
+    stats.cannotDecide.increment();
+    return new Decision.CannotDecide(answer.failure());
+  }
+
+  private Decision decide(Entry entry, Set<String> required, long now, Decision.Basis basis) {
+    if (!entry.valid) {
+      stats.denied.increment();
+      return new Decision.Denied(entry.code);
+    }
+    if (entry.expiresAtMillis <= now) {
+      stats.denied.increment();
+      return new Decision.Denied("EXPIRED");
+    }
+    if (!entry.scopes.containsAll(required)) {
+      stats.denied.increment();
+      return new Decision.Denied("INSUFFICIENT_SCOPE");
+    }
+    return new Decision.Allowed(entry.keyId, entry.ownerId, entry.scopes, basis);
+  }
+
+  /** One request per key hash at a time: the first caller asks, the others wait for it. */
+  private Answer load(String key, String hash) {
+    CompletableFuture<Answer> mine = new CompletableFuture<>();
+    CompletableFuture<Answer> theirs = inFlight.putIfAbsent(hash, mine);
+    if (theirs != null) {
+      stats.sharedLoads.increment();
+      try {
+        return theirs.get(timeout.toMillis() * 2 + 100, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return Answer.failed("interrupted while waiting for Keyward's answer");
+      } catch (ExecutionException | TimeoutException e) {
+        return Answer.failed("Keyward did not answer within " + timeout.toMillis() + " ms");
+      }
+    }
+    Answer answer;
+    try {
+      long started = System.nanoTime();
+      answer = ask(key);
+      if (answer.entry() != null) {
+        Long invalidatedAt = invalidated.getIfPresent(hash);
+        if (invalidatedAt == null || invalidatedAt < started) {
+          cache.put(hash, answer.entry());
+        }
+      }
+    } catch (RuntimeException e) {
+      answer = Answer.failed("unexpected: " + e);
+    } finally {
+      inFlight.remove(hash, mine);
+    }
+    mine.complete(answer);
+    return answer;
+  }
+
+  /** Asks Keyward, with the breaker, the timeout and at most one budgeted retry. */
+  private Answer ask(String key) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    Answer answer = null;
+    for (int attempt = 0; attempt < 2; attempt++) {
+      if (!mayCall()) {
+        return Answer.failed("circuit open: Keyward failed " + BREAKER_THRESHOLD
+            + " times in a row; asking again within " + BREAKER_OPEN_MILLIS + " ms");
+      }
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        break;
+      }
+      stats.remoteCalls.increment();
+      answer = askOnce(key, Duration.ofNanos(left));
+      recordOutcome(answer);
+      if (answer.entry() != null || !answer.retryable() || attempt == 1 || !takeRetryToken()) {
+        break;
+      }
+      stats.retries.increment();
+      long pause = ThreadLocalRandom.current().nextLong(5, 30);
+      if (deadline - System.nanoTime() <= TimeUnit.MILLISECONDS.toNanos(pause + 5)) {
+        break;
+      }
+      sleep(pause);
+    }
+    if (answer == null) {
+      answer = Answer.failed("Keyward did not answer within " + timeout.toMillis() + " ms");
+    }
+    if (answer.entry() == null) {
+      warn("ask", "Keyward could not be asked: " + answer.failure());
+    }
+    return answer;
+  }
+
+  private Answer askOnce(String key, Duration within) {
+    HttpRequest request = HttpRequest.newBuilder(verifyUri).timeout(within)
+        .header("Authorization", authorization).header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"key\":" + MiniJson.quote(key) + "}"))
+        .build();
+    HttpResponse<String> response;
+    try {
+      response = http.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+    } catch (RuntimeException e) {
+      return Answer.retry("asking Keyward failed: " + e);
+    } catch (java.net.http.HttpTimeoutException e) {
+      return Answer.retry("Keyward did not answer within " + within.toMillis() + " ms");
+    } catch (IOException e) {
+      return Answer.retry("Keyward is unreachable: " + e.getClass().getSimpleName()
+          + (e.getMessage() == null ? "" : " " + e.getMessage()));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Answer.failed("interrupted");
+    }
+    int status = response.statusCode();
+    if (status == 200) {
+      try {
+        return Answer.of(entryOf(response.body()));
+      } catch (IllegalArgumentException | ClassCastException e) {
+        return Answer.failed("Keyward's answer is not what a verify answer looks like: "
+            + e.getMessage());
+      }
+    }
+    if (status == 401 || status == 403) {
+      // This service's own key is refused: a configuration problem, not the client's key's.
+      return Answer.failed("Keyward refused this service's verify key (" + status + ")");
+    }
+    return status == 429 || status >= 500
+        ? Answer.retry("Keyward answered " + status)
+        : Answer.failed("Keyward answered " + status);
+  }
+
+  private Entry entryOf(String body) {
+    if (!(MiniJson.parse(body) instanceof Map<?, ?> json)) {
+      throw new IllegalArgumentException("not a JSON object");
+    }
+    long now = clock.millis();
+    Object valid = json.get("valid");
+    Object code = json.get("code");
+    if (!(valid instanceof Boolean) || !(code instanceof String text)) {
+      throw new IllegalArgumentException("no 'valid' and 'code'");
+    }
+    if (!(Boolean) valid) {
+      return new Entry(false, text, "", "", Set.of(), Long.MAX_VALUE, now, now + negativeMillis);
+    }
+    if (!(json.get("keyId") instanceof String keyId) || !(json.get("ownerId") instanceof String ownerId)
+        || !(json.get("scopes") instanceof List<?> scopeList)) {
+      throw new IllegalArgumentException("a VALID answer without keyId, ownerId or scopes");
+    }
+    Set<String> scopes = new LinkedHashSet<>();
+    for (Object scope : scopeList) {
+      scopes.add((String) scope);
+    }
+    long expires = Long.MAX_VALUE;
+    if (json.get("expiresAt") instanceof String at) {
+      try {
+        expires = Instant.parse(at).toEpochMilli();
+      } catch (DateTimeParseException e) {
+        throw new IllegalArgumentException("expiresAt is not an instant");
+      }
+    }
+    long fresh = unsynced ? unsyncedFreshMillis : freshMillis;
+    return new Entry(true, text, keyId, ownerId, scopes, expires, now, now + fresh);
+  }
+
+  private boolean mayCall() {
+    synchronized (breakerLock) {
+      if (failuresInARow < BREAKER_THRESHOLD) {
+        return true;
+      }
+      long now = clock.millis();
+      if (now < breakerOpenUntilMillis || probing) {
+        stats.breakerRejected.increment();
+        return false;
+      }
+      probing = true; // one call probes; the others wait for its outcome
+      return true;
+    }
+  }
+
+  private void recordOutcome(Answer answer) {
+    synchronized (breakerLock) {
+      boolean failed = answer.entry() == null;
+      probing = false;
+      if (!failed) {
+        failuresInARow = 0;
+        retryTokens = Math.min(RETRY_BANK, retryTokens + RETRY_DEPOSIT);
+        return;
+      }
+      failuresInARow++;
+      if (failuresInARow >= BREAKER_THRESHOLD) {
+        breakerOpenUntilMillis = clock.millis() + BREAKER_OPEN_MILLIS;
+      }
+    }
+  }
+
+  private boolean takeRetryToken() {
+    synchronized (breakerLock) {
+      if (retryTokens >= 1) {
+        retryTokens -= 1;
+        return true;
+      }
+      return false;
+    }
+  }
+
+  /** Printable ASCII, 1 to 4,096 characters: anything else cannot be a key. */
+  static boolean wellFormed(String key) {
+    if (key == null || key.isEmpty() || key.length() > MAX_KEY_LENGTH) {
+      return false;
+    }
+    for (int i = 0; i < key.length(); i++) {
+      char c = key.charAt(i);
+      if (c < 0x21 || c > 0x7e) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static final MessageDigest SHA256_PROTOTYPE;
+
+  static {
+    try {
+      SHA256_PROTOTYPE = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  static String sha256Hex(String key) {
+    MessageDigest digest;
+    try {
+      digest = (MessageDigest) SHA256_PROTOTYPE.clone();
+    } catch (CloneNotSupportedException e) {
+      try {
+        digest = MessageDigest.getInstance("SHA-256");
+      } catch (NoSuchAlgorithmException impossible) {
+        throw new IllegalStateException(impossible);
+      }
+    }
+    return HexFormat.of().formatHex(digest.digest(key.getBytes(StandardCharsets.US_ASCII)));
+  }
+
+  private void warn(String what, String message) {
+    long now = clock.millis();
+    Long last = lastWarned.get(what);
+    if (last == null || now - last >= 30_000) {
+      lastWarned.put(what, now);
+      LOG.log(System.Logger.Level.WARNING, "keyward: " + message);
+    }
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Whether revocations may be missed now (the stream is down, or the server said so). */
+  public boolean isUnsynced() {
+    return unsynced;
+  }
+
+  /** Counters since start. */
+  public Stats stats() {
+    return stats;
+  }
+
+  @Override
+  public void close() {
+    if (stream != null) {
+      stream.close();
+    }
+    http.shutdownNow();
+  }
+
+  /** One cached answer. {@code freshUntilMillis} is lowered when the stream is lost. */
+  private static final class Entry {
+    final boolean valid;
+    final String code;
+    final String keyId;
+    final String ownerId;
+    final Set<String> scopes;
+    final long expiresAtMillis;
+    final long loadedAtMillis;
+    volatile long freshUntilMillis;
+
+    Entry(boolean valid, String code, String keyId, String ownerId, Set<String> scopes,
+        long expiresAtMillis, long loadedAtMillis, long freshUntilMillis) {
+      this.valid = valid;
+      this.code = code;
+      this.keyId = keyId;
+      this.ownerId = ownerId;
+      this.scopes = Set.copyOf(scopes);
+      this.expiresAtMillis = expiresAtMillis;
+      this.loadedAtMillis = loadedAtMillis;
+      this.freshUntilMillis = freshUntilMillis;
+    }
+  }
+
+  /** Keyward's answer, or why there is none and whether trying again may help. */
+  private record Answer(Entry entry, String failure, boolean retryable) {
+    static Answer of(Entry entry) {
+      return new Answer(entry, null, false);
+    }
+
+    static Answer failed(String why) {
+      return new Answer(null, why, false);
+    }
+
+    static Answer retry(String why) {
+      return new Answer(null, why, true);
+    }
+  }
+
+  /** What the stream tells this verifier. */
+  private final class StreamEvents implements InvalidationStream.Listener {
+    @Override
+    public void invalidated(String keyHash) {
+      stats.invalidations.increment();
+      invalidated.put(keyHash, System.nanoTime());
+      cache.invalidate(keyHash);
+    }
+
+    @Override
+    public void synced(boolean synced) {
+      if (!synced) {
+        unsynced();
+      } else if (unsynced) {
+        unsynced = false;
+        LOG.log(System.Logger.Level.INFO, "keyward: the invalidation stream is live; normal freshness resumes");
+      }
+    }
+
+    private void unsynced() {
+      // Cap every entry's freshness within the unsynced window, each at its own point in it (so
+      // that the reloads are spread), then say so: whoever sees isUnsynced() sees the caps.
+      long now = clock.millis();
+      ThreadLocalRandom random = ThreadLocalRandom.current();
+      cache.asMap().values().forEach(entry -> {
+        long cap = now + random.nextLong(unsyncedFreshMillis);
+        if (entry.freshUntilMillis > cap) {
+          entry.freshUntilMillis = cap;
+        }
+      });
+      boolean was = unsynced;
+      unsynced = true;
+      if (!was) {
+        stats.streamLosses.increment();
+        warn("stream", "revocations may be missed (the invalidation stream is down): cached"
+            + " answers are fresh for " + unsyncedFreshMillis + " ms only until it is back");
+      }
+    }
+  }
+
+  /** Counters since start: what a service exports as metrics. */
+  public static final class Stats {
+    final LongAdder requests = new LongAdder();
+    final LongAdder cacheHits = new LongAdder();
+    final LongAdder remoteCalls = new LongAdder();
+    final LongAdder sharedLoads = new LongAdder();
+    final LongAdder retries = new LongAdder();
+    final LongAdder breakerRejected = new LongAdder();
+    final LongAdder denied = new LongAdder();
+    final LongAdder staleAllowed = new LongAdder();
+    final LongAdder openAllowed = new LongAdder();
+    final LongAdder cannotDecide = new LongAdder();
+    final LongAdder invalidations = new LongAdder();
+    final LongAdder streamLosses = new LongAdder();
+
+    public long requests() {
+      return requests.sum();
+    }
+
+    public long cacheHits() {
+      return cacheHits.sum();
+    }
+
+    /** HTTP requests to Keyward, retries included. */
+    public long remoteCalls() {
+      return remoteCalls.sum();
+    }
+
+    /** Callers that waited for another's request for the same key. */
+    public long sharedLoads() {
+      return sharedLoads.sum();
+    }
+
+    public long retries() {
+      return retries.sum();
+    }
+
+    /** Calls the open circuit kept from Keyward. */
+    public long breakerRejected() {
+      return breakerRejected.sum();
+    }
+
+    public long denied() {
+      return denied.sum();
+    }
+
+    /** Allowed from a stale cached VALID because Keyward could not be asked (stale-ok). */
+    public long staleAllowed() {
+      return staleAllowed.sum();
+    }
+
+    /** Allowed without a verdict because Keyward could not be asked (open). */
+    public long openAllowed() {
+      return openAllowed.sum();
+    }
+
+    public long cannotDecide() {
+      return cannotDecide.sum();
+    }
+
+    /** Keys dropped from the cache because the stream said they changed. */
+    public long invalidations() {
+      return invalidations.sum();
+    }
+
+    /** Times the stream was lost (or the server's channel was). */
+    public long streamLosses() {
+      return streamLosses.sum();
+    }
+
+    @Override
+    public String toString() {
+      return "requests=" + requests() + " cacheHits=" + cacheHits() + " remoteCalls="
+          + remoteCalls() + " retries=" + retries() + " breakerRejected=" + breakerRejected()
+          + " denied=" + denied() + " staleAllowed=" + staleAllowed() + " openAllowed="
+          + openAllowed() + " cannotDecide=" + cannotDecide() + " invalidations="
+          + invalidations() + " streamLosses=" + streamLosses();
+    }
+  }
+
+  /** Settings, each checked when set, naming the setting. */
+  public static final class Builder {
+    private final URI baseUri;
+    private final String verifyKey;
+    private Clock clock = Clock.systemUTC();
+    private Duration timeout = Duration.ofSeconds(1);
+    private Duration fresh = Duration.ofSeconds(30);
+    private Duration unsyncedFresh = Duration.ofSeconds(2);
+    private Duration negative = Duration.ofSeconds(5);
+    private Duration maxStale = Duration.ofMinutes(5);
+    private long maxEntries = 100_000;
+    private boolean subscribe = true;
+
+    private Builder(URI baseUri, String verifyKey) {
+      Objects.requireNonNull(baseUri, "baseUri");
+      if (!"http".equals(baseUri.getScheme()) && !"https".equals(baseUri.getScheme())) {
+        throw new IllegalArgumentException("Keyward's URL must be http:// or https://, got '"
+            + baseUri + "'");
+      }
+      if (!wellFormed(verifyKey)) {
+        throw new IllegalArgumentException("the verify key must be a Keyward key (printable"
+            + " ASCII); got " + (verifyKey == null ? "none" : verifyKey.length() + " characters"));
+      }
+      this.baseUri = baseUri;
+      this.verifyKey = verifyKey;
+    }
+
+    private static Duration positive(String name, Duration value, Duration max) {
+      Objects.requireNonNull(value, name);
+      if (value.isNegative() || value.isZero() || value.compareTo(max) > 0) {
+        throw new IllegalArgumentException(name + " must be from 1 ms to " + max + ", got "
+            + value);
+      }
+      return value;
+    }
+
+    public Builder clock(Clock value) {
+      clock = Objects.requireNonNull(value, "clock");
+      return this;
+    }
+
+    /** The longest a verification waits for Keyward, retry included (1 s). */
+    public Builder timeout(Duration value) {
+      timeout = positive("timeout", value, Duration.ofSeconds(30));
+      return this;
+    }
+
+    /** How long a VALID answer is used without asking again (30 s). */
+    public Builder fresh(Duration value) {
+      fresh = positive("fresh", value, Duration.ofHours(1));
+      return this;
+    }
+
+    /** The fresh window while revocations may be missed (2 s). */
+    public Builder unsyncedFresh(Duration value) {
+      unsyncedFresh = positive("unsyncedFresh", value, Duration.ofHours(1));
+      return this;
+    }
+
+    /** How long a denial is used without asking again (5 s). */
+    public Builder negative(Duration value) {
+      negative = positive("negative", value, Duration.ofMinutes(10));
+      return this;
+    }
+
+    /** How long a VALID answer is kept for stale-ok routes at most (5 min). */
+    public Builder maxStale(Duration value) {
+      maxStale = positive("maxStale", value, Duration.ofDays(1));
+      return this;
+    }
+
+    public Builder maxEntries(long value) {
+      if (value < 1) {
+        throw new IllegalArgumentException("maxEntries must be at least 1, got " + value);
+      }
+      maxEntries = value;
+      return this;
+    }
+
+    /** Whether to subscribe to pushed revocations (on; off: the fresh window bounds them). */
+    public Builder subscribe(boolean value) {
+      subscribe = value;
+      return this;
+    }
+
+    public KeywardVerifier build() {
+      return new KeywardVerifier(this);
+    }
+  }
+}

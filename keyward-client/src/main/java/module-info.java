@@ -1,0 +1,10 @@
+/**
+ * Keyward's verifier for services: {@link io.keyward.client.KeywardVerifier}. The JDK and Caffeine
+ * only.
+ */
+module io.keyward.client {
+  requires java.net.http;
+  requires com.github.benmanes.caffeine;
+
+  exports io.keyward.client;
+}
