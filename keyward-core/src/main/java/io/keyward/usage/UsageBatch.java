@@ -11,17 +11,26 @@ import java.util.Map;
  * an exporter sends every verification ({@link UsageExport#EVENTS}), the verifications themselves.
  */
 public record UsageBatch(List<Count> counts, Map<String, Long> lastUsedMillis, List<Drop> drops,
-    List<UsageEvent> events) {
+    List<UsageEvent> events, long eventsDropped) {
   public UsageBatch {
     counts = List.copyOf(counts);
     lastUsedMillis = Map.copyOf(lastUsedMillis);
     drops = List.copyOf(drops);
     events = List.copyOf(events);
+    if (eventsDropped < 0) {
+      throw new IllegalArgumentException("eventsDropped < 0");
+    }
   }
 
   /** A batch without events. */
   public UsageBatch(List<Count> counts, Map<String, Long> lastUsedMillis, List<Drop> drops) {
-    this(counts, lastUsedMillis, drops, List.of());
+    this(counts, lastUsedMillis, drops, List.of(), 0);
+  }
+
+  /** A batch with events and no events gap. */
+  public UsageBatch(List<Count> counts, Map<String, Long> lastUsedMillis, List<Drop> drops,
+      List<UsageEvent> events) {
+    this(counts, lastUsedMillis, drops, events, 0);
   }
 
   /** {@code count} verifications of {@code keyId} with {@code outcome} in the minute starting at
@@ -34,17 +43,17 @@ public record UsageBatch(List<Count> counts, Map<String, Long> lastUsedMillis, L
 
   /** The same counts and drops, with only these last uses. */
   public UsageBatch withLastUsed(Map<String, Long> lastUsed) {
-    return new UsageBatch(counts, lastUsed, drops, events);
+    return new UsageBatch(counts, lastUsed, drops, events, eventsDropped);
   }
 
-  /** The same counts, last uses and drops, without the events. */
+  /** The same counts, last uses and drops, without the events (nor their gap). */
   public UsageBatch withoutEvents() {
     return new UsageBatch(counts, lastUsedMillis, drops);
   }
 
   /** Whether there is nothing to write. */
   public boolean isEmpty() {
-    return counts.isEmpty() && drops.isEmpty() && events.isEmpty();
+    return counts.isEmpty() && drops.isEmpty() && events.isEmpty() && eventsDropped == 0;
   }
 
   /** How many verifications it counts. */

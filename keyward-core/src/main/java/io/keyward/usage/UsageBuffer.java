@@ -25,9 +25,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * is counted twice or lost between a drain and a late increment.
  *
  * <p>When an exporter sends every verification ({@link UsageExport#EVENTS}), the buffer also keeps
- * each event, bounded, in a lock-free queue; a verification that finds either the queue or the
- * counters full is dropped from both and counted once, so counts and events cover the same
- * verifications.
+ * each event, bounded, in a lock-free queue; a verification that finds the counters full is
+ * dropped from both (a drop); one that finds only the events full keeps its count and loses its
+ * event (an events gap, counted and exported), so that the counts stay exact.
  */
 public final class UsageBuffer implements UsageSink {
   private static final long MINUTE = 60_000;
@@ -55,12 +55,19 @@ public final class UsageBuffer implements UsageSink {
 
   /**
    * Each verification itself, in arrival order, when an exporter sends events ({@code maxEvents >
-   * 0}). A slot is taken before the event is counted, so that an event either is counted and
-   * kept, or is dropped (and counted as dropped) from both: counts and events always cover the
-   * same verifications.
+   * 0}). A slot is taken before the event is counted and given back if the counters have no room
+   * (then the verification is dropped from both, and counted as dropped). When the events are
+   * full, the event alone is not kept: its count is, and the gap is counted ({@link
+   * UsageBatch#eventsDropped()}), so that counts stay exact. Counts and events then cover the
+   * same verifications minus the counted gaps, in total (a verification counted just before a
+   * drain may have its event in the next batch).
    */
   private final ConcurrentLinkedQueue<UsageEvent> events = new ConcurrentLinkedQueue<>();
   private final AtomicInteger eventsHeld = new AtomicInteger();
+  /** Events not kept since the last drain because the events were full (their counts were). */
+  private final AtomicLong eventsDropped = new AtomicLong();
+  private final java.util.concurrent.atomic.LongAdder eventsDroppedTotal =
+      new java.util.concurrent.atomic.LongAdder();
   private final int maxEvents;
 
   /** @param maxCells how many counters (key, outcome, minute) it holds at most */
@@ -91,9 +98,12 @@ public final class UsageBuffer implements UsageSink {
     long minute = Math.floorDiv(event.atEpochMillis(), MINUTE) * MINUTE;
     boolean keepEvent = maxEvents > 0;
     if (keepEvent && eventsHeld.incrementAndGet() > maxEvents) {
+      // The events are full: this one is not kept (and is counted as an export gap); the count
+      // still is, so that the counts stay exact whatever the exporters do.
       eventsHeld.decrementAndGet();
-      drop(minute);
-      return;
+      eventsDropped.incrementAndGet();
+      eventsDroppedTotal.increment();
+      keepEvent = false;
     }
     Cell cell = new Cell(event.keyId(), event.ownerId(), event.outcome(), minute);
     while (true) {
@@ -194,7 +204,12 @@ public final class UsageBuffer implements UsageSink {
       taken.add(event);
     }
     eventsHeld.addAndGet(-taken.size());
-    return new UsageBatch(counts, lastUsed, drops, taken);
+    return new UsageBatch(counts, lastUsed, drops, taken, eventsDropped.getAndSet(0));
+  }
+
+  /** Events not kept since start because the events were full (their counts were kept). */
+  public long eventsDroppedTotal() {
+    return eventsDroppedTotal.sum();
   }
 
   /** How many verifications it keeps one by one at most (0: counts only). */

@@ -35,6 +35,8 @@ final class UsageRecorder implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(UsageRecorder.class);
   /** Minute counts are kept at most this long (hour and day ones: the retention setting). */
   static final Duration MINUTE_RETENTION = Duration.ofDays(7);
+  /** Event rows (exporters of events) are kept at most this long in the outbox, taken or not. */
+  static final Duration EVENTS_RETENTION = Duration.ofDays(1);
   /** How long batch numbers are kept for deduplicating retries. */
   static final Duration BATCH_RETENTION = Duration.ofDays(1);
   private static final int DELETE_BATCH = 5_000;
@@ -97,6 +99,10 @@ final class UsageRecorder implements AutoCloseable {
     if (buffer.maxEvents() > 0) {
       Gauge.builder("keyward.usage.buffer.events", buffer, UsageBuffer::heldEvents)
           .description("Verifications the usage buffer keeps one by one for exporters of events")
+          .register(registry);
+      Gauge.builder("keyward.usage.events.dropped", buffer, UsageBuffer::eventsDroppedTotal)
+          .description("Verifications counted but not kept as events since start (the events"
+              + " were full); exported as eventsDropped")
           .register(registry);
     }
     Gauge.builder("keyward.usage.dropped", buffer, UsageBuffer::droppedTotal)
@@ -221,7 +227,12 @@ final class UsageRecorder implements AutoCloseable {
     List<UsageBatch> parts = new java.util.ArrayList<>(splitCounts(batch.withoutEvents()));
     for (int from = 0; from < batch.events().size(); from += PART_COUNTS) {
       parts.add(new UsageBatch(List.of(), java.util.Map.of(), List.of(), batch.events()
-          .subList(from, Math.min(batch.events().size(), from + PART_COUNTS))));
+          .subList(from, Math.min(batch.events().size(), from + PART_COUNTS)),
+          from == 0 ? batch.eventsDropped() : 0));
+    }
+    if (batch.events().isEmpty() && batch.eventsDropped() > 0) {
+      parts.add(new UsageBatch(List.of(), java.util.Map.of(), List.of(), List.of(),
+          batch.eventsDropped()));
     }
     return parts;
   }
@@ -285,6 +296,7 @@ final class UsageRecorder implements AutoCloseable {
       // Rows an exporter never took (paused, or removed from the configuration) are kept as
       // long as the counts, no longer.
       purge(PostgresUsageStore.Retained.OUTBOX, at.minus(kept));
+      purge(PostgresUsageStore.Retained.OUTBOX_EVENTS, at.minus(EVENTS_RETENTION));
       if (outbox != null) {
         for (int i = 0; i < MAX_DELETES_PER_PASS && outbox.deleteExported(DELETE_BATCH)
             == DELETE_BATCH; i++) {
@@ -323,14 +335,17 @@ final class UsageRecorder implements AutoCloseable {
     }
     // Whatever is left now is lost: say how much.
     if (!done) {
-      long lost = buffer.drain(clock.millis()).verifications();
+      UsageBatch left = buffer.drain(clock.millis());
+      long lost = left.verifications();
+      long lostEvents = left.events().size();
       synchronized (this) {
         for (Pending part : pending) {
           lost += part.batch().verifications();
+          lostEvents += part.batch().events().size();
         }
       }
-      LOG.warn("usage: {} verifications could not be written before the stop ({}); they are lost",
-          lost, lastError);
+      LOG.warn("usage: the counts of {} verifications (and {} exported events) could not be"
+          + " written before the stop ({}); they are lost", lost, lostEvents, lastError);
     }
   }
 

@@ -98,10 +98,16 @@ public final class PostgresUsageStore {
       + ", p.at, jsonb_build_object('events', jsonb_agg(jsonb_build_object('id', p.node || ':'"
       + " || p.seq || ':' || (p.first + (n - 1) / " + EVENTS_PER_PART + ") || ':' || ((n - 1) % "
       + EVENTS_PER_PART + "), 'keyId', k, 'ownerId', w, 'outcome', o, 'at', to_timestamp(t /"
-      + " 1000.0)) ORDER BY n)) FROM (SELECT ?::text AS node, ?::bigint AS seq, ?::integer AS"
-      + " first, ?::timestamptz AS at) AS p, unnest(?::text[], ?::text[], ?::text[], ?::bigint[])"
-      + " WITH ORDINALITY AS e (k, w, o, t, n) GROUP BY p.node, p.seq, p.first, p.at, (n - 1) / "
-      + EVENTS_PER_PART + " ORDER BY (n - 1) / " + EVENTS_PER_PART;
+      + " 1000.0)) ORDER BY n), 'eventsDropped', CASE WHEN (n - 1) / " + EVENTS_PER_PART
+      + " = 0 THEN p.gap ELSE 0 END) FROM (SELECT ?::text AS node, ?::bigint AS seq, ?::integer"
+      + " AS first, ?::timestamptz AS at, ?::bigint AS gap) AS p, unnest(?::text[], ?::text[],"
+      + " ?::text[], ?::bigint[]) WITH ORDINALITY AS e (k, w, o, t, n) GROUP BY p.node, p.seq,"
+      + " p.first, p.at, p.gap, (n - 1) / " + EVENTS_PER_PART + " ORDER BY (n - 1) / "
+      + EVENTS_PER_PART;
+  /** A batch with no events but an events gap (the events were full): the gap alone. */
+  static final String INSERT_OUTBOX_EVENTS_GAP = "INSERT INTO keyward_usage_outbox (node_id, seq,"
+      + " part, created_at, payload) VALUES (?, ?, ?, ?, jsonb_build_object('events',"
+      + " '[]'::jsonb, 'eventsDropped', ?::bigint))";
   private static final String SELECT_BUCKETS = "SELECT bucket, outcome, count FROM %s"
       + " WHERE %s = ? AND bucket >= ? AND bucket < ? ORDER BY bucket, outcome";
   /**
@@ -138,15 +144,20 @@ public final class PostgresUsageStore {
   static final String DELETE_BATCHES = DELETE_OLDER.formatted("keyward_usage_batches", "keyward_usage_batches", "flushed_at");
   static final String DELETE_DROPS = DELETE_OLDER.formatted("keyward_usage_drops", "keyward_usage_drops", "bucket");
   static final String DELETE_OUTBOX = DELETE_OLDER.formatted("keyward_usage_outbox", "keyward_usage_outbox", "created_at");
+  /** Event rows (one per verification) are kept for a shorter time than counts: see Retained. */
+  static final String DELETE_OUTBOX_EVENTS = "DELETE FROM keyward_usage_outbox WHERE ctid = ANY"
+      + " (ARRAY (SELECT ctid FROM keyward_usage_outbox WHERE created_at < ? AND payload ->"
+      + " 'events' IS NOT NULL LIMIT ?))";
 
   /** Every statement of this store, for the query contract. */
   public static final List<String> QUERY_CONTRACT = List.of(PROBE, RECORD_BATCH, UPSERT_MINUTE,
       UPSERT_HOUR, UPSERT_DAY, READ_WATERMARK, LOCK_WATERMARK, MOVE_WATERMARK, ENSURE_WATERMARK,
       ROLLUP_TIMEOUT, OLDEST_MINUTE, ROLL_UP_HOURS,
-      ROLL_UP_DAYS, UPSERT_LAST_USED, UPSERT_DROPS, INSERT_OUTBOX, INSERT_OUTBOX_EVENTS, KEY_MINUTES,
+      ROLL_UP_DAYS, UPSERT_LAST_USED, UPSERT_DROPS, INSERT_OUTBOX, INSERT_OUTBOX_EVENTS,
+      INSERT_OUTBOX_EVENTS_GAP, KEY_MINUTES,
       KEY_HOURS, KEY_DAYS, OWNER_MINUTES, OWNER_HOURS, OWNER_DAYS, LAST_USED, OWNER_LAST_USED,
       DROPPED_BETWEEN, DELETE_MINUTES, DELETE_HOURS, DELETE_DAYS, DELETE_BATCHES, DELETE_DROPS,
-      DELETE_OUTBOX);
+      DELETE_OUTBOX, DELETE_OUTBOX_EVENTS);
 
   private final DataSource pool;
   private final SchemaGate gate;
@@ -238,8 +249,9 @@ public final class PostgresUsageStore {
         countParts = outbox.executeUpdate();
       }
     }
-    if (!batch.events().isEmpty()) {
-      insertEvents(connection, nodeId, seq, countParts, batch.events(), now);
+    if (!batch.events().isEmpty() || batch.eventsDropped() > 0) {
+      insertEvents(connection, nodeId, seq, countParts, batch.events(), batch.eventsDropped(),
+          now);
     }
     if (!batch.drops().isEmpty()) {
       Long[] minutes = new Long[batch.drops().size()];
@@ -259,7 +271,19 @@ public final class PostgresUsageStore {
   }
 
   private static void insertEvents(Connection connection, String nodeId, long seq, int firstPart,
-      List<io.keyward.verify.UsageSink.UsageEvent> events, Instant now) throws SQLException {
+      List<io.keyward.verify.UsageSink.UsageEvent> events, long eventsDropped, Instant now)
+      throws SQLException {
+    if (events.isEmpty()) {
+      try (PreparedStatement gap = connection.prepareStatement(INSERT_OUTBOX_EVENTS_GAP)) {
+        gap.setString(1, nodeId);
+        gap.setLong(2, seq);
+        gap.setInt(3, firstPart);
+        gap.setTimestamp(4, Timestamp.from(now));
+        gap.setLong(5, eventsDropped);
+        gap.executeUpdate();
+      }
+      return;
+    }
     int n = events.size();
     String[] keys = new String[n];
     String[] owners = new String[n];
@@ -277,10 +301,11 @@ public final class PostgresUsageStore {
       outbox.setLong(2, seq);
       outbox.setInt(3, firstPart);
       outbox.setTimestamp(4, Timestamp.from(now));
-      outbox.setArray(5, connection.createArrayOf("text", keys));
-      outbox.setArray(6, connection.createArrayOf("text", owners));
-      outbox.setArray(7, connection.createArrayOf("text", outcomes));
-      outbox.setArray(8, connection.createArrayOf("bigint", times));
+      outbox.setLong(5, eventsDropped);
+      outbox.setArray(6, connection.createArrayOf("text", keys));
+      outbox.setArray(7, connection.createArrayOf("text", owners));
+      outbox.setArray(8, connection.createArrayOf("text", outcomes));
+      outbox.setArray(9, connection.createArrayOf("bigint", times));
       outbox.executeUpdate();
     }
   }
@@ -565,7 +590,13 @@ public final class PostgresUsageStore {
   /** The tables retention deletes from, oldest first. */
   public enum Retained {
     MINUTES(DELETE_MINUTES), HOURS(DELETE_HOURS), DAYS(DELETE_DAYS), BATCHES(DELETE_BATCHES),
-    DROPS(DELETE_DROPS), OUTBOX(DELETE_OUTBOX);
+    DROPS(DELETE_DROPS), OUTBOX(DELETE_OUTBOX),
+    /**
+     * Event rows an exporter has not taken: they grow with traffic (about 150 bytes per
+     * verification, in the keys' database), so they are kept a day at most, whatever the
+     * cursors (an events exporter down for longer loses the older ones).
+     */
+    OUTBOX_EVENTS(DELETE_OUTBOX_EVENTS);
 
     private final String sql;
 

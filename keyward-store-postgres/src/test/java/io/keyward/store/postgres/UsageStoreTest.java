@@ -296,6 +296,25 @@ class UsageStoreTest {
         });
   }
 
+  @Test
+  void anEventsGapTravelsWithTheFirstEventsPartOrAloneWhenNoEventWasKept() {
+    outbox.cursor("test");
+    UsageSink.UsageEvent event = new UsageSink.UsageEvent("key_0", "owner_1", Outcome.VALID, M0);
+    store.flush("node_1", 8, new UsageBatch(List.of(count("key_0", Outcome.VALID, M0, 8)),
+        Map.of(), List.of(), List.of(event), 7), false, T0);
+    store.flush("node_1", 9, new UsageBatch(List.of(), Map.of(), List.of(), List.of(), 3), false,
+        T0);
+
+    List<UsageOutbox.Row> rows = outbox.after(outbox.cursor("test"), 10);
+    assertThat(rows).extracting(UsageOutbox.Row::eventId).containsExactly("node_1:8:0",
+        "node_1:9:0");
+    assertThat(rows).extracting(UsageOutbox.Row::kind).containsOnly(UsageExport.EVENTS);
+    assertThat(rows.get(0).payloadJson()).contains("\"eventsDropped\": 7")
+        .contains("\"id\": \"node_1:8:0:0\"");
+    assertThat(rows.get(1).payloadJson()).contains("\"eventsDropped\": 3")
+        .contains("\"events\": []");
+  }
+
   private UsageOutbox.Cursor cursorAfter(UsageOutbox.Row row) {
     outbox.advance("test", row);
     return outbox.cursor("test");
