@@ -85,8 +85,11 @@ final class InvalidationStream implements AutoCloseable {
 
   /** One connection, read until it ends; true if it got as far as the server's hello. */
   private boolean readOnce() throws IOException, InterruptedException {
+    // The timeout bounds the wait for the response's headers only (the JDK's rule), which is
+    // what a stream needs: a server that accepts and never answers is given up on; a live
+    // stream then runs as long as it is heard from (the watchdog).
     HttpRequest request = HttpRequest.newBuilder(uri).header("Authorization", authorization)
-        .header("Accept", "text/event-stream").GET().build();
+        .header("Accept", "text/event-stream").timeout(Duration.ofSeconds(10)).GET().build();
     HttpResponse<InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
     body = response.body();
     if (response.statusCode() != 200) {

@@ -2,7 +2,6 @@ package io.keyward.client;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -74,10 +73,12 @@ public final class KeywardVerifier implements AutoCloseable {
   private final long unsyncedFreshMillis;
   private final long negativeMillis;
   private final Cache<String, Entry> cache;
-  /** When each key hash was last invalidated (nanoTime): a load that started before is not cached. */
+  /**
+   * When each key hash was last invalidated (nanoTime): a load that started before is not kept,
+   * one that started soon after is kept for the unsynced window only.
+   */
   private final Cache<String, Long> invalidated;
-  private final ConcurrentHashMap<String, CompletableFuture<Answer>> inFlight =
-      new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Pending> inFlight = new ConcurrentHashMap<>();
   private final InvalidationStream stream;
   private final Stats stats = new Stats();
   private final Object breakerLock = new Object();
@@ -101,7 +102,8 @@ public final class KeywardVerifier implements AutoCloseable {
     this.cache = Caffeine.newBuilder().maximumSize(b.maxEntries)
         .expireAfterWrite(Duration.ofMillis(Math.max(freshMillis, b.maxStale.toMillis())))
         .build();
-    this.invalidated = Caffeine.newBuilder().expireAfterWrite(Duration.ofSeconds(30))
+    this.invalidated = Caffeine.newBuilder()
+        .expireAfterWrite(Duration.ofMillis(Math.max(2 * unsyncedFreshMillis, 5_000)))
         .maximumSize(100_000).build();
     // Until the stream is heard, changes may be missed: start unsynced.
     this.unsynced = b.subscribe;
@@ -125,13 +127,24 @@ public final class KeywardVerifier implements AutoCloseable {
    * timeout (plus a retry's share of it).
    */
   public Decision verify(String key, Collection<String> requiredScopes, FailurePolicy policy) {
+    try {
+      return decide(key, requiredScopes, policy == null ? FailurePolicy.closed() : policy);
+    } catch (RuntimeException e) {
+      stats.cannotDecide.increment();
+      warn("unexpected", "verification failed unexpectedly: " + e);
+      return new Decision.CannotDecide("unexpected: " + e.getClass().getSimpleName());
+    }
+  }
+
+  private Decision decide(String key, Collection<String> requiredScopes, FailurePolicy policy) {
     stats.requests.increment();
-    Objects.requireNonNull(policy, "policy");
     if (!wellFormed(key)) {
       stats.denied.increment();
       return new Decision.Denied("MALFORMED");
     }
-    Set<String> required = requiredScopes == null ? Set.of() : Set.copyOf(requiredScopes);
+    Set<String> required = requiredScopes == null || requiredScopes.isEmpty() ? Set.of()
+        : requiredScopes.stream().filter(Objects::nonNull)
+            .collect(java.util.stream.Collectors.toUnmodifiableSet());
     String hash = sha256Hex(key);
     long now = clock.millis();
     Entry cached = cache.getIfPresent(hash);
@@ -141,7 +154,9 @@ public final class KeywardVerifier implements AutoCloseable {
     }
     Answer answer = load(key, hash);
     if (answer.entry() != null) {
-      return decide(answer.entry(), required, clock.millis(), Decision.Basis.CONFIRMED);
+      // Just answered by Keyward: its verdict stands, whatever this machine's clock says of the
+      // expiry (a clock ahead of the server's must not deny what the server allowed).
+      return decide(answer.entry(), required, Long.MIN_VALUE, Decision.Basis.CONFIRMED);
     }
     // Keyward could not be asked.
     switch (policy) {
@@ -185,12 +200,16 @@ public final class KeywardVerifier implements AutoCloseable {
 
   /** One request per key hash at a time: the first caller asks, the others wait for it. */
   private Answer load(String key, String hash) {
-    CompletableFuture<Answer> mine = new CompletableFuture<>();
-    CompletableFuture<Answer> theirs = inFlight.putIfAbsent(hash, mine);
+    long started = System.nanoTime();
+    Pending mine = new Pending(new CompletableFuture<>(), started + timeout.toNanos());
+    Pending theirs = inFlight.putIfAbsent(hash, mine);
     if (theirs != null) {
       stats.sharedLoads.increment();
       try {
-        return theirs.get(timeout.toMillis() * 2 + 100, TimeUnit.MILLISECONDS);
+        // No longer than the asking caller may take (its timeout), plus a little.
+        long left = Math.max(0, theirs.deadlineNanos() - System.nanoTime());
+        return theirs.answer().get(left + TimeUnit.MILLISECONDS.toNanos(50),
+            TimeUnit.NANOSECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return Answer.failed("interrupted while waiting for Keyward's answer");
@@ -200,39 +219,57 @@ public final class KeywardVerifier implements AutoCloseable {
     }
     Answer answer;
     try {
-      long started = System.nanoTime();
-      answer = ask(key);
+      answer = ask(key, mine.deadlineNanos());
       if (answer.entry() != null) {
-        Long invalidatedAt = invalidated.getIfPresent(hash);
-        if (invalidatedAt == null || invalidatedAt < started) {
-          cache.put(hash, answer.entry());
-        }
+        Entry loaded = answer.entry();
+        // Checked and stored as one step with the stream's invalidations (which remove under
+        // the same lock): an answer loaded across a change is not kept; one loaded just after a
+        // change (another node may not have heard of it yet) is kept for the unsynced window.
+        cache.asMap().compute(hash, (h, old) -> {
+          Long invalidatedAt = invalidated.getIfPresent(h);
+          if (invalidatedAt == null) {
+            return loaded;
+          }
+          if (invalidatedAt >= started) {
+            return null;
+          }
+          loaded.freshUntilMillis = Math.min(loaded.freshUntilMillis,
+              loaded.loadedAtMillis + unsyncedFreshMillis);
+          return loaded;
+        });
       }
     } catch (RuntimeException e) {
       answer = Answer.failed("unexpected: " + e);
     } finally {
       inFlight.remove(hash, mine);
     }
-    mine.complete(answer);
+    mine.answer().complete(answer);
     return answer;
   }
 
+  /** A request in flight for one key hash: its answer, and when its asker gives up. */
+  private record Pending(CompletableFuture<Answer> answer, long deadlineNanos) {}
+
   /** Asks Keyward, with the breaker, the timeout and at most one budgeted retry. */
-  private Answer ask(String key) {
-    long deadline = System.nanoTime() + timeout.toNanos();
+  private Answer ask(String key, long deadline) {
     Answer answer = null;
     for (int attempt = 0; attempt < 2; attempt++) {
-      if (!mayCall()) {
-        return Answer.failed("circuit open: Keyward failed " + BREAKER_THRESHOLD
-            + " times in a row; asking again within " + BREAKER_OPEN_MILLIS + " ms");
-      }
       long left = deadline - System.nanoTime();
       if (left <= 0) {
         break;
       }
+      if (!mayCall()) {
+        return Answer.failed("circuit open: Keyward failed " + BREAKER_THRESHOLD
+            + " times in a row; asking again within " + BREAKER_OPEN_MILLIS + " ms");
+      }
       stats.remoteCalls.increment();
-      answer = askOnce(key, Duration.ofNanos(left));
-      recordOutcome(answer);
+      answer = null;
+      try {
+        answer = askOnce(key, Duration.ofNanos(left));
+      } finally {
+        // Always, so that a probe that ends in an Error cannot leave the breaker probing.
+        recordOutcome(answer == null ? Answer.retry("the call failed") : answer);
+      }
       if (answer.entry() != null || !answer.retryable() || attempt == 1 || !takeRetryToken()) {
         break;
       }
@@ -259,16 +296,29 @@ public final class KeywardVerifier implements AutoCloseable {
         .POST(HttpRequest.BodyPublishers.ofString("{\"key\":" + MiniJson.quote(key) + "}"))
         .build();
     HttpResponse<String> response;
+    // The request's own timeout ends at the response headers (JDK-8258397): a server that sends
+    // headers and then stalls the body would hold the caller for ever. The whole exchange is
+    // bounded here instead, and cancelled when it runs out.
+    CompletableFuture<HttpResponse<String>> exchange;
     try {
-      response = http.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+      exchange = http.sendAsync(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
     } catch (RuntimeException e) {
       return Answer.retry("asking Keyward failed: " + e);
-    } catch (java.net.http.HttpTimeoutException e) {
+    }
+    try {
+      response = exchange.get(within.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      exchange.cancel(true);
       return Answer.retry("Keyward did not answer within " + within.toMillis() + " ms");
-    } catch (IOException e) {
-      return Answer.retry("Keyward is unreachable: " + e.getClass().getSimpleName()
-          + (e.getMessage() == null ? "" : " " + e.getMessage()));
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof java.net.http.HttpTimeoutException) {
+        return Answer.retry("Keyward did not answer within " + within.toMillis() + " ms");
+      }
+      return Answer.retry("Keyward is unreachable: " + (cause == null ? e : cause.getClass()
+          .getSimpleName() + (cause.getMessage() == null ? "" : " " + cause.getMessage())));
     } catch (InterruptedException e) {
+      exchange.cancel(true);
       Thread.currentThread().interrupt();
       return Answer.failed("interrupted");
     }
@@ -481,8 +531,11 @@ public final class KeywardVerifier implements AutoCloseable {
     @Override
     public void invalidated(String keyHash) {
       stats.invalidations.increment();
-      invalidated.put(keyHash, System.nanoTime());
-      cache.invalidate(keyHash);
+      // Under the entry's lock, as the loads' check-and-store: a load cannot slip in between.
+      cache.asMap().compute(keyHash, (h, old) -> {
+        invalidated.put(h, System.nanoTime());
+        return null;
+      });
     }
 
     @Override

@@ -247,12 +247,15 @@ public final class Verifier {
 
   /** Drops the cached answer for one key hash here and in the second tier. */
   public void invalidate(KeyHash hash) {
-    invalidateLocally(hash);
+    String keyId = dropLocally(hash);
     try {
       secondTier.invalidate(hash);
     } catch (RuntimeException e) {
       seamWarnings.warn("second cache tier failed to invalidate: {}", e.toString());
     }
+    // Last: a listener's client that asks again at once finds neither this node's L1 nor the
+    // second tier holding the old answer (other nodes hear of it over the channel meanwhile).
+    tellChanged(hash, keyId);
   }
 
   /**
@@ -293,11 +296,19 @@ public final class Verifier {
 
   /** Drops the cached answer for one key hash in this process only (another node changed it). */
   public void invalidateLocally(KeyHash hash) {
+    tellChanged(hash, dropLocally(hash));
+  }
+
+  private void tellChanged(KeyHash hash, @Nullable String keyId) {
     if (!changeListeners.isEmpty()) {
-      CachedLookup cached = l1.getIfPresent(hash);
-      String keyId = cached == null || cached.record == null ? null : cached.record.keyId();
       tellListeners(listener -> listener.changed(hash, keyId));
     }
+  }
+
+  /** Drops the key from L1 (detaching a load in flight); returns its id if it was cached. */
+  private @Nullable String dropLocally(KeyHash hash) {
+    CachedLookup cached = changeListeners.isEmpty() ? null : l1.getIfPresent(hash);
+    String keyId = cached == null || cached.record == null ? null : cached.record.keyId();
     recentlyChanged.put(hash, Boolean.TRUE);
     // Under the key's compute, so that it cannot interleave with a load's publish: the load in
     // flight is detached (nobody joins it from now on, and it will not publish) and the entry is
@@ -309,6 +320,7 @@ public final class Verifier {
       }
       return null;
     });
+    return keyId;
   }
 
   /** Whether this node is running with its short "unsynced" freshness (channel down). */
