@@ -19,6 +19,7 @@ import io.keyward.server.api.InvalidationsApi;
 import io.keyward.server.api.Json;
 import io.keyward.server.api.Responses;
 import io.keyward.server.api.RouteTable;
+import io.keyward.server.api.StreamPermits;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -72,8 +73,17 @@ final class HttpListener {
           routing.addFilter((chain, request, response) -> {
             if (request.path().path().equals(InvalidationsApi.PATH)) {
               // A stream lasts as long as its client: not a request in flight (a drain would
-              // wait for it), not shed (it would hold a permit for hours); bounded on its own.
-              chain.proceed();
+              // wait for it); shed like any request until it is authenticated, then it gives
+              // its permit back (it would hold it for hours) and is bounded on its own.
+              if (!shedding.tryAcquire()) {
+                throw ApiError.tooManyRequests();
+              }
+              StreamPermits.hold(shedding::release);
+              try {
+                chain.proceed();
+              } finally {
+                StreamPermits.release();
+              }
               return;
             }
             boolean close = request.headers().containsToken(HeaderValues.CONNECTION_CLOSE);

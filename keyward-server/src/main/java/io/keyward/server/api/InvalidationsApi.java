@@ -40,20 +40,26 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Each subscriber has a bounded queue; the notifier never blocks: a subscriber too slow to
  * take {@value #QUEUE} events is disconnected (it reconnects, and treats the gap as a loss). At
- * most {@value #MAX_SUBSCRIBERS} subscribers per node; beyond, 503. Requires a key with {@code
- * keyward:verify} (or admin).
+ * most {@value #MAX_SUBSCRIBERS} streams per node, counted until their handlers return; beyond,
+ * 503. Requires a key with {@code keyward:verify} (or admin), checked again about once a minute
+ * (a revoked subscriber's stream ends). Shed like any request until authenticated
+ * ({@link StreamPermits}).
  */
 public final class InvalidationsApi implements Verifier.ChangeListener, AutoCloseable {
   public static final String PATH = "/v1/invalidations";
   public static final Duration HEARTBEAT = Duration.ofSeconds(5);
   static final int QUEUE = 10_000;
   static final int MAX_SUBSCRIBERS = 1_000;
+  /** Heartbeats between two checks of the subscriber's key (about a minute). */
+  static final int RECHECK_EVERY_HEARTBEATS = 12;
   private static final String CLOSE = "\u0000close";
 
   private final RootKeyAuthenticator auth;
   private final Verifier verifier;
   private final Set<BlockingQueue<String>> subscribers = ConcurrentHashMap.newKeySet();
   private final AtomicLong sequence = new AtomicLong();
+  private final java.util.concurrent.atomic.AtomicInteger open =
+      new java.util.concurrent.atomic.AtomicInteger();
   private final RateLimitedLogger warnings;
   private final Counter published;
   private final Counter dropped;
@@ -117,10 +123,14 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
 
   private void stream(ServerRequest request, ServerResponse response) {
     auth.requireVerifier(request);
+    StreamPermits.release(); // authenticated: the stream no longer holds a shedding permit
     if (closed) {
       throw ApiError.unavailable("the server is stopping");
     }
-    if (subscribers.size() >= MAX_SUBSCRIBERS) {
+    // Counted until the handler returns (not only while subscribed): a stream cut off for being
+    // slow may still be stuck in a write, and still holds its connection and thread.
+    if (open.incrementAndGet() > MAX_SUBSCRIBERS) {
+      open.decrementAndGet();
       throw ApiError.unavailable("too many invalidation streams on this node (at most "
           + MAX_SUBSCRIBERS + "); try another node or later");
     }
@@ -138,10 +148,23 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
       try (OutputStream out = response.outputStream()) {
         write(out, "event: hello\ndata: {\"synced\":" + !verifier.isUnsynced()
             + ",\"heartbeatMillis\":" + HEARTBEAT.toMillis() + "}\n\n");
+        int quiet = 0;
         while (!closed) {
           String frame = queue.poll(HEARTBEAT.toMillis(), TimeUnit.MILLISECONDS);
           if (frame == CLOSE) {
             return;
+          }
+          if (frame == null && ++quiet % RECHECK_EVERY_HEARTBEATS == 0) {
+            // The subscriber's key may have been revoked since it connected: checked again
+            // about once a minute; refused, the stream ends.
+            try {
+              auth.requireVerifier(request);
+            } catch (ApiError refused) {
+              if (refused.status().code() == 401 || refused.status().code() == 403) {
+                return;
+              }
+              // cannot check now (the store is failing): the stream goes on
+            }
           }
           write(out, frame != null ? frame : "event: heartbeat\ndata: {}\n\n");
         }
@@ -152,6 +175,7 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
       Thread.currentThread().interrupt();
     } finally {
       subscribers.remove(queue);
+      open.decrementAndGet();
     }
   }
 
