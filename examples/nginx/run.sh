@@ -7,7 +7,8 @@
 # It creates the gateway's own key (scope keyward:verify) with ./keyward keys create, unless
 # KEYWARD_GATEWAY_KEY is set. Settings (environment): LISTEN_ADDR (127.0.0.1:8088), KEYWARD_ADDR
 # (127.0.0.1:8080), UPSTREAM_ADDR (the example's own upstream, EXAMPLE_UPSTREAM_ADDR,
-# 127.0.0.1:8089), KEYWARD_GATEWAY_KEY. See examples/nginx/README.md.
+# 127.0.0.1:8089), KEYWARD_GATEWAY_KEY, KEYWARD_SCOPES (what /api/ requires, orders:read). See
+# examples/nginx/README.md.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -15,6 +16,8 @@ export LISTEN_ADDR="${LISTEN_ADDR:-127.0.0.1:8088}"
 export KEYWARD_ADDR="${KEYWARD_ADDR:-127.0.0.1:8080}"
 export EXAMPLE_UPSTREAM_ADDR="${EXAMPLE_UPSTREAM_ADDR:-127.0.0.1:8089}"
 export UPSTREAM_ADDR="${UPSTREAM_ADDR:-$EXAMPLE_UPSTREAM_ADDR}"
+# The scopes /api/ requires (comma-separated; empty: any valid key).
+export KEYWARD_SCOPES="${KEYWARD_SCOPES-orders:read}"
 
 nginx="$(command -v nginx || true)"
 [ -n "$nginx" ] || { [ -x /usr/sbin/nginx ] && nginx=/usr/sbin/nginx; } || true
@@ -33,7 +36,7 @@ export KEYWARD_GATEWAY_KEY
 export NGINX_PREFIX="$(mktemp -d /tmp/keyward-nginx.XXXXXX)"
 trap 'rm -rf "$NGINX_PREFIX"' EXIT
 # Only our variables: nginx's own ($host, $upstream_http_...) stay as they are.
-envsubst '${NGINX_PREFIX} ${LISTEN_ADDR} ${KEYWARD_ADDR} ${UPSTREAM_ADDR} ${EXAMPLE_UPSTREAM_ADDR} ${KEYWARD_GATEWAY_KEY}' \
+envsubst '${NGINX_PREFIX} ${LISTEN_ADDR} ${KEYWARD_ADDR} ${UPSTREAM_ADDR} ${EXAMPLE_UPSTREAM_ADDR} ${KEYWARD_GATEWAY_KEY} ${KEYWARD_SCOPES}' \
   <"$here/nginx.conf.template" >"$NGINX_PREFIX/nginx.conf"
 echo "nginx on http://$LISTEN_ADDR/api/ (Keyward at $KEYWARD_ADDR; upstream $UPSTREAM_ADDR)" >&2
 "$nginx" -p "$NGINX_PREFIX" -c "$NGINX_PREFIX/nginx.conf" -e stderr &

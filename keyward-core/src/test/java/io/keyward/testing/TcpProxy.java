@@ -99,9 +99,16 @@ public final class TcpProxy implements AutoCloseable {
     while (running) {
       try {
         Socket client = listener.accept();
-        Socket server = new Socket(targetHost, targetPort);
         sockets.add(client);
+        Socket server = new Socket(targetHost, targetPort);
         sockets.add(server);
+        if (!running) {
+          // stop() ran while this connection was being set up, and may have missed it: a
+          // stopped proxy must carry nothing.
+          client.close();
+          server.close();
+          return;
+        }
         Thread.ofVirtual().start(() -> pump(client, server));
         Thread.ofVirtual().start(() -> pump(server, client));
       } catch (IOException e) {

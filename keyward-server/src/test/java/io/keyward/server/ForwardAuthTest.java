@@ -163,7 +163,8 @@ class ForwardAuthTest {
         send("GET", "/v1/forward-auth", client, "Keyward-Authorization: Bearer kw_live_nope"),
         send("GET", "/v1/forward-auth", client, "Keyward-Authorization: " + readOnly),
         ask("/v1/forward-auth?scopes=bad*scope", client),
-        ask("/v1/forward-auth?keyHeader=bad%20header", client));
+        ask("/v1/forward-auth?keyHeader=bad%20header", client),
+        ask("/v1/forward-auth?keyHeader=Keyward-Authorization", client));
     for (Answer answer : answers) {
       assertThat(answer.status()).isEqualTo(503);
       assertThat(answer.header("Retry-After")).isEqualTo("1");

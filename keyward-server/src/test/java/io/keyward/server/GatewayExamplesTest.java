@@ -226,6 +226,12 @@ class GatewayExamplesTest {
       assertThat(seen.get("keyward-scopes")).isEqualTo("orders:read");
       assertThat(String.valueOf(seen.get("keyward-authorization"))).doesNotContain(gatewayKey);
 
+      // A client cannot choose Keyward's settings: its own Keyward-Key-Header and
+      // Keyward-Required-Scopes are removed by the gateway.
+      assertThat(get(port, "/api/orders", "Authorization: Bearer " + readKey,
+          "Keyward-Key-Header: X-Nothing", "Keyward-Required-Scopes: bad*scope").status())
+          .isEqualTo(200);
+
       // Denied, before the upstream.
       int calls = upstreamCalls.get();
       Answer none = get(port, "/api/orders");

@@ -48,7 +48,9 @@ import org.slf4j.LoggerFactory;
  * client's {@code Authorization}. The client's key is read from {@code Authorization: Bearer} or
  * from the header named by {@code keyHeader} (query) or {@value #KEY_HEADER} (header), whose whole
  * value is then the key; required scopes come from {@code scopes} (query, repeatable, separated by
- * commas or spaces) or {@value #REQUIRED_SCOPES} (header).
+ * commas or spaces) or {@value #REQUIRED_SCOPES} (header). These settings are the gateway's: a
+ * gateway that forwards a client's headers must remove or set those two (the examples do), or a
+ * client could choose them.
  */
 public final class ForwardAuthApi {
   public static final String PATH = "/v1/forward-auth";
@@ -210,6 +212,10 @@ public final class ForwardAuthApi {
             || c == '-' || c == '_')) {
       throw misconfigured("keyHeader must name a header (1-" + MAX_HEADER_NAME
           + " letters, digits, '-' or '_'), got '" + RequestFields.truncate(named) + "'");
+    }
+    if (named.regionMatches(true, 0, "Keyward-", 0, 8)) {
+      throw misconfigured("keyHeader cannot name one of Keyward's own headers, got '" + named
+          + "'");
     }
     return HeaderNames.create(named);
   }
