@@ -1,0 +1,293 @@
+package io.keyward.servlet;
+
+import io.keyward.client.Decision;
+import io.keyward.client.FailurePolicy;
+import io.keyward.client.KeywardVerifier;
+import jakarta.servlet.Filter;
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.FilterConfig;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletResponse;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Enumeration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Puts Keyward in front of a servlet application. For each request it reads the client's key
+ * (from {@code Authorization: Bearer}, or a configured header whose whole value is the key), finds
+ * the first route whose path prefix matches, asks {@link KeywardVerifier} with that route's scopes
+ * and failure policy, and:
+ *
+ * <ul>
+ *   <li>allowed: passes the request on with the attributes {@value #KEY_ID}, {@value #OWNER_ID},
+ *       {@value #SCOPES} (a {@code Set<String>}) and {@value #BASIS} ({@code CONFIRMED}, {@code
+ *       STALE} or {@code OPEN}; stale and open requests also carry {@value #DEGRADED} =
+ *       {@code true}, for the application to see);
+ *   <li>denied: 401 (no key, a key that is not valid, several key headers) or 403 (a missing
+ *       scope), with a {@code WWW-Authenticate} challenge and a small JSON body;
+ *   <li>cannot decide: 503 with {@code Retry-After: 1}, never 401.
+ * </ul>
+ *
+ * Any header content (empty, huge, binary, repeated) gets a clean 401; nothing the filter does
+ * answers 500 or shows a stack trace: an unexpected failure inside it is a 503 and one
+ * rate-limited warning. Requests that match no route pass untouched.
+ *
+ * <p>Programmatic: {@code KeywardFilter.builder(verifier).route("/api/", List.of("orders:read"),
+ * FailurePolicy.closed()).build()}. In {@code web.xml} (init parameters): {@code keyward.url},
+ * {@code keyward.verifyKeyEnv} (the name of an environment variable holding the service's
+ * {@code keyward:verify} key; never the key itself in a file), {@code keyward.keyHeader}, and
+ * one route: {@code keyward.pathPrefix}, {@code keyward.scopes} (comma-separated), {@code
+ * keyward.policy} ({@code closed}, {@code stale-ok:5m}, {@code open}).
+ */
+public final class KeywardFilter implements Filter {
+  public static final String KEY_ID = "keyward.keyId";
+  public static final String OWNER_ID = "keyward.ownerId";
+  public static final String SCOPES = "keyward.scopes";
+  public static final String BASIS = "keyward.basis";
+  public static final String DEGRADED = "keyward.degraded";
+  private static final String REALM = "Bearer realm=\"keyward\"";
+  private static final System.Logger LOG = System.getLogger(KeywardFilter.class.getName());
+
+  /** One protected path prefix: the scopes it needs and what it does when Keyward is away. */
+  public record Route(String pathPrefix, List<String> scopes, FailurePolicy policy) {
+    public Route {
+      Objects.requireNonNull(pathPrefix, "pathPrefix");
+      if (!pathPrefix.startsWith("/")) {
+        throw new IllegalArgumentException("a route's path prefix must start with '/', got '"
+            + pathPrefix + "'");
+      }
+      scopes = List.copyOf(scopes);
+      Objects.requireNonNull(policy, "policy");
+    }
+  }
+
+  private KeywardVerifier verifier;
+  private boolean ownsVerifier;
+  private String keyHeader = "Authorization";
+  private List<Route> routes = List.of();
+  private final LongAdder failures = new LongAdder();
+  private final ConcurrentHashMap<String, Long> lastWarned = new ConcurrentHashMap<>();
+
+  /** For containers that create filters themselves ({@code web.xml}): configured in {@link #init}. */
+  public KeywardFilter() {}
+
+  private KeywardFilter(Builder b) {
+    this.verifier = b.verifier;
+    this.keyHeader = b.keyHeader;
+    this.routes = List.copyOf(b.routes);
+  }
+
+  public static Builder builder(KeywardVerifier verifier) {
+    return new Builder(verifier);
+  }
+
+  @Override
+  public void init(FilterConfig config) throws ServletException {
+    if (verifier != null) {
+      return; // built programmatically
+    }
+    String url = config.getInitParameter("keyward.url");
+    String keyEnv = config.getInitParameter("keyward.verifyKeyEnv");
+    if (url == null || keyEnv == null) {
+      throw new ServletException("KeywardFilter needs the init parameters keyward.url and"
+          + " keyward.verifyKeyEnv");
+    }
+    String key = System.getenv(keyEnv);
+    if (key == null || key.isBlank()) {
+      throw new ServletException("KeywardFilter: the environment variable " + keyEnv
+          + " (keyward.verifyKeyEnv) holds no key");
+    }
+    try {
+      verifier = KeywardVerifier.builder(URI.create(url), key.strip()).build();
+      ownsVerifier = true;
+      String header = config.getInitParameter("keyward.keyHeader");
+      if (header != null && !header.isBlank()) {
+        keyHeader = header.strip();
+      }
+      String scopes = config.getInitParameter("keyward.scopes");
+      String policy = config.getInitParameter("keyward.policy");
+      String prefix = config.getInitParameter("keyward.pathPrefix");
+      routes = List.of(new Route(prefix == null ? "/" : prefix.strip(),
+          scopes == null || scopes.isBlank() ? List.of()
+              : List.of(scopes.strip().split("\\s*,\\s*")),
+          policy == null ? FailurePolicy.closed() : FailurePolicy.parse(policy)));
+    } catch (IllegalArgumentException e) {
+      throw new ServletException("KeywardFilter: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public void doFilter(ServletRequest req, ServletResponse res, FilterChain chain)
+      throws IOException, ServletException {
+    if (!(req instanceof HttpServletRequest request)
+        || !(res instanceof HttpServletResponse response)) {
+      chain.doFilter(req, res);
+      return;
+    }
+    Route route = routeOf(request);
+    if (route == null) {
+      chain.doFilter(req, res);
+      return;
+    }
+    Decision decision;
+    try {
+      decision = decide(request, route);
+    } catch (RuntimeException e) {
+      failures.increment();
+      warn("failure", "KeywardFilter failed unexpectedly; answering 503: " + e);
+      decision = new Decision.CannotDecide("unexpected");
+    }
+    switch (decision) {
+      case Decision.Allowed allowed -> {
+        request.setAttribute(KEY_ID, allowed.keyId());
+        request.setAttribute(OWNER_ID, allowed.ownerId());
+        request.setAttribute(SCOPES, allowed.scopes());
+        request.setAttribute(BASIS, allowed.basis().name());
+        if (allowed.degraded()) {
+          request.setAttribute(DEGRADED, Boolean.TRUE);
+        }
+        chain.doFilter(req, res);
+      }
+      case Decision.Denied denied when denied.insufficientScope() -> refuse(response, 403,
+          "INSUFFICIENT_SCOPE", "the API key lacks a required scope", REALM
+              + ", error=\"insufficient_scope\", scope=\"" + String.join(" ", route.scopes())
+              + "\"");
+      case Decision.Denied denied -> refuse(response, 401, "UNAUTHORIZED",
+          denied.code().equals("MISSING") ? "no API key" : "the API key is not valid",
+          denied.code().equals("MISSING") ? REALM
+              : REALM + ", error=\"" + (denied.code().equals("SEVERAL") ? "invalid_request"
+                  : "invalid_token") + "\"");
+      case Decision.CannotDecide cannot -> {
+        response.setHeader("Retry-After", "1");
+        refuse(response, 503, "UNAVAILABLE", "authentication is unavailable; retry", null);
+      }
+    }
+  }
+
+  private Decision decide(HttpServletRequest request, Route route) {
+    Enumeration<String> values = request.getHeaders(keyHeader);
+    List<String> all = new ArrayList<>(1);
+    while (values != null && values.hasMoreElements()) {
+      all.add(values.nextElement());
+      if (all.size() > 1) {
+        return new Decision.Denied("SEVERAL");
+      }
+    }
+    if (all.isEmpty()) {
+      return new Decision.Denied("MISSING");
+    }
+    String key = all.getFirst();
+    if (keyHeader.equalsIgnoreCase("Authorization")) {
+      if (key == null || !key.regionMatches(true, 0, "Bearer ", 0, 7)) {
+        return new Decision.Denied("MISSING");
+      }
+      key = key.substring(7);
+    }
+    key = key == null ? "" : key.strip();
+    if (key.isEmpty()) {
+      return new Decision.Denied("MISSING");
+    }
+    return verifier.verify(key, route.scopes(), route.policy());
+  }
+
+  private Route routeOf(HttpServletRequest request) {
+    String path = request.getRequestURI();
+    String context = request.getContextPath();
+    if (path == null) {
+      return null;
+    }
+    if (context != null && !context.isEmpty() && path.startsWith(context)) {
+      path = path.substring(context.length());
+    }
+    for (Route route : routes) {
+      if (path.startsWith(route.pathPrefix())) {
+        return route;
+      }
+    }
+    return null;
+  }
+
+  private static void refuse(HttpServletResponse response, int status, String code,
+      String message, String challenge) throws IOException {
+    if (response.isCommitted()) {
+      return;
+    }
+    response.resetBuffer();
+    response.setStatus(status);
+    if (challenge != null) {
+      response.setHeader("WWW-Authenticate", challenge);
+    }
+    response.setHeader("Cache-Control", "no-store");
+    response.setContentType("application/json");
+    byte[] body = ("{\"error\":{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}}")
+        .getBytes(StandardCharsets.UTF_8);
+    response.setContentLength(body.length);
+    response.getOutputStream().write(body);
+  }
+
+  private void warn(String what, String message) {
+    long now = System.currentTimeMillis();
+    Long last = lastWarned.get(what);
+    if (last == null || now - last >= 30_000) {
+      lastWarned.put(what, now);
+      LOG.log(System.Logger.Level.WARNING, message);
+    }
+  }
+
+  /** The verifier this filter asks (its {@code stats()} count stale and open decisions). */
+  public KeywardVerifier verifier() {
+    return verifier;
+  }
+
+  @Override
+  public void destroy() {
+    if (ownsVerifier && verifier != null) {
+      verifier.close();
+    }
+  }
+
+  /** Settings, checked when set. */
+  public static final class Builder {
+    private final KeywardVerifier verifier;
+    private String keyHeader = "Authorization";
+    private final List<Route> routes = new ArrayList<>();
+
+    private Builder(KeywardVerifier verifier) {
+      this.verifier = Objects.requireNonNull(verifier, "verifier");
+    }
+
+    /** The header holding the client's key: {@code Authorization} (Bearer) or e.g. {@code X-Api-Key}. */
+    public Builder keyHeader(String name) {
+      if (name == null || !name.matches("[A-Za-z0-9_-]{1,64}")) {
+        throw new IllegalArgumentException("keyHeader must be a header name (1-64 letters,"
+            + " digits, '-' or '_'), got '" + name + "'");
+      }
+      keyHeader = name;
+      return this;
+    }
+
+    /** Protects paths starting with {@code pathPrefix}; the first matching route wins. */
+    public Builder route(String pathPrefix, List<String> scopes, FailurePolicy policy) {
+      routes.add(new Route(pathPrefix, scopes, policy));
+      return this;
+    }
+
+    public KeywardFilter build() {
+      if (routes.isEmpty()) {
+        throw new IllegalStateException("a KeywardFilter without routes protects nothing; add"
+            + " route(\"/\", List.of(), FailurePolicy.closed()) to protect everything");
+      }
+      return new KeywardFilter(this);
+    }
+  }
+
+}
