@@ -6,6 +6,7 @@
 #                      [--with-ceiling] [--malformed-share P] [--unknown-share P]
 #                      [--unknown-keys N] [--mixes [--repeat R] [--mix-kinds malformed,unknown,foreign]]
 #                      [--foreign-keys N] [--shadow-sweep] [--usage-compare [--repeat R] [--rate N]]
+#                      [--forward-auth]
 #                      [--connections-sweep] [--heap-histogram] [--create-connections C]
 #   bench/http-load.sh --key-counts N1,N2,... [--heap-histogram] [--l2] [--threads T]
 #                      [--connections C] [--duration D] [--warmup D] [--port P]
@@ -47,6 +48,7 @@ foreign_keys=200000  # --mix-kinds foreign: how many distinct strings of foreign
 shadow_sweep=""      # --scenario l2: cache.l2 off, shadow 1/10/100%, canary 50%, on, same server
 usage_compare=""     # a second server with --no-usage on the same database; rounds of on, off
 rate=""              # --usage-compare: requests/s at a fixed rate (FixedRateLoad, open loop) instead of wrk
+forward_auth=""      # verify, then GET /v1/forward-auth, then the same through examples/nginx, then nginx alone
 usage_pid=""
 sweep=""             # verify at 1, 16, 64 and 256 connections
 heap_histogram=""    # live heap before and after the pass that fills L1 (jcmd GC.class_histogram)
@@ -59,7 +61,7 @@ usage() { sed -n '2,12p' "$root/bench/http-load.sh" | sed 's/^# \{0,1\}//'; }
 fail_usage() { echo "http-load: $*" >&2; usage >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --l2|--heap-histogram|--with-ceiling|--mixes|--connections-sweep|--shadow-sweep|--usage-compare|-h|--help) ;;
+    --l2|--heap-histogram|--with-ceiling|--mixes|--connections-sweep|--shadow-sweep|--usage-compare|--forward-auth|-h|--help) ;;
     -*) [ $# -ge 2 ] || fail_usage "$1 needs a value" ;;
   esac
   case "$1" in
@@ -85,6 +87,7 @@ while [ $# -gt 0 ]; do
     --shadow-sweep) shadow_sweep=yes; not_in_sweep+=("$1"); shift ;;
     --usage-compare) usage_compare=yes; not_in_sweep+=("$1"); shift ;;
     --rate) rate="$2"; not_in_sweep+=("$1"); shift 2 ;;
+    --forward-auth) forward_auth=yes; not_in_sweep+=("$1"); shift ;;
     --key-counts) key_counts="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) fail_usage "unknown argument '$1'" ;;
@@ -169,6 +172,7 @@ awk -v m="$malformed_share" -v u="$unknown_share" 'BEGIN { exit !(m + u <= 100) 
 [ "$repeat" = 1 ] || [ -n "$mixes$usage_compare" ] || fail_usage "--repeat repeats the --mixes or --usage-compare rounds; add one"
 [ -z "$usage_compare" ] || [ -z "$mixes$shadow_sweep" ] || fail_usage "--usage-compare runs on its own, without --mixes or --shadow-sweep"
 [ -z "$rate" ] || [ -n "$usage_compare" ] || fail_usage "--rate is for --usage-compare"
+[ -z "$forward_auth" ] || [ -z "$mixes$shadow_sweep$usage_compare" ] || fail_usage "--forward-auth runs on its own"
 [ -z "$rate" ] || positive --rate "$rate"
 [ "$mix_kinds" = malformed,unknown ] || [ -n "$mixes" ] || fail_usage "--mix-kinds chooses the --mixes runs; add --mixes"
 mix_bad=""; mix_unk=""; mix_for=""
@@ -272,6 +276,7 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   if [ -n "$bg_pid" ]; then kill -KILL "$bg_pid" 2>/dev/null || true; wait "$bg_pid" 2>/dev/null || true; fi
+  if [ -n "${nginx_pid:-}" ]; then kill -TERM "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; fi
   stop_server "$scratch_pid"
   stop_server "$usage_pid"
   stop_server "$server_pid"
@@ -637,9 +642,34 @@ run_fixed_rate() {
   p50=$(sed -n 's/.* p50=\([0-9.]*\) .*/\1/p' "$out"); p999=$(sed -n 's/.* p99.9=\([0-9.]*\) .*/\1/p' "$out")
   errors=$(sed -n 's/.* errors=\([0-9]*\) .*/\1/p' "$out")
   [ -n "$v_rps" ] && [ -n "$v_p99" ] || { echo "http-load: FixedRateLoad gave no result" >&2; exit 1; }
+  local behind; behind=$(sed -n 's/.* behind=\([0-9.]*\).*/\1/p' "$out")
+  [ "${errors:-0}" = 0 ] || echo "== WARNING ($label): $errors requests failed or were not answered with 200"
+  if awk -v b="${behind:-0}" 'BEGIN { exit !(b > 50) }'; then
+    echo "== WARNING ($label): the generator itself fell ${behind} ms behind schedule: the rate is too high for this machine"
+  fi
   echo "== RESULT scenario=$scenario ($label) keys=$keys rate=$rate connections=$connections duration=$duration:" \
     "${v_rps} req/s sent, p50 ${p50}ms, p99 ${v_p99}ms, p99.9 ${p999}ms, errors $errors (open loop)"
   add_summary "$label" "$v_rps" "$p50" "$v_p99" "$p999" ""
+}
+
+# run_plain LABEL URL SCRIPT [NAME=VALUE...]: wrk with SCRIPT on URL, after a 3 s warm-up, with
+# --threads, --connections and --duration; sets v_rps and v_p99 (wrk's string).
+run_plain() {
+  local label="$1" url="$2" script="$3" out; shift 3
+  out="$work/wrk-${label//[^a-z0-9-]/_}.txt"
+  env "$@" timeout 60 wrk -t "$threads" -c "$connections" -s "$script" -d 3s "$url" >/dev/null
+  echo "== measuring ($label): wrk -t $threads -c $connections -d $duration --latency $url" >&2
+  env "$@" timeout 3600 wrk -t "$threads" -c "$connections" -s "$script" -d "$duration" --latency \
+    "$url" | tee "$out"
+  v_rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+  v_p99=$(awk '$1 == "99%" {print $2}' "$out")
+  local p50 p999 errors
+  p50=$(awk '$1 == "50%" {print $2}' "$out")
+  p999=$(awk '/^Latency p99.9:/ {print $3}' "$out")
+  errors=$(grep -E 'Non-2xx|Socket errors' "$out" || true)
+  echo "== RESULT ($label) keys=$keys threads=$threads connections=$connections duration=$duration:" \
+    "${v_rps} req/s, p50 ${p50}, p99 ${v_p99}, p99.9 ${p999}${errors:+; $errors}"
+  add_summary "$label" "$v_rps" "$(to_ms "$p50")" "$(to_ms "$v_p99")" "$(to_ms "$p999")" ""
 }
 
 bad_ratios=""; unk_ratios=""; bad_norm=""; unk_norm=""; for_ratios=""; for_norm=""
@@ -707,7 +737,7 @@ elif [ -n "$usage_compare" ]; then
       base=$off_base; run_fixed_rate "usage-off.$r"
       on_ratios+=" $(quotient "$on_rps" "$v_rps")"
       p99_ratios+=" $(awk -v a="$on_p99" -v b="$v_p99" 'BEGIN { printf "%.3f", a / b }')"
-      echo "== RATIO usage round $r at $rate req/s: on/off sent ${on_ratios##* }x, p99 ${p99_ratios##* }x"
+      echo "== RATIO usage round $r at $rate req/s: p99 on/off ${p99_ratios##* }x (rate sent on/off ${on_ratios##* }x)"
       continue
     fi
     base=$on_base; run_verify "usage-on.$r" 0 0 "$threads" "$connections"
@@ -718,9 +748,38 @@ elif [ -n "$usage_compare" ]; then
     echo "== RATIO usage round $r: on/off throughput ${on_ratios##* }x, p99 ${p99_ratios##* }x"
   done
   base=$on_base
-  echo "== RATIO usage on vs off, median of $repeat rounds: throughput $(echo "$on_ratios" | median)x" \
-    "(rounds:$on_ratios), p99 $(echo "$p99_ratios" | median)x (rounds:$p99_ratios)"
+  if [ -n "$rate" ]; then
+    echo "== RATIO usage on vs off at a fixed $rate req/s, median of $repeat rounds: p99" \
+      "$(echo "$p99_ratios" | median)x (rounds:$p99_ratios); rate sent$on_ratios"
+  else
+    echo "== RATIO usage on vs off, median of $repeat rounds: throughput $(echo "$on_ratios" | median)x" \
+      "(rounds:$on_ratios), p99 $(echo "$p99_ratios" | median)x (rounds:$p99_ratios)"
+  fi
   server_log_problems "$work/server-off.log" "usage-off server"
+elif [ -n "$forward_auth" ]; then
+  # Forward-auth (issue 12) beside verify on the same server: the same keys, the same caller
+  # check (the root key as the gateway's key); then through nginx (examples/nginx/run.sh, any
+  # valid key, nginx's own example upstream), then that upstream through nginx without Keyward.
+  run_verify verify 0 0 "$threads" "$connections"; verify_rps=$v_rps; verify_p99=$(to_ms "$v_p99")
+  run_plain forward-auth "$base/v1/forward-auth" "$lua_dir/forward-auth.lua" KW_GATEWAY="$root_key"
+  echo "== RATIO forward-auth vs verify, same server: throughput $(quotient "$v_rps" "$verify_rps")x," \
+    "p99 $(to_ms "$v_p99") ms vs $verify_p99 ms"
+  if [ -x /usr/sbin/nginx ] && command -v envsubst >/dev/null; then
+    nginx_port=$(free_port $((port + 20))); upstream_port=$(free_port $((port + 30)))
+    LISTEN_ADDR="127.0.0.1:$nginx_port" KEYWARD_ADDR="127.0.0.1:$port" \
+      EXAMPLE_UPSTREAM_ADDR="127.0.0.1:$upstream_port" KEYWARD_GATEWAY_KEY="$root_key" \
+      KEYWARD_SCOPES="" examples/nginx/run.sh >"$work/nginx.log" 2>&1 &
+    nginx_pid=$!
+    for _ in $(seq 1 100); do in_use "$nginx_port" && in_use "$upstream_port" && break; sleep 0.1; done
+    in_use "$nginx_port" || { echo "http-load: nginx did not start:" >&2; cat "$work/nginx.log" >&2; exit 1; }
+    run_plain through-nginx "http://127.0.0.1:$nginx_port/api/orders" "$lua_dir/forward-auth.lua"
+    nginx_rps=$v_rps; nginx_p99=$(to_ms "$v_p99")
+    run_plain nginx-alone "http://127.0.0.1:$upstream_port/" "$lua_dir/forward-auth.lua"
+    echo "== RATIO through nginx with Keyward vs nginx alone: throughput $(quotient "$nginx_rps" "$v_rps")x," \
+      "p99 $nginx_p99 ms vs $(to_ms "$v_p99") ms; vs forward-auth straight: see the summary"
+  else
+    echo "== nginx (or envsubst) is not installed: no run through nginx (apt-get install -y nginx gettext-base)"
+  fi
 elif [ -n "$shadow_sweep" ]; then
   # The switch cache.l2 on the l2 scenario (L1 holds 100 keys: nearly every verification is an
   # L1 miss, the path the switch is on): off (the store answers), shadow sampling 1%, 10% and

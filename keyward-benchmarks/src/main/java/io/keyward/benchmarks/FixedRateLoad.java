@@ -103,7 +103,10 @@ public final class FixedRateLoad {
             if (readResponse(in) != 200) {
               errors.incrementAndGet();
             }
-          } catch (IOException e) {
+          } catch (IOException | RuntimeException e) {
+            // A failed exchange (or an answer this reader cannot parse) is an error, and the
+            // connection starts again: the thread never dies with requests still due, which
+            // would hide them from the latencies.
             errors.incrementAndGet();
             closeQuietly(socket);
             socket = null;
