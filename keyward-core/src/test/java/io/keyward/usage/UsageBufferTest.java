@@ -45,9 +45,12 @@ class UsageBufferTest {
     assertThat(batch.lastUsedMillis()).containsEntry("key_a", T0 + 61_000)
         .containsEntry("key_b", T0 + 3_000);
     assertThat(batch.drops()).isEmpty();
-    // The past minute's counters are gone; the current one's are zeroed and kept.
-    assertThat(buffer.heldCells()).isEqualTo(1);
+    // One counter per key and outcome, kept across minutes (zeroed, not remade).
+    assertThat(buffer.heldCells()).isEqualTo(3);
     assertThat(buffer.drain(T0 + 62_000).isEmpty()).isTrue();
+    // A counter idle for over a minute is removed at a drain.
+    assertThat(buffer.drain(T0 + 181_000).isEmpty()).isTrue();
+    assertThat(buffer.heldCells()).isZero();
   }
 
   @Test
@@ -63,7 +66,8 @@ class UsageBufferTest {
     assertThat(sum(batch, "key_c", Outcome.VALID)).isZero();
     assertThat(batch.drops()).containsExactly(new UsageBatch.Drop(T0, 1));
     assertThat(buffer.droppedTotal()).isEqualTo(1);
-    // Room again once the minute's counters are drained.
+    // Room again once the idle counters are removed (the drain after they were emptied).
+    buffer.drain(T0 + 120_500);
     buffer.accept(new UsageEvent("key_c", "o", Outcome.VALID, T0 + 121_000));
     assertThat(sum(buffer.drain(T0 + 121_500), "key_c", Outcome.VALID)).isEqualTo(1);
   }
@@ -103,6 +107,7 @@ class UsageBufferTest {
       writer.get();
     }
     drained += buffer.drain(clock.get() + 120_000).verifications();
+    drained += buffer.drain(clock.get() + 180_000).verifications(); // idle: removed
     pool.shutdown();
 
     assertThat(buffer.droppedTotal()).isZero();
