@@ -182,9 +182,15 @@ class RedisForeignFilterTest {
     KeyHash storedMeanwhile = randomHash();
     stored.add(storedMeanwhile);
 
-    long generation = redis.raw().hincrby(redis.importsStateKey(), "gen", 1);
+    // The entry first, then the generation, as an announcement writes them: the other way
+    // round, a node polling in between sees a gap (a generation without its entry), reloads,
+    // and never reads the corrupt entry (this test raced that way now and then).
+    byte[] current = redis.raw().hget(redis.importsStateKey(), "gen");
+    long generation = (current == null ? 0
+        : Long.parseLong(new String(current, StandardCharsets.US_ASCII))) + 1;
     redis.raw().zadd(redis.importsLogKey(), generation,
         (generation + ":not-a-hash\u0000\u00ff").getBytes(StandardCharsets.ISO_8859_1));
+    redis.raw().hincrby(redis.importsStateKey(), "gen", 1);
 
     await(() -> count(registry, "keyward.foreign.filter.corrupt.entries") >= 1
         && count(registry, "keyward.foreign.filter.loads") >= 2 && filter.trusted());
@@ -285,7 +291,10 @@ class RedisForeignFilterTest {
 
     Thread.sleep(300); // sixty polls
     assertThat(count(registry, "keyward.foreign.filter.loads")).isEqualTo(1);
-    assertThat(scans).hasValue(1);
+    // One scan per load attempt: a first attempt may fail on a busy machine (a page of the
+    // 60,001-entry log past the command timeout) and be retried; none after the load.
+    assertThat(scans.get()).isEqualTo((int) (count(registry, "keyward.foreign.filter.loads")
+        + count(registry, "keyward.foreign.filter.load.failures")));
     assertThat(registry.get("keyward.foreign.filter.hashes").gauge().value())
         .isBetween(keys + 1.0, keys + 2.0);
   }
