@@ -18,6 +18,9 @@ export EXAMPLE_UPSTREAM_ADDR="${EXAMPLE_UPSTREAM_ADDR:-127.0.0.1:8089}"
 export UPSTREAM_ADDR="${UPSTREAM_ADDR:-$EXAMPLE_UPSTREAM_ADDR}"
 # The scopes /api/ requires (comma-separated; empty: any valid key).
 export KEYWARD_SCOPES="${KEYWARD_SCOPES-orders:read}"
+# It goes into the subrequest's URL as it is: scopes and commas only.
+[[ "$KEYWARD_SCOPES" =~ ^[A-Za-z0-9:._/,-]*$ ]] \
+  || { echo "run.sh: KEYWARD_SCOPES must be scopes separated by commas, got '$KEYWARD_SCOPES'" >&2; exit 2; }
 
 nginx="$(command -v nginx || true)"
 [ -n "$nginx" ] || { [ -x /usr/sbin/nginx ] && nginx=/usr/sbin/nginx; } || true

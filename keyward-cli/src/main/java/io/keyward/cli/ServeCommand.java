@@ -129,7 +129,7 @@ final class ServeCommand implements Callable<Integer> {
   long usageFlushMs;
 
   @Option(names = "--usage-buffer-cells", defaultValue = "${env:KEYWARD_USAGE_BUFFER_CELLS:-200000}",
-      description = "Counters (key, outcome; each counts per minute) a node holds; beyond, events"
+      description = "Counters (key, outcome, minute) a node holds between flushes; beyond, events"
           + " are dropped and counted (env KEYWARD_USAGE_BUFFER_CELLS, default 200000).")
   int usageBufferCells;
 

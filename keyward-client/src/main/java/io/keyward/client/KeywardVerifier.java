@@ -72,6 +72,7 @@ public final class KeywardVerifier implements AutoCloseable {
   private final long freshMillis;
   private final long unsyncedFreshMillis;
   private final long negativeMillis;
+  private final Duration maxStale;
   private final Cache<String, Entry> cache;
   /**
    * When each key hash was last invalidated (nanoTime): a load that started before is not kept,
@@ -97,13 +98,17 @@ public final class KeywardVerifier implements AutoCloseable {
     this.freshMillis = b.fresh.toMillis();
     this.unsyncedFreshMillis = Math.min(b.unsyncedFresh.toMillis(), freshMillis);
     this.negativeMillis = b.negative.toMillis();
+    this.maxStale = b.maxStale;
     this.http = HttpClient.newBuilder().connectTimeout(b.timeout)
         .followRedirects(HttpClient.Redirect.NEVER).build();
     this.cache = Caffeine.newBuilder().maximumSize(b.maxEntries)
         .expireAfterWrite(Duration.ofMillis(Math.max(freshMillis, b.maxStale.toMillis())))
         .build();
     this.invalidated = Caffeine.newBuilder()
-        .expireAfterWrite(Duration.ofMillis(Math.max(2 * unsyncedFreshMillis, 5_000)))
+        // Longer than any load can take (its timeout), so that a load in flight across an
+        // invalidation always finds it.
+        .expireAfterWrite(Duration.ofMillis(Math.max(Math.max(2 * unsyncedFreshMillis, 5_000),
+            b.timeout.toMillis() + unsyncedFreshMillis + 1_000)))
         .maximumSize(100_000).build();
     // Until the stream is heard, changes may be missed: start unsynced.
     this.unsynced = b.subscribe;
@@ -237,6 +242,12 @@ public final class KeywardVerifier implements AutoCloseable {
               loaded.loadedAtMillis + unsyncedFreshMillis);
           return loaded;
         });
+        // The stream may have been lost between parsing and storing (after the loss capped the
+        // entries already there): this one is capped too.
+        if (unsynced) {
+          loaded.freshUntilMillis = Math.min(loaded.freshUntilMillis,
+              loaded.loadedAtMillis + unsyncedFreshMillis);
+        }
       }
     } catch (RuntimeException e) {
       answer = Answer.failed("unexpected: " + e);
@@ -258,7 +269,8 @@ public final class KeywardVerifier implements AutoCloseable {
       if (left <= 0) {
         break;
       }
-      if (!mayCall()) {
+      Boolean probe = mayCall();
+      if (probe == null) {
         return Answer.failed("circuit open: Keyward failed " + BREAKER_THRESHOLD
             + " times in a row; asking again within " + BREAKER_OPEN_MILLIS + " ms");
       }
@@ -267,8 +279,15 @@ public final class KeywardVerifier implements AutoCloseable {
       try {
         answer = askOnce(key, Duration.ofNanos(left));
       } finally {
-        // Always, so that a probe that ends in an Error cannot leave the breaker probing.
-        recordOutcome(answer == null ? Answer.retry("the call failed") : answer);
+        // Always, so that a probe that ends in an Error cannot leave the breaker probing; an
+        // interrupted caller says nothing about Keyward and is not recorded.
+        if (answer == null || !answer.interrupted()) {
+          recordOutcome(answer == null ? Answer.retry("the call failed") : answer, probe);
+        } else if (probe) {
+          synchronized (breakerLock) {
+            probing = false;
+          }
+        }
       }
       if (answer.entry() != null || !answer.retryable() || attempt == 1 || !takeRetryToken()) {
         break;
@@ -320,7 +339,7 @@ public final class KeywardVerifier implements AutoCloseable {
     } catch (InterruptedException e) {
       exchange.cancel(true);
       Thread.currentThread().interrupt();
-      return Answer.failed("interrupted");
+      return Answer.interruptedAnswer();
     }
     int status = response.statusCode();
     if (status == 200) {
@@ -373,25 +392,28 @@ public final class KeywardVerifier implements AutoCloseable {
     return new Entry(true, text, keyId, ownerId, scopes, expires, now, now + fresh);
   }
 
-  private boolean mayCall() {
+  /** Whether a call may go: null if not; TRUE if it is the breaker's probe; FALSE otherwise. */
+  private Boolean mayCall() {
     synchronized (breakerLock) {
       if (failuresInARow < BREAKER_THRESHOLD) {
-        return true;
+        return Boolean.FALSE;
       }
       long now = clock.millis();
       if (now < breakerOpenUntilMillis || probing) {
         stats.breakerRejected.increment();
-        return false;
+        return null;
       }
       probing = true; // one call probes; the others wait for its outcome
-      return true;
+      return Boolean.TRUE;
     }
   }
 
-  private void recordOutcome(Answer answer) {
+  private void recordOutcome(Answer answer, boolean probe) {
     synchronized (breakerLock) {
       boolean failed = answer.entry() == null;
-      probing = false;
+      if (probe) {
+        probing = false; // only the probe's own outcome ends the probe
+      }
       if (!failed) {
         failuresInARow = 0;
         retryTokens = Math.min(RETRY_BANK, retryTokens + RETRY_DEPOSIT);
@@ -469,6 +491,11 @@ public final class KeywardVerifier implements AutoCloseable {
     }
   }
 
+  /** The longest a VALID answer is kept for stale-ok routes (their bound may not exceed it). */
+  public Duration maxStale() {
+    return maxStale;
+  }
+
   /** Whether revocations may be missed now (the stream is down, or the server said so). */
   public boolean isUnsynced() {
     return unsynced;
@@ -512,17 +539,21 @@ public final class KeywardVerifier implements AutoCloseable {
   }
 
   /** Keyward's answer, or why there is none and whether trying again may help. */
-  private record Answer(Entry entry, String failure, boolean retryable) {
+  private record Answer(Entry entry, String failure, boolean retryable, boolean interrupted) {
     static Answer of(Entry entry) {
-      return new Answer(entry, null, false);
+      return new Answer(entry, null, false, false);
     }
 
     static Answer failed(String why) {
-      return new Answer(null, why, false);
+      return new Answer(null, why, false, false);
     }
 
     static Answer retry(String why) {
-      return new Answer(null, why, true);
+      return new Answer(null, why, true, false);
+    }
+
+    static Answer interruptedAnswer() {
+      return new Answer(null, "interrupted", false, true);
     }
   }
 
@@ -549,8 +580,10 @@ public final class KeywardVerifier implements AutoCloseable {
     }
 
     private void unsynced() {
-      // Cap every entry's freshness within the unsynced window, each at its own point in it (so
-      // that the reloads are spread), then say so: whoever sees isUnsynced() sees the caps.
+      // Said first, so that a load stored from now on caps itself; then every entry's freshness
+      // is capped within the unsynced window, each at its own point in it (reloads spread).
+      boolean was = unsynced;
+      unsynced = true;
       long now = clock.millis();
       ThreadLocalRandom random = ThreadLocalRandom.current();
       cache.asMap().values().forEach(entry -> {
@@ -559,8 +592,6 @@ public final class KeywardVerifier implements AutoCloseable {
           entry.freshUntilMillis = cap;
         }
       });
-      boolean was = unsynced;
-      unsynced = true;
       if (!was) {
         stats.streamLosses.increment();
         warn("stream", "revocations may be missed (the invalidation stream is down): cached"

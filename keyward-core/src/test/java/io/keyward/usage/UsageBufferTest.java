@@ -45,12 +45,9 @@ class UsageBufferTest {
     assertThat(batch.lastUsedMillis()).containsEntry("key_a", T0 + 61_000)
         .containsEntry("key_b", T0 + 3_000);
     assertThat(batch.drops()).isEmpty();
-    // One counter per key and outcome, kept across minutes (zeroed, not remade).
-    assertThat(buffer.heldCells()).isEqualTo(3);
+    // The past minute's counters are gone; the current one's are zeroed and kept.
+    assertThat(buffer.heldCells()).isEqualTo(1);
     assertThat(buffer.drain(T0 + 62_000).isEmpty()).isTrue();
-    // A counter idle for over a minute is removed at a drain.
-    assertThat(buffer.drain(T0 + 181_000).isEmpty()).isTrue();
-    assertThat(buffer.heldCells()).isZero();
   }
 
   @Test
@@ -66,8 +63,7 @@ class UsageBufferTest {
     assertThat(sum(batch, "key_c", Outcome.VALID)).isZero();
     assertThat(batch.drops()).containsExactly(new UsageBatch.Drop(T0, 1));
     assertThat(buffer.droppedTotal()).isEqualTo(1);
-    // Room again once the idle counters are removed (the drain after they were emptied).
-    buffer.drain(T0 + 120_500);
+    // Room again once the minute's counters are drained.
     buffer.accept(new UsageEvent("key_c", "o", Outcome.VALID, T0 + 121_000));
     assertThat(sum(buffer.drain(T0 + 121_500), "key_c", Outcome.VALID)).isEqualTo(1);
   }
@@ -107,7 +103,6 @@ class UsageBufferTest {
       writer.get();
     }
     drained += buffer.drain(clock.get() + 120_000).verifications();
-    drained += buffer.drain(clock.get() + 180_000).verifications(); // idle: removed
     pool.shutdown();
 
     assertThat(buffer.droppedTotal()).isZero();
@@ -209,6 +204,18 @@ class UsageBufferTest {
         .isEqualTo(buffer.eventsDroppedTotal());
     assertThat(events + gaps).isEqualTo(counted);
     assertThat(buffer.heldEvents()).isZero();
+  }
+
+  @Test
+  void aVerificationThatFindsTheCountersFullIsADropAndNotAlsoAnEventsGap() {
+    UsageBuffer buffer = new UsageBuffer(1, 1);
+    buffer.accept(new UsageEvent("key_a", "o", Outcome.VALID, T0)); // counted, event kept
+    buffer.accept(new UsageEvent("key_b", "o", Outcome.VALID, T0)); // no counter: a drop only
+
+    UsageBatch batch = buffer.drain(T0 + 1);
+    assertThat(batch.events()).extracting(UsageEvent::keyId).containsExactly("key_a");
+    assertThat(batch.drops()).containsExactly(new UsageBatch.Drop(T0, 1));
+    assertThat(batch.eventsDropped()).isZero();
   }
 
   @Test

@@ -93,7 +93,7 @@ final class UsageRecorder implements AutoCloseable {
     this.flushedVerifications = Counter.builder("keyward.usage.flushed")
         .description("Verifications written to the usage tables").register(registry);
     Gauge.builder("keyward.usage.buffer.cells", buffer, UsageBuffer::heldCells)
-        .description("Counters (key, outcome) the usage buffer holds").register(registry);
+        .description("Counters (key, outcome, minute) the usage buffer holds").register(registry);
     Gauge.builder("keyward.usage.buffer.capacity", buffer, UsageBuffer::maxCells)
         .description("Counters the usage buffer holds at most").register(registry);
     if (buffer.maxEvents() > 0) {

@@ -12,7 +12,7 @@ import org.jspecify.annotations.Nullable;
  *
  * @param enabled count verifications into PostgreSQL (on by default)
  * @param flushEvery how often a node writes its counts; a {@code kill -9} loses at most this much
- * @param bufferCells how many counters (key, outcome: each counts per minute) a node holds; an
+ * @param bufferCells how many counters (key, outcome, minute) a node holds between flushes; an
  *     event that needs one more is dropped and counted
  * @param retentionDays how long hourly and daily counts are kept (minute counts: at most 7 days)
  * @param natsUrl a NATS server to export to through JetStream, or null for no NATS export

@@ -106,23 +106,44 @@ public final class KeywardFilter implements Filter {
       throw new ServletException("KeywardFilter: the environment variable " + keyEnv
           + " (keyward.verifyKeyEnv) holds no key");
     }
+    // Everything is checked before the verifier (and its stream thread) is made.
+    List<Route> configured;
+    String header = config.getInitParameter("keyward.keyHeader");
+    FailurePolicy policy;
     try {
-      verifier = KeywardVerifier.builder(URI.create(url), key.strip()).build();
-      ownsVerifier = true;
-      String header = config.getInitParameter("keyward.keyHeader");
       if (header != null && !header.isBlank()) {
-        keyHeader = header.strip();
+        keyHeader = checkedKeyHeader(header.strip());
       }
       String scopes = config.getInitParameter("keyward.scopes");
-      String policy = config.getInitParameter("keyward.policy");
+      String policyText = config.getInitParameter("keyward.policy");
       String prefix = config.getInitParameter("keyward.pathPrefix");
-      routes = List.of(new Route(prefix == null ? "/" : prefix.strip(),
-          scopes == null || scopes.isBlank() ? List.of()
-              : List.of(scopes.strip().split("\\s*,\\s*")),
-          policy == null ? FailurePolicy.closed() : FailurePolicy.parse(policy)));
+      policy = policyText == null ? FailurePolicy.closed() : FailurePolicy.parse(policyText);
+      configured = List.of(new Route(prefix == null ? "/" : prefix.strip(),
+          scopes == null ? List.of() : java.util.Arrays.stream(scopes.split(","))
+              .map(String::strip).filter(scope -> !scope.isEmpty()).toList(), policy));
     } catch (IllegalArgumentException e) {
       throw new ServletException("KeywardFilter: " + e.getMessage(), e);
     }
+    KeywardVerifier.Builder builder;
+    try {
+      builder = KeywardVerifier.builder(URI.create(url), key.strip());
+      if (policy instanceof FailurePolicy.StaleOk staleOk) {
+        builder.maxStale(staleOk.maxStale());
+      }
+    } catch (IllegalArgumentException e) {
+      throw new ServletException("KeywardFilter: " + e.getMessage(), e);
+    }
+    verifier = builder.build();
+    ownsVerifier = true;
+    routes = configured;
+  }
+
+  static String checkedKeyHeader(String name) {
+    if (name == null || !name.matches("[A-Za-z0-9_-]{1,64}")) {
+      throw new IllegalArgumentException("keyHeader must be a header name (1-64 letters,"
+          + " digits, '-' or '_'), got '" + name + "'");
+    }
+    return name;
   }
 
   @Override
@@ -200,13 +221,14 @@ public final class KeywardFilter implements Filter {
   }
 
   private Route routeOf(HttpServletRequest request) {
-    String path = request.getRequestURI();
-    String context = request.getContextPath();
-    if (path == null) {
-      return null;
-    }
-    if (context != null && !context.isEmpty() && path.startsWith(context)) {
-      path = path.substring(context.length());
+    // The decoded, normalised path the container routes by (servlet path and path info), never
+    // the raw URI: "/api/%70ayments", "/api;x/payments" or "/x/../api/payments" must meet the
+    // route that the servlet serving them is behind.
+    String servletPath = request.getServletPath();
+    String pathInfo = request.getPathInfo();
+    String path = (servletPath == null ? "" : servletPath) + (pathInfo == null ? "" : pathInfo);
+    if (path.isEmpty()) {
+      path = "/";
     }
     for (Route route : routes) {
       if (path.startsWith(route.pathPrefix())) {
@@ -231,7 +253,12 @@ public final class KeywardFilter implements Filter {
     byte[] body = ("{\"error\":{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}}")
         .getBytes(StandardCharsets.UTF_8);
     response.setContentLength(body.length);
-    response.getOutputStream().write(body);
+    try {
+      response.getOutputStream().write(body);
+    } catch (IllegalStateException writerTaken) {
+      // An earlier filter took the writer: the same body through it.
+      response.getWriter().write(new String(body, StandardCharsets.UTF_8));
+    }
   }
 
   private void warn(String what, String message) {
@@ -267,16 +294,22 @@ public final class KeywardFilter implements Filter {
 
     /** The header holding the client's key: {@code Authorization} (Bearer) or e.g. {@code X-Api-Key}. */
     public Builder keyHeader(String name) {
-      if (name == null || !name.matches("[A-Za-z0-9_-]{1,64}")) {
-        throw new IllegalArgumentException("keyHeader must be a header name (1-64 letters,"
-            + " digits, '-' or '_'), got '" + name + "'");
-      }
-      keyHeader = name;
+      keyHeader = checkedKeyHeader(name);
       return this;
     }
 
-    /** Protects paths starting with {@code pathPrefix}; the first matching route wins. */
+    /**
+     * Protects paths starting with {@code pathPrefix}; the first matching route wins. A stale-ok
+     * bound may not exceed the verifier's {@link KeywardVerifier#maxStale()} (it keeps answers
+     * no longer).
+     */
     public Builder route(String pathPrefix, List<String> scopes, FailurePolicy policy) {
+      if (policy instanceof FailurePolicy.StaleOk staleOk
+          && staleOk.maxStale().compareTo(verifier.maxStale()) > 0) {
+        throw new IllegalArgumentException("route " + pathPrefix + ": stale-ok for "
+            + staleOk.maxStale() + " exceeds the verifier's maxStale (" + verifier.maxStale()
+            + "); raise it with KeywardVerifier.Builder.maxStale");
+      }
       routes.add(new Route(pathPrefix, scopes, policy));
       return this;
     }

@@ -50,8 +50,8 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
   public static final Duration HEARTBEAT = Duration.ofSeconds(5);
   static final int QUEUE = 10_000;
   static final int MAX_SUBSCRIBERS = 1_000;
-  /** Heartbeats between two checks of the subscriber's key (about a minute). */
-  static final int RECHECK_EVERY_HEARTBEATS = 12;
+  /** How often the subscriber's key is checked again, events or not. */
+  static final Duration RECHECK_EVERY = Duration.ofMinutes(1);
   private static final String CLOSE = "\u0000close";
 
   private final RootKeyAuthenticator auth;
@@ -148,13 +148,14 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
       try (OutputStream out = response.outputStream()) {
         write(out, "event: hello\ndata: {\"synced\":" + !verifier.isUnsynced()
             + ",\"heartbeatMillis\":" + HEARTBEAT.toMillis() + "}\n\n");
-        int quiet = 0;
+        long recheckAt = System.nanoTime() + RECHECK_EVERY.toNanos();
         while (!closed) {
           String frame = queue.poll(HEARTBEAT.toMillis(), TimeUnit.MILLISECONDS);
           if (frame == CLOSE) {
             return;
           }
-          if (frame == null && ++quiet % RECHECK_EVERY_HEARTBEATS == 0) {
+          if (System.nanoTime() - recheckAt >= 0) {
+            recheckAt = System.nanoTime() + RECHECK_EVERY.toNanos();
             // The subscriber's key may have been revoked since it connected: checked again
             // about once a minute; refused, the stream ends.
             try {

@@ -133,6 +133,13 @@ class KeywardFilterTest {
     assertThat(twice.headers().get("www-authenticate")).contains("invalid_request");
 
     assertThat(get("/health").status()).as("no route, no key needed").isEqualTo(200);
+    // The route is matched on the path the container routes by, not the raw one: an encoded,
+    // parameterised or dotted spelling of a protected path is protected too.
+    for (String spelling : List.of("/api/%70ayments", "/api;x/payments", "/health/../api/payments",
+        "/api//payments")) {
+      assertThat(get(spelling).status()).as(spelling).isIn(400, 401, 404);
+      assertThat(get(spelling).body()).as(spelling).doesNotContain("\"path\"");
+    }
   }
 
   @Test

@@ -1,0 +1,207 @@
+package io.keyward.helidon;
+
+import io.helidon.http.HeaderName;
+import io.helidon.http.HeaderNames;
+import io.helidon.http.Status;
+import io.helidon.webserver.http.Filter;
+import io.helidon.webserver.http.FilterChain;
+import io.helidon.webserver.http.RoutingRequest;
+import io.helidon.webserver.http.RoutingResponse;
+import io.keyward.client.Decision;
+import io.keyward.client.FailurePolicy;
+import io.keyward.client.KeywardVerifier;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Puts Keyward in front of a Helidon SE 4 application ({@code routing.addFilter(filter)}): for a
+ * request whose path starts with one of its routes' prefixes, reads the client's key
+ * ({@code Authorization: Bearer}, or a configured header whose whole value is the key), asks
+ * {@link KeywardVerifier} with that route's scopes and failure policy, and:
+ *
+ * <ul>
+ *   <li>allowed: registers a {@link Identity} in the request's context
+ *       ({@code request.context().get(Identity.class)}) and proceeds;
+ *   <li>denied: 401 (no key, a key that is not valid, several key headers) or 403 (a missing
+ *       scope), with a {@code WWW-Authenticate} challenge and a small JSON body;
+ *   <li>cannot decide: 503 with {@code Retry-After: 1}, never 401.
+ * </ul>
+ *
+ * Anything unexpected inside it is a 503 and a rate-limited warning, never a 500.
+ */
+public final class KeywardHelidonFilter implements Filter {
+  private static final String REALM = "Bearer realm=\"keyward\"";
+  private static final System.Logger LOG = System.getLogger(KeywardHelidonFilter.class.getName());
+
+  /** Who the request's key is, and how sure: registered in the request context when allowed. */
+  public record Identity(String keyId, String ownerId, Set<String> scopes, Decision.Basis basis) {
+    /** Allowed without Keyward's confirmation (stale or open). */
+    public boolean degraded() {
+      return basis != Decision.Basis.CONFIRMED;
+    }
+  }
+
+  /** One protected path prefix: the scopes it needs and what it does when Keyward is away. */
+  public record Route(String pathPrefix, List<String> scopes, FailurePolicy policy) {
+    public Route {
+      Objects.requireNonNull(pathPrefix, "pathPrefix");
+      if (!pathPrefix.startsWith("/")) {
+        throw new IllegalArgumentException("a route's path prefix must start with '/', got '"
+            + pathPrefix + "'");
+      }
+      scopes = List.copyOf(scopes);
+      Objects.requireNonNull(policy, "policy");
+    }
+  }
+
+  private final KeywardVerifier verifier;
+  private final HeaderName keyHeader;
+  private final boolean bearer;
+  private final List<Route> routes;
+  private final ConcurrentHashMap<String, Long> lastWarned = new ConcurrentHashMap<>();
+
+  private KeywardHelidonFilter(Builder b) {
+    this.verifier = b.verifier;
+    this.keyHeader = HeaderNames.create(b.keyHeader);
+    this.bearer = b.keyHeader.equalsIgnoreCase("Authorization");
+    this.routes = List.copyOf(b.routes);
+  }
+
+  public static Builder builder(KeywardVerifier verifier) {
+    return new Builder(verifier);
+  }
+
+  @Override
+  public void filter(FilterChain chain, RoutingRequest request, RoutingResponse response) {
+    Route route = routeOf(request.path().path());
+    if (route == null) {
+      chain.proceed();
+      return;
+    }
+    Decision decision;
+    try {
+      decision = decide(request, route);
+    } catch (RuntimeException e) {
+      warn("KeywardHelidonFilter failed unexpectedly; answering 503: " + e);
+      decision = new Decision.CannotDecide("unexpected");
+    }
+    switch (decision) {
+      case Decision.Allowed allowed -> {
+        request.context().register(new Identity(allowed.keyId(), allowed.ownerId(),
+            allowed.scopes(), allowed.basis()));
+        chain.proceed();
+      }
+      case Decision.Denied denied when denied.insufficientScope() -> refuse(response,
+          Status.FORBIDDEN_403, "INSUFFICIENT_SCOPE", "the API key lacks a required scope",
+          REALM + ", error=\"insufficient_scope\", scope=\"" + String.join(" ", route.scopes())
+              + "\"");
+      case Decision.Denied denied -> refuse(response, Status.UNAUTHORIZED_401, "UNAUTHORIZED",
+          denied.code().equals("MISSING") ? "no API key" : "the API key is not valid",
+          denied.code().equals("MISSING") ? REALM : REALM + ", error=\""
+              + (denied.code().equals("SEVERAL") ? "invalid_request" : "invalid_token") + "\"");
+      case Decision.CannotDecide cannot -> {
+        response.header(HeaderNames.RETRY_AFTER, "1");
+        refuse(response, Status.SERVICE_UNAVAILABLE_503, "UNAVAILABLE",
+            "authentication is unavailable; retry", null);
+      }
+    }
+  }
+
+  private Decision decide(RoutingRequest request, Route route) {
+    List<String> values = request.headers().contains(keyHeader)
+        ? request.headers().get(keyHeader).allValues() : List.of();
+    if (values.size() > 1) {
+      return new Decision.Denied("SEVERAL");
+    }
+    String key = values.isEmpty() ? null : values.getFirst();
+    if (key != null && bearer) {
+      key = key.regionMatches(true, 0, "Bearer ", 0, 7) ? key.substring(7) : null;
+    }
+    key = key == null ? "" : key.strip();
+    if (key.isEmpty()) {
+      return new Decision.Denied("MISSING");
+    }
+    return verifier.verify(key, route.scopes(), route.policy());
+  }
+
+  private Route routeOf(String path) {
+    for (Route route : routes) {
+      if (path.startsWith(route.pathPrefix())) {
+        return route;
+      }
+    }
+    return null;
+  }
+
+  private static void refuse(RoutingResponse response, Status status, String code,
+      String message, String challenge) {
+    if (response.isSent()) {
+      return;
+    }
+    response.status(status);
+    if (challenge != null) {
+      response.header(HeaderNames.WWW_AUTHENTICATE, challenge);
+    }
+    response.header(HeaderNames.CACHE_CONTROL, "no-store");
+    response.header(HeaderNames.CONTENT_TYPE, "application/json");
+    response.send(("{\"error\":{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}}")
+        .getBytes(StandardCharsets.UTF_8));
+  }
+
+  private void warn(String message) {
+    long now = System.currentTimeMillis();
+    Long last = lastWarned.get("failure");
+    if (last == null || now - last >= 30_000) {
+      lastWarned.put("failure", now);
+      LOG.log(System.Logger.Level.WARNING, message);
+    }
+  }
+
+  /** Settings, checked when set. */
+  public static final class Builder {
+    private final KeywardVerifier verifier;
+    private String keyHeader = "Authorization";
+    private final List<Route> routes = new ArrayList<>();
+
+    private Builder(KeywardVerifier verifier) {
+      this.verifier = Objects.requireNonNull(verifier, "verifier");
+    }
+
+    /** The header holding the client's key: {@code Authorization} (Bearer) or e.g. {@code X-Api-Key}. */
+    public Builder keyHeader(String name) {
+      if (name == null || !name.matches("[A-Za-z0-9_-]{1,64}")) {
+        throw new IllegalArgumentException("keyHeader must be a header name (1-64 letters,"
+            + " digits, '-' or '_'), got '" + name + "'");
+      }
+      keyHeader = name;
+      return this;
+    }
+
+    /**
+     * Protects paths starting with {@code pathPrefix} (matched against the decoded, normalised
+     * path Helidon routes by); the first matching route wins. A stale-ok bound may not exceed the
+     * verifier's {@link KeywardVerifier#maxStale()}.
+     */
+    public Builder route(String pathPrefix, List<String> scopes, FailurePolicy policy) {
+      if (policy instanceof FailurePolicy.StaleOk staleOk
+          && staleOk.maxStale().compareTo(verifier.maxStale()) > 0) {
+        throw new IllegalArgumentException("route " + pathPrefix + ": stale-ok for "
+            + staleOk.maxStale() + " exceeds the verifier's maxStale (" + verifier.maxStale()
+            + "); raise it with KeywardVerifier.Builder.maxStale");
+      }
+      routes.add(new Route(pathPrefix, scopes, policy));
+      return this;
+    }
+
+    public KeywardHelidonFilter build() {
+      if (routes.isEmpty()) {
+        throw new IllegalStateException("a KeywardHelidonFilter without routes protects nothing");
+      }
+      return new KeywardHelidonFilter(this);
+    }
+  }
+}
