@@ -670,7 +670,7 @@ run_plain() {
   echo "== RESULT ($label) keys=$keys threads=$threads connections=$connections duration=$duration:" \
     "${v_rps} req/s, p50 ${p50}, p99 ${v_p99}, p99.9 ${p999}${errors:+; $errors}"
   # Fast refusals are not throughput: a run with any is reported as such.
-  [ -z "$errors" ] || echo "== WARNING ($label): not every answer was a 2xx ($errors): its figures are not an allowed request's""
+  [ -z "$errors" ] || echo "== WARNING ($label): not every answer was a 2xx ($errors): its figures are not an allowed request's"
   add_summary "$label" "$v_rps" "$(to_ms "$p50")" "$(to_ms "$v_p99")" "$(to_ms "$p999")" ""
 }
 
