@@ -76,6 +76,9 @@ steps=(
   switches "bench/switches.sh --changes $switch_changes"
   usage-query "bench/usage-query.sh ${usage_query[*]}"
   usage-kill "bench/usage-kill.sh --rounds $repeat"
+  http-forward-auth "bench/http-load.sh --forward-auth ${http_keys[*]} ${http[*]}"
+  jmh-client "\"\$JAVA_HOME/bin/java\" -jar $jar ClientVerifyBenchmark -f 2 -i 5 -wi 5"
+  client-revocation "./mvnw -B -ntp -q -pl keyward-client -am test -Dtest=ClientRevocationTest -Dkeyward.revocations=1000 -Dsurefire.failIfNoSpecifiedTests=false && sed 's/^/== RESULT /' keyward-client/target/client-revocation.txt"
   revocation "rm -f keyward-server/target/revocation-propagation.txt && ./mvnw -B -ntp -q -pl keyward-server -am test -Dtest=RevocationPropagationTest -Dsurefire.failIfNoSpecifiedTests=false && sed 's/^/== RESULT /' keyward-server/target/revocation-propagation.txt"
 )
 [ -z "$keycloak" ] || steps+=(keycloak "bench/compare.sh ${keycloak_opts[*]}")

@@ -8,6 +8,7 @@ import io.helidon.webserver.http.FilterChain;
 import io.helidon.webserver.http.RoutingRequest;
 import io.helidon.webserver.http.RoutingResponse;
 import io.keyward.client.Decision;
+import io.keyward.client.Edge;
 import io.keyward.client.FailurePolicy;
 import io.keyward.client.KeywardVerifier;
 import java.nio.charset.StandardCharsets;
@@ -34,7 +35,6 @@ import java.util.concurrent.ConcurrentHashMap;
  * Anything unexpected inside it is a 503 and a rate-limited warning, never a 500.
  */
 public final class KeywardHelidonFilter implements Filter {
-  private static final String REALM = "Bearer realm=\"keyward\"";
   private static final System.Logger LOG = System.getLogger(KeywardHelidonFilter.class.getName());
 
   /** Who the request's key is, and how sure: registered in the request context when allowed. */
@@ -95,37 +95,14 @@ public final class KeywardHelidonFilter implements Filter {
             allowed.scopes(), allowed.basis()));
         chain.proceed();
       }
-      case Decision.Denied denied when denied.insufficientScope() -> refuse(response,
-          Status.FORBIDDEN_403, "INSUFFICIENT_SCOPE", "the API key lacks a required scope",
-          REALM + ", error=\"insufficient_scope\", scope=\"" + String.join(" ", route.scopes())
-              + "\"");
-      case Decision.Denied denied -> refuse(response, Status.UNAUTHORIZED_401, "UNAUTHORIZED",
-          denied.code().equals("MISSING") ? "no API key" : "the API key is not valid",
-          denied.code().equals("MISSING") ? REALM : REALM + ", error=\""
-              + (denied.code().equals("SEVERAL") ? "invalid_request" : "invalid_token") + "\"");
-      case Decision.CannotDecide cannot -> {
-        response.header(HeaderNames.RETRY_AFTER, "1");
-        refuse(response, Status.SERVICE_UNAVAILABLE_503, "UNAVAILABLE",
-            "authentication is unavailable; retry", null);
-      }
+      default -> refuse(response, Edge.refusal(decision, route.scopes()));
     }
   }
 
   private Decision decide(RoutingRequest request, Route route) {
     List<String> values = request.headers().contains(keyHeader)
         ? request.headers().get(keyHeader).allValues() : List.of();
-    if (values.size() > 1) {
-      return new Decision.Denied("SEVERAL");
-    }
-    String key = values.isEmpty() ? null : values.getFirst();
-    if (key != null && bearer) {
-      key = key.regionMatches(true, 0, "Bearer ", 0, 7) ? key.substring(7) : null;
-    }
-    key = key == null ? "" : key.strip();
-    if (key.isEmpty()) {
-      return new Decision.Denied("MISSING");
-    }
-    return verifier.verify(key, route.scopes(), route.policy());
+    return Edge.verify(verifier, values, bearer, route.scopes(), route.policy());
   }
 
   private Route routeOf(String path) {
@@ -137,19 +114,20 @@ public final class KeywardHelidonFilter implements Filter {
     return null;
   }
 
-  private static void refuse(RoutingResponse response, Status status, String code,
-      String message, String challenge) {
+  private static void refuse(RoutingResponse response, Edge.Refusal refusal) {
     if (response.isSent()) {
       return;
     }
-    response.status(status);
-    if (challenge != null) {
-      response.header(HeaderNames.WWW_AUTHENTICATE, challenge);
+    response.status(Status.create(refusal.status()));
+    if (refusal.challenge() != null) {
+      response.header(HeaderNames.WWW_AUTHENTICATE, refusal.challenge());
+    }
+    if (refusal.retryAfter()) {
+      response.header(HeaderNames.RETRY_AFTER, "1");
     }
     response.header(HeaderNames.CACHE_CONTROL, "no-store");
     response.header(HeaderNames.CONTENT_TYPE, "application/json");
-    response.send(("{\"error\":{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}}")
-        .getBytes(StandardCharsets.UTF_8));
+    response.send(refusal.body().getBytes(StandardCharsets.UTF_8));
   }
 
   private void warn(String message) {

@@ -128,13 +128,19 @@ class InvalidationsStreamTest {
       assertThat(cluster.node(1).client().revokeKey(keyId).status()).isEqualTo(200);
 
       String hash = KeyHash.of(key).toHex();
+      int named = 0;
       for (Subscription subscription : streams) {
         Event event = subscription.next("invalidate");
         while (!event.data().get("keyHash").asText().equals(hash)) {
           event = subscription.next("invalidate");
         }
-        assertThat(event.data().get("keyId").asText()).isEqualTo(keyId);
+        // The id when the node had the key cached at that moment (a change may be announced
+        // more than once, and the later ones find it gone), never another key's.
+        JsonNode id = event.data().get("keyId");
+        assertThat(id.isNull() || id.asText().equals(keyId)).as("keyId %s", id).isTrue();
+        named += id.isNull() ? 0 : 1;
       }
+      assertThat(named).as("streams that named the key").isPositive();
     } finally {
       for (Subscription subscription : streams) {
         subscription.close();

@@ -1,6 +1,7 @@
 package io.keyward.servlet;
 
 import io.keyward.client.Decision;
+import io.keyward.client.Edge;
 import io.keyward.client.FailurePolicy;
 import io.keyward.client.KeywardVerifier;
 import jakarta.servlet.Filter;
@@ -54,7 +55,6 @@ public final class KeywardFilter implements Filter {
   public static final String SCOPES = "keyward.scopes";
   public static final String BASIS = "keyward.basis";
   public static final String DEGRADED = "keyward.degraded";
-  private static final String REALM = "Bearer realm=\"keyward\"";
   private static final System.Logger LOG = System.getLogger(KeywardFilter.class.getName());
 
   /** One protected path prefix: the scopes it needs and what it does when Keyward is away. */
@@ -178,46 +178,18 @@ public final class KeywardFilter implements Filter {
         }
         chain.doFilter(req, res);
       }
-      case Decision.Denied denied when denied.insufficientScope() -> refuse(response, 403,
-          "INSUFFICIENT_SCOPE", "the API key lacks a required scope", REALM
-              + ", error=\"insufficient_scope\", scope=\"" + String.join(" ", route.scopes())
-              + "\"");
-      case Decision.Denied denied -> refuse(response, 401, "UNAUTHORIZED",
-          denied.code().equals("MISSING") ? "no API key" : "the API key is not valid",
-          denied.code().equals("MISSING") ? REALM
-              : REALM + ", error=\"" + (denied.code().equals("SEVERAL") ? "invalid_request"
-                  : "invalid_token") + "\"");
-      case Decision.CannotDecide cannot -> {
-        response.setHeader("Retry-After", "1");
-        refuse(response, 503, "UNAVAILABLE", "authentication is unavailable; retry", null);
-      }
+      default -> refuse(response, Edge.refusal(decision, route.scopes()));
     }
   }
 
   private Decision decide(HttpServletRequest request, Route route) {
-    Enumeration<String> values = request.getHeaders(keyHeader);
-    List<String> all = new ArrayList<>(1);
-    while (values != null && values.hasMoreElements()) {
-      all.add(values.nextElement());
-      if (all.size() > 1) {
-        return new Decision.Denied("SEVERAL");
-      }
+    List<String> values = new ArrayList<>(1);
+    Enumeration<String> headers = request.getHeaders(keyHeader);
+    while (headers != null && headers.hasMoreElements() && values.size() < 2) {
+      values.add(headers.nextElement());
     }
-    if (all.isEmpty()) {
-      return new Decision.Denied("MISSING");
-    }
-    String key = all.getFirst();
-    if (keyHeader.equalsIgnoreCase("Authorization")) {
-      if (key == null || !key.regionMatches(true, 0, "Bearer ", 0, 7)) {
-        return new Decision.Denied("MISSING");
-      }
-      key = key.substring(7);
-    }
-    key = key == null ? "" : key.strip();
-    if (key.isEmpty()) {
-      return new Decision.Denied("MISSING");
-    }
-    return verifier.verify(key, route.scopes(), route.policy());
+    return Edge.verify(verifier, values, keyHeader.equalsIgnoreCase("Authorization"),
+        route.scopes(), route.policy());
   }
 
   private Route routeOf(HttpServletRequest request) {
@@ -238,26 +210,28 @@ public final class KeywardFilter implements Filter {
     return null;
   }
 
-  private static void refuse(HttpServletResponse response, int status, String code,
-      String message, String challenge) throws IOException {
+  private static void refuse(HttpServletResponse response, Edge.Refusal refusal)
+      throws IOException {
     if (response.isCommitted()) {
       return;
     }
     response.resetBuffer();
-    response.setStatus(status);
-    if (challenge != null) {
-      response.setHeader("WWW-Authenticate", challenge);
+    response.setStatus(refusal.status());
+    if (refusal.challenge() != null) {
+      response.setHeader("WWW-Authenticate", refusal.challenge());
+    }
+    if (refusal.retryAfter()) {
+      response.setHeader("Retry-After", "1");
     }
     response.setHeader("Cache-Control", "no-store");
     response.setContentType("application/json");
-    byte[] body = ("{\"error\":{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}}")
-        .getBytes(StandardCharsets.UTF_8);
+    byte[] body = refusal.body().getBytes(StandardCharsets.UTF_8);
     response.setContentLength(body.length);
     try {
       response.getOutputStream().write(body);
     } catch (IllegalStateException writerTaken) {
       // An earlier filter took the writer: the same body through it.
-      response.getWriter().write(new String(body, StandardCharsets.UTF_8));
+      response.getWriter().write(refusal.body());
     }
   }
 

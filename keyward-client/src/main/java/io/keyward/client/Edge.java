@@ -1,0 +1,76 @@
+package io.keyward.client;
+
+import java.util.List;
+
+/**
+ * What every HTTP adapter (the servlet filter, the Helidon filter) does the same way: read the
+ * client's key from its header's values, and turn a refusal into an answer. In one place, so that
+ * the adapters cannot drift apart on what is a 401, a 403 or a 503.
+ */
+public final class Edge {
+  /** The realm of every challenge. */
+  public static final String REALM = "Bearer realm=\"keyward\"";
+
+  private Edge() {}
+
+  /**
+   * Verifies the key found in {@code headerValues} (every value of the key header, in order):
+   * none, or an {@code Authorization} without the Bearer scheme, is {@code Denied("MISSING")};
+   * more than one value is {@code Denied("SEVERAL")} (which one a proxy would pick differs, so
+   * neither is); otherwise the verifier decides. Never throws.
+   *
+   * @param bearer whether the header is {@code Authorization} (its value {@code Bearer <key>})
+   */
+  public static Decision verify(KeywardVerifier verifier, List<String> headerValues,
+      boolean bearer, List<String> scopes, FailurePolicy policy) {
+    if (headerValues.size() > 1) {
+      return new Decision.Denied("SEVERAL");
+    }
+    String key = headerValues.isEmpty() ? null : headerValues.getFirst();
+    if (key != null && bearer) {
+      key = key.regionMatches(true, 0, "Bearer ", 0, 7) ? key.substring(7) : null;
+    }
+    key = key == null ? "" : key.strip();
+    if (key.isEmpty()) {
+      return new Decision.Denied("MISSING");
+    }
+    return verifier.verify(key, scopes, policy);
+  }
+
+  /**
+   * The HTTP answer to a refusal: {@code status}, a {@code code} and {@code message} for the JSON
+   * body ({@link #body()}), the {@code WWW-Authenticate} challenge (null for 503), and whether a
+   * {@code Retry-After: 1} goes with it.
+   */
+  public record Refusal(int status, String code, String message, String challenge,
+      boolean retryAfter) {
+    /** {@code {"error":{"code":"...","message":"..."}}}. */
+    public String body() {
+      return "{\"error\":{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}}";
+    }
+  }
+
+  /**
+   * 401 for no key ({@code Bearer realm="keyward"}), a key that is not valid ({@code ...,
+   * error="invalid_token"}, whatever the reason: the client is not told which) or several key
+   * headers ({@code error="invalid_request"}); 403 for a missing scope ({@code
+   * error="insufficient_scope", scope="..."}); 503 with Retry-After for cannot decide, never 401.
+   */
+  public static Refusal refusal(Decision decision, List<String> requiredScopes) {
+    return switch (decision) {
+      case Decision.Denied denied when denied.insufficientScope() -> new Refusal(403,
+          "INSUFFICIENT_SCOPE", "the API key lacks a required scope", REALM
+              + ", error=\"insufficient_scope\", scope=\"" + String.join(" ", requiredScopes)
+              + "\"", false);
+      case Decision.Denied denied when denied.code().equals("MISSING") -> new Refusal(401,
+          "UNAUTHORIZED", "no API key", REALM, false);
+      case Decision.Denied denied -> new Refusal(401, "UNAUTHORIZED",
+          "the API key is not valid", REALM + ", error=\""
+              + (denied.code().equals("SEVERAL") ? "invalid_request" : "invalid_token") + "\"",
+          false);
+      case Decision.CannotDecide cannot -> new Refusal(503, "UNAVAILABLE",
+          "authentication is unavailable; retry", null, true);
+      case Decision.Allowed allowed -> throw new IllegalArgumentException("not a refusal");
+    };
+  }
+}
