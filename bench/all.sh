@@ -77,6 +77,7 @@ steps=(
   usage-query "bench/usage-query.sh ${usage_query[*]}"
   usage-kill "bench/usage-kill.sh --rounds $repeat"
   http-forward-auth "bench/http-load.sh --forward-auth ${http_keys[*]} ${http[*]}"
+  filter-load "bench/filter-load.sh --repeat $repeat"
   jmh-client "\"\$JAVA_HOME/bin/java\" -jar $jar ClientVerifyBenchmark -f 2 -i 5 -wi 5"
   client-revocation "./mvnw -B -ntp -q -pl keyward-client -am test -Dtest=ClientRevocationTest -Dkeyward.revocations=1000 -Dsurefire.failIfNoSpecifiedTests=false && sed 's/^/== RESULT /' keyward-client/target/client-revocation.txt"
   revocation "rm -f keyward-server/target/revocation-propagation.txt && ./mvnw -B -ntp -q -pl keyward-server -am test -Dtest=RevocationPropagationTest -Dsurefire.failIfNoSpecifiedTests=false && sed 's/^/== RESULT /' keyward-server/target/revocation-propagation.txt"
