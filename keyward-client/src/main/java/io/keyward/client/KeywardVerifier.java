@@ -101,9 +101,10 @@ public final class KeywardVerifier implements AutoCloseable {
     this.maxStale = b.maxStale;
     this.http = HttpClient.newBuilder().connectTimeout(b.timeout)
         .followRedirects(HttpClient.Redirect.NEVER).build();
-    this.cache = Caffeine.newBuilder().maximumSize(b.maxEntries)
-        .expireAfterWrite(Duration.ofMillis(Math.max(freshMillis, b.maxStale.toMillis())))
-        .build();
+    // Bounded by size only: every answer carries its own times (fresh until, loaded at), which
+    // the lookups check, so an entry past them answers nothing; an expiry policy would only add
+    // a clock read and bookkeeping to every hit (measured: ClientVerifyBenchmark).
+    this.cache = Caffeine.newBuilder().maximumSize(b.maxEntries).build();
     this.invalidated = Caffeine.newBuilder()
         // Longer than any load can take (its timeout), so that a load in flight across an
         // invalidation always finds it.
@@ -123,8 +124,10 @@ public final class KeywardVerifier implements AutoCloseable {
 
   /** {@link #verify(String, Collection, FailurePolicy)} with the closed policy. */
   public Decision verify(String key, Collection<String> requiredScopes) {
-    return verify(key, requiredScopes, FailurePolicy.closed());
+    return verify(key, requiredScopes, CLOSED);
   }
+
+  private static final FailurePolicy CLOSED = FailurePolicy.closed();
 
   /**
    * Decides whether {@code key} may pass a route that requires {@code requiredScopes}, under
@@ -133,7 +136,7 @@ public final class KeywardVerifier implements AutoCloseable {
    */
   public Decision verify(String key, Collection<String> requiredScopes, FailurePolicy policy) {
     try {
-      return decide(key, requiredScopes, policy == null ? FailurePolicy.closed() : policy);
+      return decide(key, requiredScopes, policy == null ? CLOSED : policy);
     } catch (RuntimeException e) {
       stats.cannotDecide.increment();
       warn("unexpected", "verification failed unexpectedly: " + e);
@@ -493,7 +496,7 @@ public final class KeywardVerifier implements AutoCloseable {
     }
   }
 
-  /** The longest a VALID answer is kept for stale-ok routes (their bound may not exceed it). */
+  /** The longest stale-ok bound a route may use with this verifier (see the builder). */
   public Duration maxStale() {
     return maxStale;
   }
@@ -747,7 +750,10 @@ public final class KeywardVerifier implements AutoCloseable {
       return this;
     }
 
-    /** How long a VALID answer is kept for stale-ok routes at most (5 min). */
+    /**
+     * The longest stale-ok bound a route may use with this verifier (5 min; the adapters refuse
+     * longer ones): a decision to keep serving keys while Keyward is away for at most this long.
+     */
     public Builder maxStale(Duration value) {
       maxStale = positive("maxStale", value, Duration.ofDays(1));
       return this;
