@@ -13,6 +13,55 @@ public final class Edge {
 
   private Edge() {}
 
+  /** One protected path prefix: the scopes it needs and what it does when Keyward is away. */
+  public record Route(String pathPrefix, List<String> scopes, FailurePolicy policy) {
+    public Route {
+      java.util.Objects.requireNonNull(pathPrefix, "pathPrefix");
+      if (!pathPrefix.startsWith("/")) {
+        throw new IllegalArgumentException("a route's path prefix must start with '/', got '"
+            + pathPrefix + "'");
+      }
+      scopes = List.copyOf(scopes);
+      java.util.Objects.requireNonNull(policy, "policy");
+    }
+  }
+
+  /**
+   * A route for {@code verifier}: its stale-ok bound may not exceed the verifier's {@link
+   * KeywardVerifier#maxStale()}.
+   *
+   * @throws IllegalArgumentException naming the route and the setting to raise
+   */
+  public static Route route(KeywardVerifier verifier, String pathPrefix, List<String> scopes,
+      FailurePolicy policy) {
+    if (policy instanceof FailurePolicy.StaleOk staleOk
+        && staleOk.maxStale().compareTo(verifier.maxStale()) > 0) {
+      throw new IllegalArgumentException("route " + pathPrefix + ": stale-ok for "
+          + staleOk.maxStale() + " exceeds the verifier's maxStale (" + verifier.maxStale()
+          + "); raise it with KeywardVerifier.Builder.maxStale");
+    }
+    return new Route(pathPrefix, scopes, policy);
+  }
+
+  /** The first route whose prefix {@code path} starts with, or null (not protected). */
+  public static Route routeFor(List<Route> routes, String path) {
+    for (Route route : routes) {
+      if (path.startsWith(route.pathPrefix())) {
+        return route;
+      }
+    }
+    return null;
+  }
+
+  /** {@code name} if it can name the key's header (1-64 letters, digits, '-' or '_'). */
+  public static String keyHeader(String name) {
+    if (name == null || !name.matches("[A-Za-z0-9_-]{1,64}")) {
+      throw new IllegalArgumentException("keyHeader must be a header name (1-64 letters,"
+          + " digits, '-' or '_'), got '" + name + "'");
+    }
+    return name;
+  }
+
   /**
    * Verifies the key found in {@code headerValues} (every value of the key header, in order):
    * none, or an {@code Authorization} without the Bearer scheme, is {@code Denied("MISSING")};

@@ -16,7 +16,7 @@ import java.util.Objects;
  *       choose availability over authentication; opted into by name.
  * </ul>
  *
- * Every stale or open decision is counted ({@link KeywardVerifier.Stats}) and marked on the
+ * Every stale or open decision is counted ({@link VerifierStats}) and marked on the
  * decision ({@link Decision.Allowed#degraded()}).
  */
 public sealed interface FailurePolicy {

@@ -26,7 +26,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Verifies API keys against Keyward from a service, defensively: whatever Keyward, the network or
@@ -59,10 +58,6 @@ import java.util.concurrent.atomic.LongAdder;
 public final class KeywardVerifier implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(KeywardVerifier.class.getName());
   static final int MAX_KEY_LENGTH = 4_096;
-  private static final int BREAKER_THRESHOLD = 5;
-  private static final long BREAKER_OPEN_MILLIS = 1_000;
-  private static final double RETRY_DEPOSIT = 0.1;
-  private static final double RETRY_BANK = 10;
 
   private final URI verifyUri;
   private final String authorization;
@@ -81,12 +76,8 @@ public final class KeywardVerifier implements AutoCloseable {
   private final Cache<String, Long> invalidated;
   private final ConcurrentHashMap<String, Pending> inFlight = new ConcurrentHashMap<>();
   private final InvalidationStream stream;
-  private final Stats stats = new Stats();
-  private final Object breakerLock = new Object();
-  private int failuresInARow;
-  private long breakerOpenUntilMillis;
-  private boolean probing;
-  private double retryTokens = RETRY_BANK;
+  private final VerifierStats stats = new VerifierStats();
+  private final CallGate gate;
   private volatile boolean unsynced;
   private final ConcurrentHashMap<String, Long> lastWarned = new ConcurrentHashMap<>();
 
@@ -98,6 +89,7 @@ public final class KeywardVerifier implements AutoCloseable {
     this.freshMillis = b.fresh.toMillis();
     this.unsyncedFreshMillis = Math.min(b.unsyncedFresh.toMillis(), freshMillis);
     this.negativeMillis = b.negative.toMillis();
+    this.gate = new CallGate(b.clock);
     this.maxStale = b.maxStale;
     this.http = HttpClient.newBuilder().connectTimeout(b.timeout)
         .followRedirects(HttpClient.Redirect.NEVER).build();
@@ -274,11 +266,13 @@ public final class KeywardVerifier implements AutoCloseable {
       if (left <= 0) {
         break;
       }
-      Boolean probe = mayCall();
-      if (probe == null) {
-        return Answer.failed("circuit open: Keyward failed " + BREAKER_THRESHOLD
-            + " times in a row; asking again within " + BREAKER_OPEN_MILLIS + " ms");
+      CallGate.Admission admission = gate.admit();
+      if (admission == CallGate.Admission.REFUSED) {
+        stats.breakerRejected.increment();
+        return Answer.failed("circuit open: Keyward failed " + CallGate.BREAKER_THRESHOLD
+            + " times in a row; asking again within " + CallGate.BREAKER_OPEN_MILLIS + " ms");
       }
+      boolean probe = admission == CallGate.Admission.PROBE;
       stats.remoteCalls.increment();
       answer = null;
       try {
@@ -286,15 +280,13 @@ public final class KeywardVerifier implements AutoCloseable {
       } finally {
         // Always, so that a probe that ends in an Error cannot leave the breaker probing; an
         // interrupted caller says nothing about Keyward and is not recorded.
-        if (answer == null || !answer.interrupted()) {
-          recordOutcome(answer == null ? Answer.retry("the call failed") : answer, probe);
-        } else if (probe) {
-          synchronized (breakerLock) {
-            probing = false;
-          }
+        if (answer != null && answer.interrupted()) {
+          gate.abandon(probe);
+        } else {
+          gate.record(answer != null && answer.entry() != null, probe);
         }
       }
-      if (answer.entry() != null || !answer.retryable() || attempt == 1 || !takeRetryToken()) {
+      if (answer.entry() != null || !answer.retryable() || attempt == 1 || !gate.takeRetry()) {
         break;
       }
       stats.retries.increment();
@@ -397,50 +389,6 @@ public final class KeywardVerifier implements AutoCloseable {
     return new Entry(true, text, keyId, ownerId, scopes, expires, now, now + fresh);
   }
 
-  /** Whether a call may go: null if not; TRUE if it is the breaker's probe; FALSE otherwise. */
-  private Boolean mayCall() {
-    synchronized (breakerLock) {
-      if (failuresInARow < BREAKER_THRESHOLD) {
-        return Boolean.FALSE;
-      }
-      long now = clock.millis();
-      if (now < breakerOpenUntilMillis || probing) {
-        stats.breakerRejected.increment();
-        return null;
-      }
-      probing = true; // one call probes; the others wait for its outcome
-      return Boolean.TRUE;
-    }
-  }
-
-  private void recordOutcome(Answer answer, boolean probe) {
-    synchronized (breakerLock) {
-      boolean failed = answer.entry() == null;
-      if (probe) {
-        probing = false; // only the probe's own outcome ends the probe
-      }
-      if (!failed) {
-        failuresInARow = 0;
-        retryTokens = Math.min(RETRY_BANK, retryTokens + RETRY_DEPOSIT);
-        return;
-      }
-      failuresInARow++;
-      if (failuresInARow >= BREAKER_THRESHOLD) {
-        breakerOpenUntilMillis = clock.millis() + BREAKER_OPEN_MILLIS;
-      }
-    }
-  }
-
-  private boolean takeRetryToken() {
-    synchronized (breakerLock) {
-      if (retryTokens >= 1) {
-        retryTokens -= 1;
-        return true;
-      }
-      return false;
-    }
-  }
-
   /** Printable ASCII, 1 to 4,096 characters: anything else cannot be a key. */
   static boolean wellFormed(String key) {
     if (key == null || key.isEmpty() || key.length() > MAX_KEY_LENGTH) {
@@ -507,7 +455,7 @@ public final class KeywardVerifier implements AutoCloseable {
   }
 
   /** Counters since start. */
-  public Stats stats() {
+  public VerifierStats stats() {
     return stats;
   }
 
@@ -602,86 +550,6 @@ public final class KeywardVerifier implements AutoCloseable {
         warn("stream", "revocations may be missed (the invalidation stream is down): cached"
             + " answers are fresh for " + unsyncedFreshMillis + " ms only until it is back");
       }
-    }
-  }
-
-  /** Counters since start: what a service exports as metrics. */
-  public static final class Stats {
-    final LongAdder requests = new LongAdder();
-    final LongAdder cacheHits = new LongAdder();
-    final LongAdder remoteCalls = new LongAdder();
-    final LongAdder sharedLoads = new LongAdder();
-    final LongAdder retries = new LongAdder();
-    final LongAdder breakerRejected = new LongAdder();
-    final LongAdder denied = new LongAdder();
-    final LongAdder staleAllowed = new LongAdder();
-    final LongAdder openAllowed = new LongAdder();
-    final LongAdder cannotDecide = new LongAdder();
-    final LongAdder invalidations = new LongAdder();
-    final LongAdder streamLosses = new LongAdder();
-
-    public long requests() {
-      return requests.sum();
-    }
-
-    public long cacheHits() {
-      return cacheHits.sum();
-    }
-
-    /** HTTP requests to Keyward, retries included. */
-    public long remoteCalls() {
-      return remoteCalls.sum();
-    }
-
-    /** Callers that waited for another's request for the same key. */
-    public long sharedLoads() {
-      return sharedLoads.sum();
-    }
-
-    public long retries() {
-      return retries.sum();
-    }
-
-    /** Calls the open circuit kept from Keyward. */
-    public long breakerRejected() {
-      return breakerRejected.sum();
-    }
-
-    public long denied() {
-      return denied.sum();
-    }
-
-    /** Allowed from a stale cached VALID because Keyward could not be asked (stale-ok). */
-    public long staleAllowed() {
-      return staleAllowed.sum();
-    }
-
-    /** Allowed without a verdict because Keyward could not be asked (open). */
-    public long openAllowed() {
-      return openAllowed.sum();
-    }
-
-    public long cannotDecide() {
-      return cannotDecide.sum();
-    }
-
-    /** Keys dropped from the cache because the stream said they changed. */
-    public long invalidations() {
-      return invalidations.sum();
-    }
-
-    /** Times the stream was lost (or the server's channel was). */
-    public long streamLosses() {
-      return streamLosses.sum();
-    }
-
-    @Override
-    public String toString() {
-      return "requests=" + requests() + " cacheHits=" + cacheHits() + " remoteCalls="
-          + remoteCalls() + " retries=" + retries() + " breakerRejected=" + breakerRejected()
-          + " denied=" + denied() + " staleAllowed=" + staleAllowed() + " openAllowed="
-          + openAllowed() + " cannotDecide=" + cannotDecide() + " invalidations="
-          + invalidations() + " streamLosses=" + streamLosses();
     }
   }
 

@@ -45,23 +45,10 @@ public final class KeywardHelidonFilter implements Filter {
     }
   }
 
-  /** One protected path prefix: the scopes it needs and what it does when Keyward is away. */
-  public record Route(String pathPrefix, List<String> scopes, FailurePolicy policy) {
-    public Route {
-      Objects.requireNonNull(pathPrefix, "pathPrefix");
-      if (!pathPrefix.startsWith("/")) {
-        throw new IllegalArgumentException("a route's path prefix must start with '/', got '"
-            + pathPrefix + "'");
-      }
-      scopes = List.copyOf(scopes);
-      Objects.requireNonNull(policy, "policy");
-    }
-  }
-
   private final KeywardVerifier verifier;
   private final HeaderName keyHeader;
   private final boolean bearer;
-  private final List<Route> routes;
+  private final List<Edge.Route> routes;
   private final ConcurrentHashMap<String, Long> lastWarned = new ConcurrentHashMap<>();
 
   private KeywardHelidonFilter(Builder b) {
@@ -77,7 +64,7 @@ public final class KeywardHelidonFilter implements Filter {
 
   @Override
   public void filter(FilterChain chain, RoutingRequest request, RoutingResponse response) {
-    Route route = routeOf(request.path().path());
+    Edge.Route route = Edge.routeFor(routes, request.path().path());
     if (route == null) {
       chain.proceed();
       return;
@@ -99,19 +86,10 @@ public final class KeywardHelidonFilter implements Filter {
     }
   }
 
-  private Decision decide(RoutingRequest request, Route route) {
+  private Decision decide(RoutingRequest request, Edge.Route route) {
     List<String> values = request.headers().contains(keyHeader)
         ? request.headers().get(keyHeader).allValues() : List.of();
     return Edge.verify(verifier, values, bearer, route.scopes(), route.policy());
-  }
-
-  private Route routeOf(String path) {
-    for (Route route : routes) {
-      if (path.startsWith(route.pathPrefix())) {
-        return route;
-      }
-    }
-    return null;
   }
 
   private static void refuse(RoutingResponse response, Edge.Refusal refusal) {
@@ -143,7 +121,7 @@ public final class KeywardHelidonFilter implements Filter {
   public static final class Builder {
     private final KeywardVerifier verifier;
     private String keyHeader = "Authorization";
-    private final List<Route> routes = new ArrayList<>();
+    private final List<Edge.Route> routes = new ArrayList<>();
 
     private Builder(KeywardVerifier verifier) {
       this.verifier = Objects.requireNonNull(verifier, "verifier");
@@ -151,11 +129,7 @@ public final class KeywardHelidonFilter implements Filter {
 
     /** The header holding the client's key: {@code Authorization} (Bearer) or e.g. {@code X-Api-Key}. */
     public Builder keyHeader(String name) {
-      if (name == null || !name.matches("[A-Za-z0-9_-]{1,64}")) {
-        throw new IllegalArgumentException("keyHeader must be a header name (1-64 letters,"
-            + " digits, '-' or '_'), got '" + name + "'");
-      }
-      keyHeader = name;
+      keyHeader = Edge.keyHeader(name);
       return this;
     }
 
@@ -165,13 +139,7 @@ public final class KeywardHelidonFilter implements Filter {
      * verifier's {@link KeywardVerifier#maxStale()}.
      */
     public Builder route(String pathPrefix, List<String> scopes, FailurePolicy policy) {
-      if (policy instanceof FailurePolicy.StaleOk staleOk
-          && staleOk.maxStale().compareTo(verifier.maxStale()) > 0) {
-        throw new IllegalArgumentException("route " + pathPrefix + ": stale-ok for "
-            + staleOk.maxStale() + " exceeds the verifier's maxStale (" + verifier.maxStale()
-            + "); raise it with KeywardVerifier.Builder.maxStale");
-      }
-      routes.add(new Route(pathPrefix, scopes, policy));
+      routes.add(Edge.route(verifier, pathPrefix, scopes, policy));
       return this;
     }
 

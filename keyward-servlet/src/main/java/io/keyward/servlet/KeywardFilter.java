@@ -57,23 +57,10 @@ public final class KeywardFilter implements Filter {
   public static final String DEGRADED = "keyward.degraded";
   private static final System.Logger LOG = System.getLogger(KeywardFilter.class.getName());
 
-  /** One protected path prefix: the scopes it needs and what it does when Keyward is away. */
-  public record Route(String pathPrefix, List<String> scopes, FailurePolicy policy) {
-    public Route {
-      Objects.requireNonNull(pathPrefix, "pathPrefix");
-      if (!pathPrefix.startsWith("/")) {
-        throw new IllegalArgumentException("a route's path prefix must start with '/', got '"
-            + pathPrefix + "'");
-      }
-      scopes = List.copyOf(scopes);
-      Objects.requireNonNull(policy, "policy");
-    }
-  }
-
   private KeywardVerifier verifier;
   private boolean ownsVerifier;
   private String keyHeader = "Authorization";
-  private List<Route> routes = List.of();
+  private List<Edge.Route> routes = List.of();
   private final LongAdder failures = new LongAdder();
   private final ConcurrentHashMap<String, Long> lastWarned = new ConcurrentHashMap<>();
 
@@ -107,18 +94,18 @@ public final class KeywardFilter implements Filter {
           + " (keyward.verifyKeyEnv) holds no key");
     }
     // Everything is checked before the verifier (and its stream thread) is made.
-    List<Route> configured;
+    List<Edge.Route> configured;
     String header = config.getInitParameter("keyward.keyHeader");
     FailurePolicy policy;
     try {
       if (header != null && !header.isBlank()) {
-        keyHeader = checkedKeyHeader(header.strip());
+        keyHeader = Edge.keyHeader(header.strip());
       }
       String scopes = config.getInitParameter("keyward.scopes");
       String policyText = config.getInitParameter("keyward.policy");
       String prefix = config.getInitParameter("keyward.pathPrefix");
       policy = policyText == null ? FailurePolicy.closed() : FailurePolicy.parse(policyText);
-      configured = List.of(new Route(prefix == null ? "/" : prefix.strip(),
+      configured = List.of(new Edge.Route(prefix == null ? "/" : prefix.strip(),
           scopes == null ? List.of() : java.util.Arrays.stream(scopes.split(","))
               .map(String::strip).filter(scope -> !scope.isEmpty()).toList(), policy));
     } catch (IllegalArgumentException e) {
@@ -138,14 +125,6 @@ public final class KeywardFilter implements Filter {
     routes = configured;
   }
 
-  static String checkedKeyHeader(String name) {
-    if (name == null || !name.matches("[A-Za-z0-9_-]{1,64}")) {
-      throw new IllegalArgumentException("keyHeader must be a header name (1-64 letters,"
-          + " digits, '-' or '_'), got '" + name + "'");
-    }
-    return name;
-  }
-
   @Override
   public void doFilter(ServletRequest req, ServletResponse res, FilterChain chain)
       throws IOException, ServletException {
@@ -154,7 +133,7 @@ public final class KeywardFilter implements Filter {
       chain.doFilter(req, res);
       return;
     }
-    Route route = routeOf(request);
+    Edge.Route route = routeOf(request);
     if (route == null) {
       chain.doFilter(req, res);
       return;
@@ -182,7 +161,7 @@ public final class KeywardFilter implements Filter {
     }
   }
 
-  private Decision decide(HttpServletRequest request, Route route) {
+  private Decision decide(HttpServletRequest request, Edge.Route route) {
     List<String> values = new ArrayList<>(1);
     Enumeration<String> headers = request.getHeaders(keyHeader);
     while (headers != null && headers.hasMoreElements() && values.size() < 2) {
@@ -192,22 +171,14 @@ public final class KeywardFilter implements Filter {
         route.scopes(), route.policy());
   }
 
-  private Route routeOf(HttpServletRequest request) {
+  private Edge.Route routeOf(HttpServletRequest request) {
     // The decoded, normalised path the container routes by (servlet path and path info), never
     // the raw URI: "/api/%70ayments", "/api;x/payments" or "/x/../api/payments" must meet the
     // route that the servlet serving them is behind.
     String servletPath = request.getServletPath();
     String pathInfo = request.getPathInfo();
     String path = (servletPath == null ? "" : servletPath) + (pathInfo == null ? "" : pathInfo);
-    if (path.isEmpty()) {
-      path = "/";
-    }
-    for (Route route : routes) {
-      if (path.startsWith(route.pathPrefix())) {
-        return route;
-      }
-    }
-    return null;
+    return Edge.routeFor(routes, path.isEmpty() ? "/" : path);
   }
 
   private static void refuse(HttpServletResponse response, Edge.Refusal refusal)
@@ -260,7 +231,7 @@ public final class KeywardFilter implements Filter {
   public static final class Builder {
     private final KeywardVerifier verifier;
     private String keyHeader = "Authorization";
-    private final List<Route> routes = new ArrayList<>();
+    private final List<Edge.Route> routes = new ArrayList<>();
 
     private Builder(KeywardVerifier verifier) {
       this.verifier = Objects.requireNonNull(verifier, "verifier");
@@ -268,23 +239,16 @@ public final class KeywardFilter implements Filter {
 
     /** The header holding the client's key: {@code Authorization} (Bearer) or e.g. {@code X-Api-Key}. */
     public Builder keyHeader(String name) {
-      keyHeader = checkedKeyHeader(name);
+      keyHeader = Edge.keyHeader(name);
       return this;
     }
 
     /**
      * Protects paths starting with {@code pathPrefix}; the first matching route wins. A stale-ok
-     * bound may not exceed the verifier's {@link KeywardVerifier#maxStale()} (it keeps answers
-     * no longer).
+     * bound may not exceed the verifier's {@link KeywardVerifier#maxStale()}.
      */
     public Builder route(String pathPrefix, List<String> scopes, FailurePolicy policy) {
-      if (policy instanceof FailurePolicy.StaleOk staleOk
-          && staleOk.maxStale().compareTo(verifier.maxStale()) > 0) {
-        throw new IllegalArgumentException("route " + pathPrefix + ": stale-ok for "
-            + staleOk.maxStale() + " exceeds the verifier's maxStale (" + verifier.maxStale()
-            + "); raise it with KeywardVerifier.Builder.maxStale");
-      }
-      routes.add(new Route(pathPrefix, scopes, policy));
+      routes.add(Edge.route(verifier, pathPrefix, scopes, policy));
       return this;
     }
 
