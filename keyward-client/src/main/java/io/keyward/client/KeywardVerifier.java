@@ -79,7 +79,7 @@ public final class KeywardVerifier implements AutoCloseable {
   private final VerifierStats stats = new VerifierStats();
   private final CallGate gate;
   private volatile boolean unsynced;
-  private final ConcurrentHashMap<String, Long> lastWarned = new ConcurrentHashMap<>();
+  private final Warnings warnings = new Warnings(KeywardVerifier.class);
 
   private KeywardVerifier(Builder b) {
     this.verifyUri = b.baseUri.resolve("/v1/keys/verify");
@@ -131,7 +131,7 @@ public final class KeywardVerifier implements AutoCloseable {
       return decide(key, requiredScopes, policy == null ? CLOSED : policy);
     } catch (RuntimeException e) {
       stats.cannotDecide.increment();
-      warn("unexpected", "verification failed unexpectedly: " + e);
+      warnings.warn("unexpected", "verification failed unexpectedly: " + e);
       return new Decision.CannotDecide("unexpected: " + e.getClass().getSimpleName());
     }
   }
@@ -300,7 +300,7 @@ public final class KeywardVerifier implements AutoCloseable {
       answer = Answer.failed("Keyward did not answer within " + timeout.toMillis() + " ms");
     }
     if (answer.entry() == null) {
-      warn("ask", "Keyward could not be asked: " + answer.failure());
+      warnings.warn("ask", "Keyward could not be asked: " + answer.failure());
     }
     return answer;
   }
@@ -427,14 +427,7 @@ public final class KeywardVerifier implements AutoCloseable {
     return HexFormat.of().formatHex(digest.digest(key.getBytes(StandardCharsets.US_ASCII)));
   }
 
-  private void warn(String what, String message) {
-    long now = clock.millis();
-    Long last = lastWarned.get(what);
-    if (last == null || now - last >= 30_000) {
-      lastWarned.put(what, now);
-      LOG.log(System.Logger.Level.WARNING, "keyward: " + message);
-    }
-  }
+
 
   private static void sleep(long millis) {
     try {
@@ -547,7 +540,7 @@ public final class KeywardVerifier implements AutoCloseable {
       });
       if (!was) {
         stats.streamLosses.increment();
-        warn("stream", "revocations may be missed (the invalidation stream is down): cached"
+        warnings.warn("stream", "revocations may be missed (the invalidation stream is down): cached"
             + " answers are fresh for " + unsyncedFreshMillis + " ms only until it is back");
       }
     }

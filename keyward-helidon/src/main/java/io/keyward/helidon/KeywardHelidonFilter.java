@@ -11,6 +11,7 @@ import io.keyward.client.Decision;
 import io.keyward.client.Edge;
 import io.keyward.client.FailurePolicy;
 import io.keyward.client.KeywardVerifier;
+import io.keyward.client.Warnings;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,7 +50,7 @@ public final class KeywardHelidonFilter implements Filter {
   private final HeaderName keyHeader;
   private final boolean bearer;
   private final List<Edge.Route> routes;
-  private final ConcurrentHashMap<String, Long> lastWarned = new ConcurrentHashMap<>();
+  private final Warnings warnings = new Warnings(KeywardHelidonFilter.class);
 
   private KeywardHelidonFilter(Builder b) {
     this.verifier = b.verifier;
@@ -73,7 +74,7 @@ public final class KeywardHelidonFilter implements Filter {
     try {
       decision = decide(request, route);
     } catch (RuntimeException e) {
-      warn("KeywardHelidonFilter failed unexpectedly; answering 503: " + e);
+      warnings.warn("failure", "KeywardHelidonFilter failed unexpectedly; answering 503: " + e);
       decision = new Decision.CannotDecide("unexpected");
     }
     switch (decision) {
@@ -108,14 +109,7 @@ public final class KeywardHelidonFilter implements Filter {
     response.send(refusal.body().getBytes(StandardCharsets.UTF_8));
   }
 
-  private void warn(String message) {
-    long now = System.currentTimeMillis();
-    Long last = lastWarned.get("failure");
-    if (last == null || now - last >= 30_000) {
-      lastWarned.put("failure", now);
-      LOG.log(System.Logger.Level.WARNING, message);
-    }
-  }
+
 
   /** Settings, checked when set. */
   public static final class Builder {

@@ -4,6 +4,7 @@ import io.keyward.client.Decision;
 import io.keyward.client.Edge;
 import io.keyward.client.FailurePolicy;
 import io.keyward.client.KeywardVerifier;
+import io.keyward.client.Warnings;
 import jakarta.servlet.Filter;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.FilterConfig;
@@ -62,7 +63,7 @@ public final class KeywardFilter implements Filter {
   private String keyHeader = "Authorization";
   private List<Edge.Route> routes = List.of();
   private final LongAdder failures = new LongAdder();
-  private final ConcurrentHashMap<String, Long> lastWarned = new ConcurrentHashMap<>();
+  private final Warnings warnings = new Warnings(KeywardFilter.class);
 
   /** For containers that create filters themselves ({@code web.xml}): configured in {@link #init}. */
   public KeywardFilter() {}
@@ -143,7 +144,7 @@ public final class KeywardFilter implements Filter {
       decision = decide(request, route);
     } catch (RuntimeException e) {
       failures.increment();
-      warn("failure", "KeywardFilter failed unexpectedly; answering 503: " + e);
+      warnings.warn("failure", "KeywardFilter failed unexpectedly; answering 503: " + e);
       decision = new Decision.CannotDecide("unexpected");
     }
     switch (decision) {
@@ -206,14 +207,7 @@ public final class KeywardFilter implements Filter {
     }
   }
 
-  private void warn(String what, String message) {
-    long now = System.currentTimeMillis();
-    Long last = lastWarned.get(what);
-    if (last == null || now - last >= 30_000) {
-      lastWarned.put(what, now);
-      LOG.log(System.Logger.Level.WARNING, message);
-    }
-  }
+
 
   /** The verifier this filter asks (its {@code stats()} count stale and open decisions). */
   public KeywardVerifier verifier() {

@@ -69,6 +69,9 @@ public final class ForwardAuthApi {
   private static final HeaderName SCOPES_NAME = HeaderNames.create(SCOPES);
   private static final String BEARER = "Bearer ";
   private static final String REALM = "Bearer realm=\"keyward\"";
+  /** Between required scopes: commas or spaces (compiled once: this is on every request). */
+  private static final java.util.regex.Pattern SCOPE_SEPARATOR =
+      java.util.regex.Pattern.compile("[,\\s]+");
   /** Longest header name {@code keyHeader} may name. */
   private static final int MAX_HEADER_NAME = 64;
 
@@ -230,7 +233,7 @@ public final class ForwardAuthApi {
     }
     Set<String> scopes = new LinkedHashSet<>();
     for (String value : raw) {
-      for (String scope : value.split("[,\\s]+")) {
+      for (String scope : SCOPE_SEPARATOR.split(value)) {
         if (scope.isEmpty()) {
           continue;
         }
