@@ -3,7 +3,7 @@ package io.keyward.client;
 import java.util.List;
 
 /**
- * What every HTTP adapter (the servlet filter, the Helidon filter) does the same way: read the
+ * What every HTTP adapter (the servlet filter, the Helidon filter, the Spring starter) does the same way: read the
  * client's key from its header's values, and turn a refusal into an answer. In one place, so that
  * the adapters cannot drift apart on what is a 401, a 403 or a 503.
  */
@@ -63,27 +63,45 @@ public final class Edge {
   }
 
   /**
-   * Verifies the key found in {@code headerValues} (every value of the key header, in order):
-   * none, or an {@code Authorization} without the Bearer scheme, is {@code Denied("MISSING")};
-   * more than one value is {@code Denied("SEVERAL")} (which one a proxy would pick differs, so
-   * neither is); otherwise the verifier decides. Never throws.
+   * What the key header holds: the key, or the denial that stands for it ({@code MISSING}: no
+   * value, an empty one, or an {@code Authorization} without the Bearer scheme; {@code SEVERAL}:
+   * more than one value, since which one a proxy would pick differs, neither is taken). Exactly
+   * one of the two is set.
+   */
+  public record Presented(String key, Decision.Denied denied) {}
+
+  private static final Presented MISSING = new Presented(null, new Decision.Denied("MISSING"));
+  private static final Presented SEVERAL = new Presented(null, new Decision.Denied("SEVERAL"));
+
+  /**
+   * Reads the key from {@code headerValues} (every value of the key header, in order). Never
+   * throws.
    *
    * @param bearer whether the header is {@code Authorization} (its value {@code Bearer <key>})
    */
-  public static Decision verify(KeywardVerifier verifier, List<String> headerValues,
-      boolean bearer, List<String> scopes, FailurePolicy policy) {
+  public static Presented presented(List<String> headerValues, boolean bearer) {
     if (headerValues.size() > 1) {
-      return new Decision.Denied("SEVERAL");
+      return SEVERAL;
     }
     String key = headerValues.isEmpty() ? null : headerValues.getFirst();
     if (key != null && bearer) {
       key = key.regionMatches(true, 0, "Bearer ", 0, 7) ? key.substring(7) : null;
     }
     key = key == null ? "" : key.strip();
-    if (key.isEmpty()) {
-      return new Decision.Denied("MISSING");
-    }
-    return verifier.verify(key, scopes, policy);
+    return key.isEmpty() ? MISSING : new Presented(key, null);
+  }
+
+  /**
+   * Verifies the key found in {@code headerValues} ({@link #presented}): a missing key or several
+   * are denied as such, otherwise the verifier decides. Never throws.
+   *
+   * @param bearer whether the header is {@code Authorization} (its value {@code Bearer <key>})
+   */
+  public static Decision verify(KeywardVerifier verifier, List<String> headerValues,
+      boolean bearer, List<String> scopes, FailurePolicy policy) {
+    Presented presented = presented(headerValues, bearer);
+    return presented.denied() != null ? presented.denied()
+        : verifier.verify(presented.key(), scopes, policy);
   }
 
   /**

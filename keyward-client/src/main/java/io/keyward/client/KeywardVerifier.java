@@ -131,7 +131,8 @@ public final class KeywardVerifier implements AutoCloseable {
       return decide(key, requiredScopes, policy == null ? CLOSED : policy);
     } catch (RuntimeException e) {
       stats.cannotDecide.increment();
-      warnings.warn("unexpected", "verification failed unexpectedly: " + e);
+      warnings.warn("unexpected", "verification failed unexpectedly: " + e.getClass().getName()
+          + " (its message is not logged: it may hold the key)");
       return new Decision.CannotDecide("unexpected: " + e.getClass().getSimpleName());
     }
   }

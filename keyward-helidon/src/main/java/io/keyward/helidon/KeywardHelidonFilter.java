@@ -74,7 +74,8 @@ public final class KeywardHelidonFilter implements Filter {
     try {
       decision = decide(request, route);
     } catch (RuntimeException e) {
-      warnings.warn("failure", "KeywardHelidonFilter failed unexpectedly; answering 503: " + e);
+      warnings.warn("failure", "KeywardHelidonFilter failed unexpectedly; answering 503: "
+          + e.getClass().getName() + " (its message is not logged: it may hold the key)");
       decision = new Decision.CannotDecide("unexpected");
     }
     switch (decision) {

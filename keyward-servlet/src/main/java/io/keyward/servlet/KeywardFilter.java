@@ -15,12 +15,9 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Enumeration;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -134,7 +131,7 @@ public final class KeywardFilter implements Filter {
       chain.doFilter(req, res);
       return;
     }
-    Edge.Route route = routeOf(request);
+    Edge.Route route = ServletEdge.routeOf(request, routes);
     if (route == null) {
       chain.doFilter(req, res);
       return;
@@ -144,7 +141,8 @@ public final class KeywardFilter implements Filter {
       decision = decide(request, route);
     } catch (RuntimeException e) {
       failures.increment();
-      warnings.warn("failure", "KeywardFilter failed unexpectedly; answering 503: " + e);
+      warnings.warn("failure", "KeywardFilter failed unexpectedly; answering 503: "
+          + e.getClass().getName() + " (its message is not logged: it may hold the key)");
       decision = new Decision.CannotDecide("unexpected");
     }
     switch (decision) {
@@ -158,56 +156,14 @@ public final class KeywardFilter implements Filter {
         }
         chain.doFilter(req, res);
       }
-      default -> refuse(response, Edge.refusal(decision, route.scopes()));
+      default -> ServletEdge.refuse(response, Edge.refusal(decision, route.scopes()));
     }
   }
 
   private Decision decide(HttpServletRequest request, Edge.Route route) {
-    List<String> values = new ArrayList<>(1);
-    Enumeration<String> headers = request.getHeaders(keyHeader);
-    while (headers != null && headers.hasMoreElements() && values.size() < 2) {
-      values.add(headers.nextElement());
-    }
-    return Edge.verify(verifier, values, keyHeader.equalsIgnoreCase("Authorization"),
-        route.scopes(), route.policy());
+    return Edge.verify(verifier, ServletEdge.keyValues(request, keyHeader),
+        keyHeader.equalsIgnoreCase("Authorization"), route.scopes(), route.policy());
   }
-
-  private Edge.Route routeOf(HttpServletRequest request) {
-    // The decoded, normalised path the container routes by (servlet path and path info), never
-    // the raw URI: "/api/%70ayments", "/api;x/payments" or "/x/../api/payments" must meet the
-    // route that the servlet serving them is behind.
-    String servletPath = request.getServletPath();
-    String pathInfo = request.getPathInfo();
-    String path = (servletPath == null ? "" : servletPath) + (pathInfo == null ? "" : pathInfo);
-    return Edge.routeFor(routes, path.isEmpty() ? "/" : path);
-  }
-
-  private static void refuse(HttpServletResponse response, Edge.Refusal refusal)
-      throws IOException {
-    if (response.isCommitted()) {
-      return;
-    }
-    response.resetBuffer();
-    response.setStatus(refusal.status());
-    if (refusal.challenge() != null) {
-      response.setHeader("WWW-Authenticate", refusal.challenge());
-    }
-    if (refusal.retryAfter()) {
-      response.setHeader("Retry-After", "1");
-    }
-    response.setHeader("Cache-Control", "no-store");
-    response.setContentType("application/json");
-    byte[] body = refusal.body().getBytes(StandardCharsets.UTF_8);
-    response.setContentLength(body.length);
-    try {
-      response.getOutputStream().write(body);
-    } catch (IllegalStateException writerTaken) {
-      // An earlier filter took the writer: the same body through it.
-      response.getWriter().write(refusal.body());
-    }
-  }
-
-
 
   /** The verifier this filter asks (its {@code stats()} count stale and open decisions). */
   public KeywardVerifier verifier() {

@@ -1,293 +1,38 @@
 package io.keyward.examples.servlet;
 
-import static io.keyward.testing.Eventually.await;
-import static org.assertj.core.api.Assertions.assertThat;
-
-import com.fasterxml.jackson.databind.JsonNode;
-import io.keyward.client.admin.KeywardClient;
-import io.keyward.server.testing.KeywardTestServer;
-import io.keyward.testing.TcpProxy;
-import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.Socket;
+import io.keyward.server.testing.EdgeAdapterContract;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Locale;
-import java.util.Map;
-import java.util.Random;
-import java.util.TreeMap;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
 
-/**
- * KeywardFilter (keyward-servlet) through the example application: a real Jetty in front of a
- * real Keyward reached through a proxy the test can cut. Allow with the identity on the request,
- * 401 and 403 with challenges, each route's failure policy with Keyward stopped (marked and
- * counted), and I-5 at the edge: 100,000 random and malformed header values, not one 500.
- */
-class KeywardFilterTest {
-  private static KeywardTestServer keyward;
-  private static TcpProxy toKeyward;
-  private static OrdersApp app;
-  private static String readKey;
-  private static String readKeyId;
-  private static String payKey;
-
-  @BeforeAll
-  static void start() throws Exception {
-    keyward = KeywardTestServer.start();
-    toKeyward = TcpProxy.to(keyward.server().port());
-    KeywardClient admin = keyward.client();
-    String verifyKey = admin.createKey(Map.of("name", "app", "ownerId", "svc",
-        "scopes", List.of("keyward:verify"))).body().get("key").asText();
-    JsonNode read = admin.createKey(Map.of("name", "r", "ownerId", "acct_1",
-        "scopes", List.of("orders:read"))).body();
-    readKey = read.get("key").asText();
-    readKeyId = read.get("keyId").asText();
-    payKey = admin.createKey(Map.of("name", "p", "ownerId", "acct_2",
-        "scopes", List.of("payments:write"))).body().get("key").asText();
-    app = new OrdersApp("127.0.0.1", 0, URI.create("http://127.0.0.1:" + toKeyward.port()),
-        verifyKey);
-    await(() -> !app.verifier().isUnsynced());
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    app.close();
-    toKeyward.close();
-    keyward.close();
-  }
-
-  record Answer(int status, Map<String, String> headers, String body) {}
-
-  /** One request on a connection of its own ({@code Connection: close}). */
-  private static Answer get(String path, String... headerLines) throws IOException {
-    try (Socket socket = new Socket("127.0.0.1", app.port())) {
-      socket.setSoTimeout(10_000);
-      OutputStream out = socket.getOutputStream();
-      out.write(request(path, true, headerLines));
-      out.flush();
-      ByteArrayOutputStream read = new ByteArrayOutputStream();
-      socket.getInputStream().transferTo(read);
-      return parse(read.toString(StandardCharsets.ISO_8859_1));
-    }
-  }
-
-  private static byte[] request(String path, boolean close, String... headerLines) {
-    StringBuilder request = new StringBuilder("GET " + path + " HTTP/1.1\r\nHost: app\r\n");
-    if (close) {
-      request.append("Connection: close\r\n");
-    }
-    for (String line : headerLines) {
-      request.append(line).append("\r\n");
-    }
-    return request.append("\r\n").toString().getBytes(StandardCharsets.ISO_8859_1);
-  }
-
-  private static Answer parse(String text) {
-    int split = text.indexOf("\r\n\r\n");
-    String[] head = text.substring(0, split < 0 ? text.length() : split).split("\r\n");
-    Map<String, String> headers = new HashMap<>();
-    for (int i = 1; i < head.length; i++) {
-      int colon = head[i].indexOf(':');
-      if (colon > 0) {
-        headers.put(head[i].substring(0, colon).strip().toLowerCase(Locale.ROOT),
-            head[i].substring(colon + 1).strip());
+/** KeywardFilter (keyward-servlet) through the example application, a real Jetty: {@link EdgeAdapterContract}. */
+class KeywardFilterTest extends EdgeAdapterContract {
+  @Override
+  protected App start(URI keyward, String verifyKey) throws Exception {
+    OrdersApp app = new OrdersApp("127.0.0.1", 0, keyward, verifyKey);
+    return new App() {
+      @Override
+      public int port() {
+        return app.port();
       }
-    }
-    return new Answer(Integer.parseInt(head[0].substring(9, 12)), headers,
-        split < 0 ? "" : text.substring(split + 4));
-  }
 
-  @Test
-  void aValidKeyPassesWithItsIdentityAndRefusalsAre401Or403WithAChallenge() throws IOException {
-    Answer ok = get("/api/orders", "Authorization: Bearer " + readKey);
-    assertThat(ok.status()).isEqualTo(200);
-    assertThat(ok.body()).contains("\"keyId\":\"" + readKeyId + "\"")
-        .contains("\"ownerId\":\"acct_1\"").contains("\"basis\":\"CONFIRMED\"")
-        .contains("\"degraded\":false");
-
-    Answer none = get("/api/orders");
-    assertThat(none.status()).isEqualTo(401);
-    assertThat(none.headers().get("www-authenticate")).isEqualTo("Bearer realm=\"keyward\"");
-    assertThat(none.body()).contains("UNAUTHORIZED");
-
-    Answer bad = get("/api/orders", "Authorization: Bearer kw_live_1" + "x".repeat(39));
-    assertThat(bad.status()).isEqualTo(401);
-    assertThat(bad.headers().get("www-authenticate")).contains("invalid_token");
-
-    Answer scope = get("/api/orders", "Authorization: Bearer " + payKey);
-    assertThat(scope.status()).isEqualTo(403);
-    assertThat(scope.headers().get("www-authenticate")).contains("insufficient_scope")
-        .contains("orders:read");
-
-    Answer twice = get("/api/orders", "Authorization: Bearer " + readKey,
-        "Authorization: Bearer " + readKey);
-    assertThat(twice.status()).isEqualTo(401);
-    assertThat(twice.headers().get("www-authenticate")).contains("invalid_request");
-
-    assertThat(get("/health").status()).as("no route, no key needed").isEqualTo(200);
-    // The route is matched on the path the container routes by, not the raw one: an encoded,
-    // parameterised or dotted spelling of a protected path is protected too.
-    for (String spelling : List.of("/api/%70ayments", "/api;x/payments", "/health/../api/payments",
-        "/api//payments")) {
-      assertThat(get(spelling).status()).as(spelling).isIn(400, 401, 404);
-      assertThat(get(spelling).body()).as(spelling).doesNotContain("\"path\"");
-    }
-  }
-
-  @Test
-  void withKeywardStoppedEachRouteAnswersAsItsPolicySaysMarkedAndCounted() throws Exception {
-    assertThat(get("/api/orders", "Authorization: Bearer " + readKey).status()).isEqualTo(200);
-    assertThat(get("/api/payments", "Authorization: Bearer " + payKey).status()).isEqualTo(200);
-    // The verifier's own fresh window would answer from its cache: leave it by unsyncing.
-    int port = toKeyward.port();
-    toKeyward.stop();
-    try {
-      await(() -> app.verifier().isUnsynced());
-      Thread.sleep(2_100); // past the unsynced fresh window (2 s): Keyward must be asked
-      long stale = app.verifier().stats().staleAllowed();
-      long open = app.verifier().stats().openAllowed();
-
-      Answer orders = get("/api/orders", "Authorization: Bearer " + readKey);
-      assertThat(orders.status()).as("stale-ok").isEqualTo(200);
-      assertThat(orders.body()).contains("\"basis\":\"STALE\"").contains("\"degraded\":true");
-
-      Answer payments = get("/api/payments", "Authorization: Bearer " + payKey);
-      assertThat(payments.status()).as("closed: 503, never 401").isEqualTo(503);
-      assertThat(payments.headers().get("retry-after")).isEqualTo("1");
-
-      Answer status = get("/api/status", "Authorization: Bearer kw_live_1" + "z".repeat(39));
-      assertThat(status.status()).as("open").isEqualTo(200);
-      assertThat(status.body()).contains("\"basis\":\"OPEN\"").contains("\"degraded\":true");
-
-      assertThat(app.verifier().stats().staleAllowed()).isEqualTo(stale + 1);
-      assertThat(app.verifier().stats().openAllowed()).isEqualTo(open + 1);
-    } finally {
-      toKeyward = TcpProxy.on(port, keyward.server().port());
-    }
-    await(() -> !app.verifier().isUnsynced());
-  }
-
-  @Test
-  void aHundredThousandRandomAndMalformedHeaderValuesGetACleanAnswerAndNever500() throws Exception {
-    int connections = 8;
-    java.util.concurrent.ConcurrentHashMap<Integer, Integer> statuses =
-        new java.util.concurrent.ConcurrentHashMap<>();
-    java.util.concurrent.ExecutorService pool =
-        java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
-    List<java.util.concurrent.Future<?>> senders = new java.util.ArrayList<>();
-    for (int c = 0; c < connections; c++) {
-      int seed = 2026 + c;
-      senders.add(pool.submit(() -> {
-        send(new Random(seed), 100_000 / connections, statuses);
-        return null;
-      }));
-    }
-    for (java.util.concurrent.Future<?> sender : senders) {
-      sender.get();
-    }
-    pool.shutdown();
-    System.out.println("KeywardFilterTest: 100,000 header values, statuses " + new TreeMap<>(statuses));
-    assertThat(statuses.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(100_000);
-    assertThat(statuses.keySet()).as("statuses seen: %s", statuses)
-        .allMatch(s -> s == 400 || s == 401 || s == 431 || s == -1);
-    assertThat(statuses.getOrDefault(401, 0)).isGreaterThan(50_000);
-  }
-
-  /** {@code count} requests on keep-alive connections, each with a random Authorization value. */
-  private static void send(Random random, int count, Map<Integer, Integer> statuses)
-      throws IOException {
-    Socket socket = null;
-    InputStream in = null;
-    OutputStream out = null;
-    try {
-      for (int i = 0; i < count; i++) {
-        if (socket == null) {
-          socket = new Socket("127.0.0.1", app.port());
-          socket.setSoTimeout(10_000);
-          in = new BufferedInputStream(socket.getInputStream());
-          out = socket.getOutputStream();
-        }
-        // Mostly what the filter and the verifier judge locally; one in twenty key-shaped, which
-        // Keyward itself judges (each a request to it, as a flood of made-up keys would be).
-        String value = switch (i % 20) {
-          case 0 -> "Bearer kw_live_1" + bytes(random, 0x21, 0x7e, 39);       // key-shaped
-          case 1, 2, 3, 4, 5, 6 -> "Bearer " + bytes(random, 0x20, 0xff, 300); // binary
-          case 7, 8, 9, 10, 11, 12 -> bytes(random, 0x20, 0x7e, 60);          // no scheme
-          default -> "Bearer " + "A".repeat(4_097 + random.nextInt(2_000));   // too long
-        };
-        out.write(request("/api/orders", false, "Authorization: " + value));
-        out.flush();
-        int status;
-        try {
-          status = readResponse(in);
-        } catch (IOException closed) {
-          status = -1; // the connection was closed (Jetty closes after a 400): count, reconnect
-        }
-        statuses.merge(status, 1, Integer::sum);
-        if (status < 0 || status == 400 || status == 431) {
-          socket.close();
-          socket = null;
-        }
+      @Override
+      public boolean unsynced() {
+        return app.verifier().isUnsynced();
       }
-    } finally {
-      if (socket != null) {
-        socket.close();
-      }
-    }
-  }
 
-  private static String bytes(Random random, int from, int to, int maxLength) {
-    StringBuilder value = new StringBuilder();
-    for (int n = random.nextInt(maxLength + 1); n > 0; n--) {
-      char c = (char) (from + random.nextInt(to - from + 1));
-      value.append(c == 0x7f ? 'x' : c);
-    }
-    return value.toString();
-  }
+      @Override
+      public long staleAllowed() {
+        return app.verifier().stats().staleAllowed();
+      }
 
-  /** Reads one response (Content-Length or chunked), returns its status. */
-  private static int readResponse(InputStream in) throws IOException {
-    String status = line(in);
-    int code = Integer.parseInt(status.substring(9, 12));
-    int length = -1;
-    boolean chunked = false;
-    for (String header; !(header = line(in)).isEmpty(); ) {
-      String lower = header.toLowerCase(Locale.ROOT);
-      if (lower.startsWith("content-length:")) {
-        length = Integer.parseInt(lower.substring(15).strip());
-      } else if (lower.startsWith("transfer-encoding:") && lower.contains("chunked")) {
-        chunked = true;
+      @Override
+      public long openAllowed() {
+        return app.verifier().stats().openAllowed();
       }
-    }
-    if (chunked) {
-      for (int size; (size = Integer.parseInt(line(in).strip(), 16)) > 0; ) {
-        in.readNBytes(size + 2);
-      }
-      line(in);
-    } else if (length > 0) {
-      in.readNBytes(length);
-    }
-    return code;
-  }
 
-  private static String line(InputStream in) throws IOException {
-    StringBuilder line = new StringBuilder();
-    for (int b; (b = in.read()) != '\n'; ) {
-      if (b < 0) {
-        throw new IOException("closed");
+      @Override
+      public void close() throws Exception {
+        app.close();
       }
-      if (b != '\r') {
-        line.append((char) b);
-      }
-    }
-    return line.toString();
+    };
   }
 }

@@ -1,0 +1,39 @@
+package io.keyward.spring;
+
+import io.keyward.client.Decision;
+import io.keyward.client.Edge;
+import io.keyward.servlet.ServletEdge;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.util.List;
+import org.springframework.security.access.AccessDeniedException;
+import org.springframework.security.core.AuthenticationException;
+import org.springframework.security.web.AuthenticationEntryPoint;
+import org.springframework.security.web.access.AccessDeniedHandler;
+
+/**
+ * The chain's answers where its authorization rules refuse a request, in Keyward's shape: no
+ * authentication at all is a 401 with {@code Bearer realm="keyward"} (or a 503 when Keyward could
+ * not decide), an authority the key lacks ({@code hasAuthority("SCOPE_orders:write")}) a 403 with
+ * {@code error="insufficient_scope"}. Neither is ever a login page or a 500.
+ */
+public final class KeywardRefusals implements AuthenticationEntryPoint, AccessDeniedHandler {
+
+  @Override
+  public void commence(HttpServletRequest request, HttpServletResponse response,
+      AuthenticationException e) throws IOException {
+    Decision decision = e == null ? new Decision.Denied("MISSING")
+        : e instanceof KeywardAuthenticationException.Denied
+            || e instanceof KeywardAuthenticationException.Unavailable
+            ? KeywardAuthenticationException.decisionOf(e) : new Decision.Denied("MISSING");
+    ServletEdge.refuse(response, Edge.refusal(decision, List.of()));
+  }
+
+  @Override
+  public void handle(HttpServletRequest request, HttpServletResponse response,
+      AccessDeniedException e) throws IOException {
+    ServletEdge.refuse(response, new Edge.Refusal(403, "FORBIDDEN",
+        "the API key may not do this", Edge.REALM + ", error=\"insufficient_scope\"", false));
+  }
+}
