@@ -81,8 +81,7 @@ public record KeywardProperties(
     try {
       builder = KeywardVerifier.builder(url, verifyKey.strip());
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("keyward.url or keyward.verify-key: " + e.getMessage(),
-          e);
+      throw new IllegalArgumentException("keyward.url or keyward.verify-key: " + e.getMessage());
     }
     return builder.timeout(setting("keyward.timeout", timeout))
         .fresh(setting("keyward.fresh", fresh))
@@ -114,7 +113,7 @@ public record KeywardProperties(
         edge.add(Edge.route(verifier, route.path().strip(), route.scopes(),
             FailurePolicy.parse(route.policy())));
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
+        throw new IllegalArgumentException(name + ": " + e.getMessage());
       }
     }
     return List.copyOf(edge);
@@ -125,7 +124,7 @@ public record KeywardProperties(
     try {
       return Edge.keyHeader(keyHeader == null ? null : keyHeader.strip());
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("keyward.key-header: " + e.getMessage(), e);
+      throw new IllegalArgumentException("keyward.key-header: " + e.getMessage());
     }
   }
 
