@@ -138,8 +138,8 @@ public final class KeywardVerifier implements AutoCloseable {
   }
 
   private Decision decide(String key, Collection<String> requiredScopes, FailurePolicy policy) {
-    stats.requests.increment();
     if (!wellFormed(key)) {
+      stats.uncached.increment();
       stats.denied.increment();
       return new Decision.Denied("MALFORMED");
     }
@@ -152,6 +152,7 @@ public final class KeywardVerifier implements AutoCloseable {
       stats.cacheHits.increment();
       return decide(cached, required, now, Decision.Basis.CONFIRMED);
     }
+    stats.uncached.increment();
     Answer answer = load(key, hash);
     if (answer.entry() != null) {
       // Just answered by Keyward: its verdict stands, whatever this machine's clock says of the
@@ -198,7 +199,9 @@ public final class KeywardVerifier implements AutoCloseable {
         return new Decision.Denied("INSUFFICIENT_SCOPE");
       }
     }
-    return new Decision.Allowed(entry.keyId, entry.ownerId, entry.scopes, basis);
+    // The confirmed decision is made once per entry: a cache hit allocates nothing.
+    return basis == Decision.Basis.CONFIRMED ? entry.confirmed
+        : new Decision.Allowed(entry.keyId, entry.ownerId, entry.scopes, basis);
   }
 
   /** One request per key hash at a time: the first caller asks, the others wait for it. */
@@ -471,6 +474,8 @@ public final class KeywardVerifier implements AutoCloseable {
     final long expiresAtMillis;
     final long loadedAtMillis;
     volatile long freshUntilMillis;
+    /** The decision for this key when valid and confirmed (null when not valid). */
+    final Decision.Allowed confirmed;
 
     Entry(boolean valid, String code, String keyId, String ownerId, Set<String> scopes,
         long expiresAtMillis, long loadedAtMillis, long freshUntilMillis) {
@@ -482,6 +487,8 @@ public final class KeywardVerifier implements AutoCloseable {
       this.expiresAtMillis = expiresAtMillis;
       this.loadedAtMillis = loadedAtMillis;
       this.freshUntilMillis = freshUntilMillis;
+      this.confirmed = valid ? new Decision.Allowed(keyId, ownerId, this.scopes,
+          Decision.Basis.CONFIRMED) : null;
     }
   }
 

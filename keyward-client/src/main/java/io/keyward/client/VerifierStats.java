@@ -6,7 +6,8 @@ import java.util.concurrent.atomic.LongAdder;
 public final class VerifierStats {
   VerifierStats() {}
 
-  final LongAdder requests = new LongAdder();
+  /** Every verification that was not a cache hit (a hit counts once, in cacheHits). */
+  final LongAdder uncached = new LongAdder();
   final LongAdder cacheHits = new LongAdder();
   final LongAdder remoteCalls = new LongAdder();
   final LongAdder sharedLoads = new LongAdder();
@@ -20,7 +21,7 @@ public final class VerifierStats {
   final LongAdder streamLosses = new LongAdder();
 
   public long requests() {
-    return requests.sum();
+    return uncached.sum() + cacheHits.sum();
   }
 
   public long cacheHits() {
