@@ -29,7 +29,8 @@ import org.junit.jupiter.api.Test;
 /**
  * {@code GET /v1/invalidations} on a real three-node cluster (PostgreSQL and Redis): a change made
  * on any node reaches the streams of every node, naming the key's hash (and id); a node whose
- * channel to the others is cut says so on its streams; callers need a verify key.
+ * channel to the others is cut says so on its streams; callers need a verify key; a subscriber
+ * that stops reading is cut off by the write timeout.
  */
 class InvalidationsStreamTest {
   private static KeywardCluster cluster;
@@ -180,5 +181,57 @@ class InvalidationsStreamTest {
         .header("Authorization", "Bearer " + plain).timeout(Duration.ofSeconds(10)).build(),
         HttpResponse.BodyHandlers.ofString());
     assertThat(weak.statusCode()).isEqualTo(403);
+  }
+
+  private static double metric(KeywardCluster.Node node, String name) {
+    String scrape = node.client().sendJson("GET", "/metrics", null, null, false).raw().body();
+    return scrape.lines().filter(line -> line.startsWith(name + " ") || line.startsWith(name + "{"))
+        .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
+        .sum();
+  }
+
+  @Test
+  void aSubscriberThatStopsReadingLosesItsStreamOnceOneWriteTakesLongerThanTheTimeout()
+      throws Exception {
+    KeywardCluster.Node node = cluster.node(2);
+    String key = node.client().createKey(Map.of("name", "stuck", "ownerId", "o",
+        "scopes", List.of("keyward:verify"))).body().get("key").asText();
+    double before = metric(node, "keyward_invalidations_write_timeouts_total");
+    try (java.net.Socket socket = new java.net.Socket()) {
+      socket.setReceiveBufferSize(4096);
+      socket.connect(new java.net.InetSocketAddress("127.0.0.1", node.server().port()));
+      socket.getOutputStream().write(("GET /v1/invalidations HTTP/1.1\r\nHost: keyward\r\n"
+          + "Authorization: Bearer " + key + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      java.io.InputStream in = socket.getInputStream();
+      StringBuilder head = new StringBuilder();
+      while (head.indexOf("event: hello") < 0) {
+        int b = in.read();
+        assertThat(b).as("the stream's start").isNotNegative();
+        head.append((char) b);
+      }
+      // From here the client reads nothing: the node's writes to it block once the socket's
+      // buffers are full, and its queue overflows (which alone cannot end a stuck write).
+      long started = System.nanoTime();
+      for (int i = 0; i < 60_000; i++) {
+        node.server().verifier().invalidateLocally(KeyHash.of("kw_stuck_" + i));
+      }
+      await(() -> metric(node, "keyward_invalidations_write_timeouts_total") >= before + 1);
+      long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+      assertThat(tookMillis).as("ended by the write timeout, not before it")
+          .isGreaterThanOrEqualTo(io.keyward.server.api.InvalidationsApi.WRITE_TIMEOUT.toMillis());
+      // The server closed the connection: what it had sent is read, then the end.
+      socket.setSoTimeout(10_000);
+      byte[] buffer = new byte[1 << 16];
+      boolean ended = false;
+      try {
+        while (in.read(buffer) >= 0) {
+          // what was in flight
+        }
+        ended = true;
+      } catch (java.net.SocketException reset) {
+        ended = true;
+      }
+      assertThat(ended).isTrue();
+    }
   }
 }

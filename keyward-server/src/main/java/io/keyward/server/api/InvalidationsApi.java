@@ -44,6 +44,11 @@ import org.slf4j.LoggerFactory;
  * 503. Requires a key with {@code keyward:verify} (or admin), checked again about once a minute
  * (a revoked subscriber's stream ends). Shed like any request until authenticated
  * ({@link StreamPermits}).
+ *
+ * <p>A write that has not finished within {@link #WRITE_TIMEOUT} (a client that stopped reading
+ * with its socket buffers full) ends its stream: a watchdog interrupts the handler's thread,
+ * which closes the socket, so that a stuck client cannot hold one of the {@value
+ * #MAX_SUBSCRIBERS} places for ever (counted: {@code keyward_invalidations_write_timeouts}).
  */
 public final class InvalidationsApi implements Verifier.ChangeListener, AutoCloseable {
   public static final String PATH = "/v1/invalidations";
@@ -53,6 +58,14 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
   /** How often the subscriber's key is checked again, events or not. */
   static final Duration RECHECK_EVERY = Duration.ofMinutes(1);
   private static final String CLOSE = "\u0000close";
+  /** The longest one write to a subscriber may take. */
+  public static final Duration WRITE_TIMEOUT = Duration.ofSeconds(10);
+
+  /** A stream's handler thread, and since when it has been writing (0: not writing). */
+  private static final class Writer {
+    final Thread thread = Thread.currentThread();
+    volatile long writingSince;
+  }
 
   private final RootKeyAuthenticator auth;
   private final Verifier verifier;
@@ -63,6 +76,9 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
   private final RateLimitedLogger warnings;
   private final Counter published;
   private final Counter dropped;
+  private final Counter writeTimeouts;
+  private final Set<Writer> writers = ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.ScheduledExecutorService watchdog;
   private volatile boolean closed;
 
   public InvalidationsApi(RootKeyAuthenticator auth, Verifier verifier, Clock clock,
@@ -75,9 +91,38 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
         .description("Invalidation events queued to stream subscribers").register(registry);
     this.dropped = Counter.builder("keyward.invalidations.disconnected")
         .description("Stream subscribers disconnected because they fell behind").register(registry);
+    this.writeTimeouts = Counter.builder("keyward.invalidations.write.timeouts")
+        .description("Streams ended because one write took longer than "
+            + WRITE_TIMEOUT.toSeconds() + " s").register(registry);
+    this.watchdog = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(runnable -> {
+      Thread thread = new Thread(runnable, "keyward-invalidations-watchdog");
+      thread.setDaemon(true);
+      return thread;
+    });
+    watchdog.scheduleWithFixedDelay(this::endStuckWrites, 1, 1, TimeUnit.SECONDS);
     Gauge.builder("keyward.invalidations.subscribers", subscribers, Set::size)
         .description("Clients subscribed to /v1/invalidations on this node").register(registry);
     verifier.addChangeListener(this);
+  }
+
+  /** Interrupts every handler stuck in one write for longer than {@link #WRITE_TIMEOUT}. */
+  private void endStuckWrites() {
+    long now = System.nanoTime();
+    for (Writer writer : writers) {
+      long since = writer.writingSince;
+      if (since != 0 && now - since > WRITE_TIMEOUT.toNanos()) {
+        synchronized (writer) { // with the handler's end: never an interrupt after it
+          if (!writers.remove(writer)) {
+            continue;
+          }
+          // A virtual thread blocked in a socket write: the interrupt closes the socket.
+          writer.thread.interrupt();
+        }
+        writeTimeouts.increment();
+        warnings.warn("an invalidation stream subscriber took no data for {} s; its stream ended",
+            WRITE_TIMEOUT.toSeconds());
+      }
+    }
   }
 
   public void register(RouteTable routing) {
@@ -136,6 +181,8 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
     }
     BlockingQueue<String> queue = new ArrayBlockingQueue<>(QUEUE);
     subscribers.add(queue);
+    Writer writer = new Writer();
+    writers.add(writer);
     try {
       response.status(Status.OK_200);
       response.header(HeaderNames.CONTENT_TYPE, "text/event-stream");
@@ -146,7 +193,7 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
         return;
       }
       try (OutputStream out = response.outputStream()) {
-        write(out, "event: hello\ndata: {\"synced\":" + !verifier.isUnsynced()
+        write(writer, out, "event: hello\ndata: {\"synced\":" + !verifier.isUnsynced()
             + ",\"heartbeatMillis\":" + HEARTBEAT.toMillis() + "}\n\n");
         long recheckAt = System.nanoTime() + RECHECK_EVERY.toNanos();
         while (!closed) {
@@ -167,7 +214,7 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
               // cannot check now (the store is failing): the stream goes on
             }
           }
-          write(out, frame != null ? frame : "event: heartbeat\ndata: {}\n\n");
+          write(writer, out, frame != null ? frame : "event: heartbeat\ndata: {}\n\n");
         }
       }
     } catch (IOException | java.io.UncheckedIOException e) {
@@ -176,19 +223,30 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
       Thread.currentThread().interrupt();
     } finally {
       subscribers.remove(queue);
+      synchronized (writer) {
+        writers.remove(writer);
+        // An interrupt meant for a write that finished meanwhile goes no further.
+        Thread.interrupted();
+      }
       open.decrementAndGet();
     }
   }
 
-  private static void write(OutputStream out, String frame) throws IOException {
-    out.write(frame.getBytes(StandardCharsets.UTF_8));
-    out.flush();
+  private static void write(Writer writer, OutputStream out, String frame) throws IOException {
+    writer.writingSince = System.nanoTime() | 1; // never 0 (not writing)
+    try {
+      out.write(frame.getBytes(StandardCharsets.UTF_8));
+      out.flush();
+    } finally {
+      writer.writingSince = 0;
+    }
   }
 
   /** Ends every stream (a stop): each client reconnects elsewhere. */
   @Override
   public void close() {
     closed = true;
+    watchdog.shutdownNow();
     for (BlockingQueue<String> queue : subscribers) {
       queue.clear();
       queue.offer(CLOSE);
