@@ -219,19 +219,17 @@ class InvalidationsStreamTest {
       long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
       assertThat(tookMillis).as("ended by the write timeout, not before it")
           .isGreaterThanOrEqualTo(io.keyward.server.api.InvalidationsApi.WRITE_TIMEOUT.toMillis());
-      // The server closed the connection: what it had sent is read, then the end.
+      // The server closed the connection: what it had sent is read, then the end (or a reset);
+      // a connection still open would fail the test with a read timeout.
       socket.setSoTimeout(10_000);
       byte[] buffer = new byte[1 << 16];
-      boolean ended = false;
       try {
         while (in.read(buffer) >= 0) {
           // what was in flight
         }
-        ended = true;
       } catch (java.net.SocketException reset) {
-        ended = true;
+        // closed with data unread: as good as the end
       }
-      assertThat(ended).isTrue();
     }
   }
 }

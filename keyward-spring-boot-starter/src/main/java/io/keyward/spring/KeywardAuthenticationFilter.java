@@ -5,8 +5,11 @@ import io.keyward.client.Edge;
 import io.keyward.client.Warnings;
 import io.keyward.servlet.KeywardFilter;
 import io.keyward.servlet.ServletEdge;
+import jakarta.servlet.DispatcherType;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
@@ -20,7 +23,7 @@ import org.springframework.security.core.context.SecurityContextHolderStrategy;
 import org.springframework.security.web.context.RequestAttributeSecurityContextRepository;
 import org.springframework.security.web.context.SecurityContextRepository;
 import org.springframework.security.web.firewall.RequestRejectedException;
-import org.springframework.web.filter.OncePerRequestFilter;
+import org.springframework.web.filter.GenericFilterBean;
 
 /**
  * Keyward in a Spring Security filter chain. For a request under one of the routes it reads the
@@ -39,39 +42,61 @@ import org.springframework.web.filter.OncePerRequestFilter;
  *       into a 500: this filter answers it itself).
  * </ul>
  *
- * Requests under no route pass untouched, for the chain's authorization rules to judge. Nothing
- * this filter does answers 500: an unexpected failure inside it is a 503 and one rate-limited
- * warning.
+ * Requests under no route pass untouched, for the chain's authorization rules to judge. A request
+ * forwarded or included to another route's path is checked again for that route (a filter run
+ * once per request would let {@code forward:/api/payments} through unchecked); error and async
+ * dispatches keep what the request had. Nothing this filter does answers 500: an unexpected
+ * failure inside it is a 503 and one rate-limited warning.
  */
-public final class KeywardAuthenticationFilter extends OncePerRequestFilter {
+public final class KeywardAuthenticationFilter extends GenericFilterBean {
   private static final Edge.Presented UNREADABLE =
       new Edge.Presented(null, new Decision.Denied("MALFORMED"));
+  /** The route a request was last authenticated for (identity), as a request attribute. */
+  private static final String CHECKED = KeywardAuthenticationFilter.class.getName() + ".route";
   private final AuthenticationManager manager;
   private final String keyHeader;
   private final boolean bearer;
   private final List<Edge.Route> routes;
-  private final SecurityContextHolderStrategy contexts =
-      SecurityContextHolder.getContextHolderStrategy();
+  private final SecurityContextHolderStrategy contexts;
   private final SecurityContextRepository repository =
       new RequestAttributeSecurityContextRepository();
   private final Warnings warnings = new Warnings(KeywardAuthenticationFilter.class);
 
   public KeywardAuthenticationFilter(AuthenticationManager manager, String keyHeader,
       List<Edge.Route> routes) {
+    this(manager, keyHeader, routes, SecurityContextHolder.getContextHolderStrategy());
+  }
+
+  /** With the chain's own {@link SecurityContextHolderStrategy}. */
+  public KeywardAuthenticationFilter(AuthenticationManager manager, String keyHeader,
+      List<Edge.Route> routes, SecurityContextHolderStrategy contexts) {
     this.manager = manager;
     this.keyHeader = Edge.keyHeader(keyHeader);
     this.bearer = keyHeader.equalsIgnoreCase("Authorization");
     this.routes = List.copyOf(routes);
+    this.contexts = contexts;
   }
 
   @Override
-  protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response,
-      FilterChain chain) throws ServletException, IOException {
+  public void doFilter(ServletRequest req, ServletResponse res, FilterChain chain)
+      throws IOException, ServletException {
+    if (!(req instanceof HttpServletRequest request)
+        || !(res instanceof HttpServletResponse response)
+        || req.getDispatcherType() == DispatcherType.ERROR
+        || req.getDispatcherType() == DispatcherType.ASYNC) {
+      chain.doFilter(req, res);
+      return;
+    }
     Edge.Route route = ServletEdge.routeOf(request, routes);
-    if (route == null) {
+    if (route == null || request.getAttribute(CHECKED) == route) {
       chain.doFilter(request, response);
       return;
     }
+    authenticate(request, response, chain, route);
+  }
+
+  private void authenticate(HttpServletRequest request, HttpServletResponse response,
+      FilterChain chain, Edge.Route route) throws IOException, ServletException {
     Authentication result = null;
     Decision refused;
     try {
@@ -107,6 +132,7 @@ public final class KeywardAuthenticationFilter extends OncePerRequestFilter {
     context.setAuthentication(result);
     contexts.setContext(context);
     repository.saveContext(context, request, response);
+    request.setAttribute(CHECKED, route);
     if (result.getPrincipal() instanceof KeywardPrincipal principal) {
       request.setAttribute(KeywardFilter.KEY_ID, principal.keyId());
       request.setAttribute(KeywardFilter.OWNER_ID, principal.ownerId());

@@ -22,9 +22,10 @@ import org.springframework.security.web.SecurityFilterChain;
  * SecurityFilterChain} of its own, a stateless chain that puts Keyward in front of its routes.
  *
  * <p>Settings are checked at start, naming the property that is wrong. An application with its
- * own chains must add {@link KeywardSecurity#configurer()} to one of them: with routes configured
- * and no chain that applies them, the application refuses to start rather than serve the routes
- * unprotected.
+ * own chains must add {@link KeywardSecurity#configurer()} to the one that serves the routes:
+ * with routes configured and no chain applying Keyward at all, the application refuses to start.
+ * (Which chain serves which path is the application's matching: a chain without Keyward matched
+ * first on a route's path serves it unprotected, and this check cannot see that.)
  */
 @AutoConfiguration(beforeName = {
     "org.springframework.boot.security.autoconfigure.web.servlet.ServletWebSecurityAutoConfiguration",
@@ -50,13 +51,18 @@ public class KeywardAutoConfiguration {
   @ConditionalOnMissingBean
   public KeywardSecurity keywardSecurity(KeywardProperties properties,
       KeywardAuthenticationProvider provider) {
-    return new KeywardSecurity(provider, properties.checkedKeyHeader(),
+    KeywardSecurity security = new KeywardSecurity(provider, properties.checkedKeyHeader(),
         properties.edgeRoutes(provider.verifier()));
+    if (security.routes().isEmpty()) {
+      org.apache.commons.logging.LogFactory.getLog(KeywardAutoConfiguration.class).warn(
+          "keyward.url is set but keyward.routes is empty: Keyward protects no path");
+    }
+    return security;
   }
 
   /**
-   * Refuses to start when routes are configured and no chain applies them (an application that
-   * defined its own chain and forgot Keyward's configurer would otherwise serve them open).
+   * Refuses to start when routes are configured and no chain applies Keyward (an application
+   * that defined its own chain and forgot Keyward's configurer would otherwise serve them open).
    */
   @Bean
   @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
@@ -71,7 +77,7 @@ public class KeywardAutoConfiguration {
           .anyMatch(KeywardAuthenticationFilter.class::isInstance);
       if (!applied) {
         throw new IllegalStateException("keyward.routes are configured but no SecurityFilterChain"
-            + " applies them: add http.with(keywardSecurity.configurer(), c -> {}) to your"
+            + " applies Keyward: add http.with(keywardSecurity.configurer(), c -> {}) to your"
             + " chain, or remove your SecurityFilterChain to use the starter's");
       }
     };

@@ -12,7 +12,7 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
 
 /**
  * The {@code keyward.*} settings. Only {@code keyward.url} and {@code keyward.verify-key} are
- * needed to start; without a route nothing is protected, and the application says so at start.
+ * needed to start; without a route nothing is protected, and a warning says so at start.
  *
  * <pre>
  * keyward.url=http://127.0.0.1:8080
@@ -110,8 +110,13 @@ public record KeywardProperties(
                 + " printable characters, no spaces)");
           }
         }
-        edge.add(Edge.route(verifier, route.path().strip(), route.scopes(),
-            FailurePolicy.parse(route.policy())));
+        FailurePolicy policy = FailurePolicy.parse(route.policy());
+        if (policy instanceof FailurePolicy.StaleOk staleOk
+            && staleOk.maxStale().compareTo(verifier.maxStale()) > 0) {
+          throw new IllegalArgumentException("stale-ok for " + staleOk.maxStale()
+              + " exceeds keyward.max-stale (" + verifier.maxStale() + "); raise keyward.max-stale");
+        }
+        edge.add(Edge.route(verifier, route.path().strip(), route.scopes(), policy));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(name + ": " + e.getMessage());
       }
@@ -126,6 +131,15 @@ public record KeywardProperties(
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("keyward.key-header: " + e.getMessage());
     }
+  }
+
+  /** The settings without the verify key. */
+  @Override
+  public String toString() {
+    return "KeywardProperties[url=" + url + ", verifyKey=" + (verifyKey == null ? "unset"
+        : "(" + verifyKey.length() + " characters)") + ", keyHeader=" + keyHeader + ", timeout="
+        + timeout + ", fresh=" + fresh + ", negative=" + negative + ", maxStale=" + maxStale
+        + ", subscribe=" + subscribe + ", routes=" + routes + "]";
   }
 
   private static Duration setting(String name, Duration value) {

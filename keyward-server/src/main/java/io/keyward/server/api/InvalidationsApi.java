@@ -65,6 +65,8 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
   private static final class Writer {
     final Thread thread = Thread.currentThread();
     volatile long writingSince;
+    /** Whether the watchdog interrupted this writer (guarded by the writer's lock). */
+    boolean interrupted;
   }
 
   private final RootKeyAuthenticator auth;
@@ -111,11 +113,12 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
     for (Writer writer : writers) {
       long since = writer.writingSince;
       if (since != 0 && now - since > WRITE_TIMEOUT.toNanos()) {
-        synchronized (writer) { // with the handler's end: never an interrupt after it
-          if (!writers.remove(writer)) {
-            continue;
+        synchronized (writer) { // with the write's end and the handler's: never after them
+          if (writer.writingSince != since || !writers.remove(writer)) {
+            continue; // that write finished meanwhile, or the stream ended
           }
           // A virtual thread blocked in a socket write: the interrupt closes the socket.
+          writer.interrupted = true;
           writer.thread.interrupt();
         }
         writeTimeouts.increment();
@@ -225,8 +228,9 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
       subscribers.remove(queue);
       synchronized (writer) {
         writers.remove(writer);
-        // An interrupt meant for a write that finished meanwhile goes no further.
-        Thread.interrupted();
+        if (writer.interrupted) {
+          Thread.interrupted(); // the watchdog's interrupt goes no further than this stream
+        }
       }
       open.decrementAndGet();
     }
@@ -238,7 +242,9 @@ public final class InvalidationsApi implements Verifier.ChangeListener, AutoClos
       out.write(frame.getBytes(StandardCharsets.UTF_8));
       out.flush();
     } finally {
-      writer.writingSince = 0;
+      synchronized (writer) {
+        writer.writingSince = 0;
+      }
     }
   }
 

@@ -92,7 +92,7 @@ class KeywardStarterSettingsTest {
         "keyward.routes[0].path=/api/x", "keyward.routes[0].policy=stale-ok:1h").close())
         .as("longer than keyward.max-stale")
         .satisfies(e -> assertThat(NestedExceptionUtils.getMostSpecificCause(e))
-            .hasMessageContaining("keyward.routes[0]").hasMessageContaining("maxStale"));
+            .hasMessageContaining("keyward.routes[0]").hasMessageContaining("keyward.max-stale"));
     assertThatThrownBy(() -> KeywardStarterTest.run(keyward.baseUri(), "", "").close())
         .satisfies(e -> assertThat(NestedExceptionUtils.getMostSpecificCause(e)).hasMessageContaining("keyward.verify-key is not set"));
     assertThatThrownBy(() -> KeywardStarterTest.run(keyward.baseUri(), verifyKey,
@@ -105,6 +105,69 @@ class KeywardStarterSettingsTest {
     assertThatThrownBy(() -> new SpringApplicationBuilder(OrdersApplication.class,
         io.keyward.examples.forgetful.ForgetfulChain.class).run("--server.port=0", "--keyward.url=" + keyward.baseUri(),
         "--keyward.verify-key=" + verifyKey).close())
-        .satisfies(e -> assertThat(NestedExceptionUtils.getMostSpecificCause(e)).hasMessageContaining("no SecurityFilterChain applies them"));
+        .satisfies(e -> assertThat(NestedExceptionUtils.getMostSpecificCause(e)).hasMessageContaining("no SecurityFilterChain applies Keyward"));
+  }
+
+  private static HttpResponse<String> get(ConfigurableApplicationContext app, String path,
+      String key) throws Exception {
+    int port = ((WebServerApplicationContext) app).getWebServer().getPort();
+    HttpRequest.Builder request = HttpRequest.newBuilder(
+        URI.create("http://127.0.0.1:" + port + path));
+    if (key != null) {
+      request.header("Authorization", "Bearer " + key);
+    }
+    return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void aRequestForwardedToAProtectedRouteIsCheckedForThatRoute() throws Exception {
+    try (ConfigurableApplicationContext app = KeywardStarterTest.run(keyward.baseUri(),
+        verifyKey)) {
+      assertThat(get(app, "/legacy/payments", null).statusCode())
+          .as("forwarded from a path under no route: still needs a key").isEqualTo(401);
+      assertThat(get(app, "/legacy/payments", key("orders:read")).statusCode())
+          .as("and the scopes of the route forwarded to").isEqualTo(403);
+      HttpResponse<String> paid = get(app, "/legacy/payments", key("payments:write"));
+      assertThat(paid.statusCode()).isEqualTo(200);
+      assertThat(paid.body()).contains("\"basis\":\"CONFIRMED\"");
+    }
+  }
+
+  @Test
+  void anAuthorityRuleOnAnOpenRouteWhileKeywardCannotBeAskedIs503NotA403() throws Exception {
+    // Keyward unreachable (nothing listens there), /api/orders open: the request passes the
+    // route with no scopes, and @PreAuthorize on POST refuses it. That refusal is "cannot
+    // decide", never a 403 for a key that may well hold the scope.
+    int nothing;
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+      nothing = free.getLocalPort();
+    }
+    try (ConfigurableApplicationContext app = KeywardStarterTest.run(
+        URI.create("http://127.0.0.1:" + nothing), verifyKey, "keyward.timeout=200ms",
+        "keyward.routes[0].path=/api/orders", "keyward.routes[0].policy=open")) {
+      HttpResponse<String> read = get(app, "/api/orders", key("orders:read"));
+      assertThat(read.statusCode()).as("open: passes, marked").isEqualTo(200);
+      assertThat(read.body()).contains("\"basis\":\"OPEN\"");
+      HttpResponse<String> create = post(app, "/api/orders", key("orders:read", "orders:write"));
+      assertThat(create.statusCode()).isEqualTo(503);
+      assertThat(create.headers().firstValue("Retry-After")).hasValue("1");
+    }
+  }
+
+  @Test
+  void anApplicationChainWithKeywardsConfigurerKeepsCsrfOffKeywardsRoutesOnly()
+      throws Exception {
+    try (ConfigurableApplicationContext app = new SpringApplicationBuilder(
+        OrdersApplication.class, io.keyward.examples.ownchain.OwnChain.class).run(
+        "--server.port=0", "--keyward.url=" + keyward.baseUri(),
+        "--keyward.verify-key=" + verifyKey)) {
+      HttpResponse<String> create = post(app, "/api/orders", key("orders:read", "orders:write"));
+      assertThat(create.statusCode()).as("a POST on a route: the key alone authenticates")
+          .isEqualTo(200);
+      assertThat(get(app, "/elsewhere", null).statusCode())
+          .as("off the routes the application's rules stand: authenticated, so 401")
+          .isEqualTo(401);
+      assertThat(get(app, "/health", null).statusCode()).isEqualTo(200);
+    }
   }
 }
