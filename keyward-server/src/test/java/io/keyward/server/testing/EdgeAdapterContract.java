@@ -29,8 +29,9 @@ import org.junit.jupiter.api.TestInstance;
  * What every Java adapter (the servlet filter, the Helidon filter, the Spring starter) must do,
  * run against each one's example application: a real server in front of a real Keyward reached
  * through a proxy the test can cut. Allow with the identity on the request, 401 and 403 with
- * challenges, each route's failure policy with Keyward stopped (marked and counted), and I-5 at
- * the edge: 100,000 random and malformed header values, not one 500.
+ * challenges, each route's failure policy with Keyward stopped, answering 500, answering garbage
+ * or too slow (marked and counted), and I-5 at the edge: 100,000 random and malformed header
+ * values, not one 500.
  *
  * <p>The example applications serve the same routes: {@code /api/orders} ({@code orders:read},
  * {@code stale-ok:5m}), {@code /api/payments} ({@code payments:write}, closed), {@code
@@ -179,13 +180,54 @@ public abstract class EdgeAdapterContract {
     }
   }
 
-  @Test
-  void withKeywardStoppedEachRouteAnswersAsItsPolicySaysMarkedAndCounted() throws Exception {
+  /**
+   * What answers in Keyward's place while a fault is on: nothing ({@code stopped}), a 500 to
+   * everything, a 200 with garbage for a body, or an answer only after 3 s ({@code slow}, beyond
+   * every example's 500 ms timeout).
+   */
+  private static com.sun.net.httpserver.HttpServer fault(String kind, int port)
+      throws IOException {
+    if (kind.equals("stopped")) {
+      return null;
+    }
+    com.sun.net.httpserver.HttpServer server = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress("127.0.0.1", port), 0);
+    server.setExecutor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
+    server.createContext("/", exchange -> {
+      try (exchange) {
+        exchange.getRequestBody().readAllBytes();
+        switch (kind) {
+          case "500" -> exchange.sendResponseHeaders(500, -1);
+          case "garbage" -> {
+            byte[] body = "\u0000{\"valid\":tru\u00ff<html>".getBytes(StandardCharsets.ISO_8859_1);
+            exchange.getResponseHeaders().set("Content-Type", "application/json");
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+          }
+          default -> { // slow
+            Thread.sleep(3_000);
+            exchange.sendResponseHeaders(500, -1);
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    server.start();
+    return server;
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest(name = "Keyward {0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"stopped", "500", "garbage", "slow"})
+  void withKeywardAwayEachRouteAnswersAsItsPolicySaysMarkedAndCounted(String kind)
+      throws Exception {
     assertThat(get("/api/orders", "Authorization: Bearer " + readKey).status()).isEqualTo(200);
     assertThat(get("/api/payments", "Authorization: Bearer " + payKey).status()).isEqualTo(200);
-    // The verifier's own fresh window would answer from its cache: leave it by unsyncing.
+    // The verifier's own fresh window would answer from its cache: leave it by unsyncing (the
+    // cut ends the invalidation stream, and nothing in Keyward's place serves a new one).
     int port = toKeyward.port();
     toKeyward.stop();
+    com.sun.net.httpserver.HttpServer inItsPlace = fault(kind, port);
     try {
       await(() -> app.unsynced());
       Thread.sleep(2_100); // past the unsynced fresh window (2 s): Keyward must be asked
@@ -200,16 +242,31 @@ public abstract class EdgeAdapterContract {
       assertThat(payments.status()).as("closed: 503, never 401").isEqualTo(503);
       assertThat(payments.headers().get("retry-after")).isEqualTo("1");
 
-      Answer status = get("/api/status", "Authorization: Bearer kw_live_1" + "z".repeat(39));
+      String unknown = "kw_live_1" + kind.charAt(0) + "z".repeat(38);
+      Answer status = get("/api/status", "Authorization: Bearer " + unknown);
       assertThat(status.status()).as("open").isEqualTo(200);
       assertThat(status.body()).contains("\"basis\":\"OPEN\"").contains("\"degraded\":true");
 
       assertThat(app.staleAllowed()).isEqualTo(stale + 1);
       assertThat(app.openAllowed()).isEqualTo(open + 1);
     } finally {
+      if (inItsPlace != null) {
+        inItsPlace.stop(0);
+      }
       toKeyward = TcpProxy.on(port, keyward.server().port());
     }
     await(() -> !app.unsynced());
+    // The verifier's breaker, opened by the failures, lets a probe through within a second;
+    // its success closes it. Until then a closed route still answers 503, as it should.
+    await(() -> statusOf("/api/payments", payKey) == 200);
+  }
+
+  private int statusOf(String path, String key) {
+    try {
+      return get(path, "Authorization: Bearer " + key).status();
+    } catch (IOException e) {
+      return -1;
+    }
   }
 
   @Test
