@@ -59,7 +59,12 @@ final class UsageRecorder implements AutoCloseable {
   /** Parts of drained batches not written yet, in order; each part is a numbered batch. */
   private final java.util.ArrayDeque<Pending> pending = new java.util.ArrayDeque<>();
   /** Counts per part: a flush writes several small transactions rather than one large one. */
-  static final int PART_COUNTS = 5_000;
+  static final int PART_COUNTS = 1_000;
+  /**
+   * The pause between the rollup's parts (PostgresUsageStore.ROLLUP_PARTS per level, inside its
+   * transaction): a minute's rollup is spread over about a second and a half, not one burst.
+   */
+  static final Duration ROLLUP_PAUSE = Duration.ofMillis(200);
   private long lastRetentionMillis = Long.MIN_VALUE / 2;
   private volatile boolean closed;
   private volatile @Nullable String lastError;
@@ -287,7 +292,7 @@ final class UsageRecorder implements AutoCloseable {
       // Hours and days from the minutes every node has most likely flushed by now; a later
       // batch adds to them itself.
       store.rollUp(at.minus(settings.flushEvery()).minus(Duration.ofMinutes(1))
-          .truncatedTo(ChronoUnit.MINUTES));
+          .truncatedTo(ChronoUnit.MINUTES), ROLLUP_PAUSE);
       purge(PostgresUsageStore.Retained.MINUTES, minutesBefore);
       purge(PostgresUsageStore.Retained.HOURS, at.minus(kept));
       purge(PostgresUsageStore.Retained.DAYS, at.minus(kept));

@@ -16,7 +16,8 @@ class UsageRecorderTest {
   void aLargeBatchIsCutIntoPartsThatTogetherHoldEveryCountOnceWithTheirKeysLastUses() {
     List<UsageBatch.Count> counts = new ArrayList<>();
     Map<String, Long> lastUsed = new HashMap<>();
-    for (int i = 0; i < 12_000; i++) {
+    int size = UsageRecorder.PART_COUNTS;
+    for (int i = 0; i < 2 * size + size * 2 / 5; i++) {
       counts.add(new UsageBatch.Count("key_" + i, "o", Outcome.VALID, 0, i + 1));
       lastUsed.put("key_" + i, 1_000L + i);
     }
@@ -24,7 +25,7 @@ class UsageRecorderTest {
 
     List<UsageBatch> parts = UsageRecorder.split(batch);
 
-    assertThat(parts).extracting(p -> p.counts().size()).containsExactly(5_000, 5_000, 2_000);
+    assertThat(parts).extracting(p -> p.counts().size()).containsExactly(size, size, size * 2 / 5);
     assertThat(parts.stream().mapToLong(UsageBatch::verifications).sum())
         .isEqualTo(batch.verifications());
     assertThat(parts).extracting(p -> p.drops().size()).containsExactly(1, 0, 0);
@@ -38,18 +39,20 @@ class UsageRecorderTest {
   @Test
   void aBatchsEventsFollowItsCountsInPartsOfTheirOwnEachOnceInOrder() {
     List<io.keyward.verify.UsageSink.UsageEvent> events = new ArrayList<>();
-    for (int i = 0; i < 12_000; i++) {
+    int size = UsageRecorder.PART_COUNTS;
+    int total = 2 * size + size * 2 / 5;
+    for (int i = 0; i < total; i++) {
       events.add(new io.keyward.verify.UsageSink.UsageEvent("key_a", "o", Outcome.VALID, i));
     }
     UsageBatch batch = new UsageBatch(List.of(new UsageBatch.Count("key_a", "o", Outcome.VALID,
-        0, 12_000)), Map.of("key_a", 11_999L), List.of(), events);
+        0, total)), Map.of("key_a", total - 1L), List.of(), events);
 
     List<UsageBatch> parts = UsageRecorder.split(batch);
 
     assertThat(parts).extracting(p -> p.counts().size()).containsExactly(1, 0, 0, 0);
-    assertThat(parts).extracting(p -> p.events().size()).containsExactly(0, 5_000, 5_000, 2_000);
+    assertThat(parts).extracting(p -> p.events().size()).containsExactly(0, size, size, size * 2 / 5);
     assertThat(parts.stream().flatMap(p -> p.events().stream()).toList()).isEqualTo(events);
-    assertThat(parts.getFirst().lastUsedMillis()).containsEntry("key_a", 11_999L);
+    assertThat(parts.getFirst().lastUsedMillis()).containsEntry("key_a", total - 1L);
   }
 
   @Test

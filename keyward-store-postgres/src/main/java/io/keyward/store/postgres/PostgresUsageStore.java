@@ -51,9 +51,15 @@ public final class PostgresUsageStore {
   static final java.time.Duration ROLLUP_SLICE = java.time.Duration.ofMinutes(10);
   /** The rollup's own statement timeout (the pool's default is 3 s). */
   static final String ROLLUP_TIMEOUT = "SET LOCAL statement_timeout = '60s'";
+  /**
+   * Each rollup statement runs in this many parts, by a hash of the key id (a power of two), so
+   * that the database works off a minute's rows in several smaller steps rather than one burst.
+   */
+  static final int ROLLUP_PARTS = 4;
   private static final String ROLL_UP = "INSERT INTO %s (key_id, bucket, outcome, owner_id, count)"
       + " SELECT key_id, date_trunc('%s', bucket, 'UTC'), outcome, min(owner_id), sum(count)"
-      + " FROM keyward_usage_minute WHERE bucket >= ? AND bucket < ? GROUP BY 1, 2, 3"
+      + " FROM keyward_usage_minute WHERE bucket >= ? AND bucket < ?"
+      + " AND (hashtext(key_id) & " + (ROLLUP_PARTS - 1) + ") = ? GROUP BY 1, 2, 3"
       + " ON CONFLICT (key_id, bucket, outcome) DO UPDATE SET count = %s.count + EXCLUDED.count";
   static final String ROLL_UP_HOURS = ROLL_UP.formatted("keyward_usage_hour", "hour", "keyward_usage_hour");
   static final String ROLL_UP_DAYS = ROLL_UP.formatted("keyward_usage_day", "day", "keyward_usage_day");
@@ -409,9 +415,17 @@ public final class PostgresUsageStore {
    * @return how many minute rows were rolled up, or -1 if another node holds the watermark
    */
   public long rollUp(Instant upTo) {
+    return rollUp(upTo, java.time.Duration.ZERO);
+  }
+
+  /**
+   * {@link #rollUp(Instant)} with a pause between the parts of each slice (inside its
+   * transaction), so that the rollup is a trickle beside live traffic, not a burst.
+   */
+  public long rollUp(Instant upTo, java.time.Duration pauseBetweenParts) {
     long total = 0;
     while (true) {
-      long[] slice = rollUpSlice(upTo);
+      long[] slice = rollUpSlice(upTo, pauseBetweenParts);
       if (slice[0] < 0) {
         return total == 0 ? -1 : total;
       }
@@ -423,17 +437,18 @@ public final class PostgresUsageStore {
   }
 
   /** One slice: {rows rolled up or -1, 1 if more remain before {@code upTo} else 0}. */
-  private long[] rollUpSlice(Instant upTo) {
+  private long[] rollUpSlice(Instant upTo, java.time.Duration pause) {
     return gate.call(() -> {
       try (Connection connection = pool.getConnection()) {
         ensureWatermark(connection);
-        return Transactions.run(connection, c -> rollUpSlice(c, upTo));
+        return Transactions.run(connection, c -> rollUpSlice(c, upTo, pause));
       }
     }, () -> new long[] {-1, 0});
   }
 
   /** One slice, in the caller's transaction. */
-  private long[] rollUpSlice(Connection connection, Instant upTo) throws SQLException {
+  private long[] rollUpSlice(Connection connection, Instant upTo, java.time.Duration pause)
+      throws SQLException {
     try (PreparedStatement timeout = connection.prepareStatement(ROLLUP_TIMEOUT)) {
       timeout.execute();
     }
@@ -463,12 +478,22 @@ public final class PostgresUsageStore {
       return new long[] {0, 0};
     }
     long rows = 0;
+    boolean first = true;
     for (String sql : List.of(ROLL_UP_HOURS, ROLL_UP_DAYS)) {
+      long rolled = 0;
       try (PreparedStatement roll = connection.prepareStatement(sql)) {
-        roll.setTimestamp(1, from);
-        roll.setTimestamp(2, to);
-        rows = Math.max(rows, roll.executeUpdate());
+        for (int part = 0; part < ROLLUP_PARTS; part++) {
+          if (!first && !pause.isZero()) {
+            java.util.concurrent.locks.LockSupport.parkNanos(pause.toNanos());
+          }
+          first = false;
+          roll.setTimestamp(1, from);
+          roll.setTimestamp(2, to);
+          roll.setInt(3, part);
+          rolled += roll.executeUpdate();
+        }
       }
+      rows = Math.max(rows, rolled);
     }
     try (PreparedStatement move = connection.prepareStatement(MOVE_WATERMARK)) {
       move.setTimestamp(1, to);
