@@ -16,7 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class TcpProxy implements AutoCloseable {
   private final ServerSocket listener;
   private final String targetHost;
-  private final int targetPort;
+  private volatile int targetPort;
   private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
   private volatile boolean running = true;
 
@@ -90,6 +90,21 @@ public final class TcpProxy implements AutoCloseable {
     }
   }
 
+  /**
+   * Kills every connection and sends new ones to 127.0.0.1:{@code port} from now on (another
+   * server put in the real one's place, without giving up the listening port).
+   */
+  public void retarget(int port) {
+    targetPort = port;
+    for (Socket socket : sockets) {
+      try {
+        socket.close();
+      } catch (IOException ignored) {
+        // already gone
+      }
+    }
+  }
+
   @Override
   public void close() {
     stop();
@@ -100,7 +115,14 @@ public final class TcpProxy implements AutoCloseable {
       try {
         Socket client = listener.accept();
         sockets.add(client);
-        Socket server = new Socket(targetHost, targetPort);
+        Socket server;
+        try {
+          server = new Socket(targetHost, targetPort);
+        } catch (IOException refused) {
+          client.close(); // nothing there: the client sees the connection end
+          sockets.remove(client);
+          continue;
+        }
         sockets.add(server);
         if (!running) {
           // stop() ran while this connection was being set up, and may have missed it: a

@@ -185,36 +185,74 @@ public abstract class EdgeAdapterContract {
    * everything, a 200 with garbage for a body, or an answer only after 3 s ({@code slow}, beyond
    * every example's 500 ms timeout).
    */
-  private static com.sun.net.httpserver.HttpServer fault(String kind, int port)
-      throws IOException {
-    if (kind.equals("stopped")) {
-      return null;
+  /** A server in Keyward's place; closing it closes every connection it accepted too. */
+  private record Fault(java.net.ServerSocket server, java.util.Set<Socket> accepted)
+      implements AutoCloseable {
+    @Override
+    public void close() throws IOException {
+      server.close();
+      for (Socket socket : accepted) {
+        socket.close();
+      }
     }
-    com.sun.net.httpserver.HttpServer server = com.sun.net.httpserver.HttpServer.create(
-        new java.net.InetSocketAddress("127.0.0.1", port), 0);
-    server.setExecutor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
-    server.createContext("/", exchange -> {
-      try (exchange) {
-        exchange.getRequestBody().readAllBytes();
-        switch (kind) {
-          case "500" -> exchange.sendResponseHeaders(500, -1);
+  }
+
+  private static Fault fault(String kind) throws IOException {
+    java.net.ServerSocket server = new java.net.ServerSocket(0, 50,
+        java.net.InetAddress.getLoopbackAddress());
+    java.util.Set<Socket> accepted = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    Thread.ofVirtual().start(() -> {
+      while (!server.isClosed()) {
+        Socket socket;
+        try {
+          socket = server.accept();
+        } catch (IOException closed) {
+          return;
+        }
+        accepted.add(socket);
+        Thread.ofVirtual().start(() -> answer(kind, socket));
+      }
+    });
+    return new Fault(server, accepted);
+  }
+
+  /** Answers every request on {@code socket} as the fault {@code kind} says. */
+  private static void answer(String kind, Socket socket) {
+    try (socket) {
+      InputStream in = new BufferedInputStream(socket.getInputStream());
+      OutputStream out = socket.getOutputStream();
+      while (true) {
+        int length = 0;
+        String first = line(in);
+        for (String header; !(header = line(in)).isEmpty(); ) {
+          if (header.toLowerCase(Locale.ROOT).startsWith("content-length:")) {
+            length = Integer.parseInt(header.substring(15).strip());
+          }
+        }
+        in.readNBytes(length);
+        String response = switch (kind) {
+          case "500" -> "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n";
           case "garbage" -> {
-            byte[] body = "\u0000{\"valid\":tru\u00ff<html>".getBytes(StandardCharsets.ISO_8859_1);
-            exchange.getResponseHeaders().set("Content-Type", "application/json");
-            exchange.sendResponseHeaders(200, body.length);
-            exchange.getResponseBody().write(body);
+            String body = "\u0000{\"valid\":tru\u00ff<html>";
+            yield "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                + body.length() + "\r\n\r\n" + body;
           }
           default -> { // slow
             Thread.sleep(3_000);
-            exchange.sendResponseHeaders(500, -1);
+            yield "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n";
           }
+        };
+        out.write(response.getBytes(StandardCharsets.ISO_8859_1));
+        out.flush();
+        if (first.isEmpty()) {
+          return;
         }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
       }
-    });
-    server.start();
-    return server;
+    } catch (IOException | RuntimeException e) {
+      // the client went away
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   @org.junit.jupiter.params.ParameterizedTest(name = "Keyward {0}")
@@ -224,10 +262,16 @@ public abstract class EdgeAdapterContract {
     assertThat(get("/api/orders", "Authorization: Bearer " + readKey).status()).isEqualTo(200);
     assertThat(get("/api/payments", "Authorization: Bearer " + payKey).status()).isEqualTo(200);
     // The verifier's own fresh window would answer from its cache: leave it by unsyncing (the
-    // cut ends the invalidation stream, and nothing in Keyward's place serves a new one).
+    // cut ends the invalidation stream, and nothing in Keyward's place serves a new one). The
+    // faults other than "stopped" are a server the proxy now sends connections to.
     int port = toKeyward.port();
-    toKeyward.stop();
-    com.sun.net.httpserver.HttpServer inItsPlace = fault(kind, port);
+    Fault inItsPlace = null;
+    if (kind.equals("stopped")) {
+      toKeyward.stop();
+    } else {
+      inItsPlace = fault(kind);
+      toKeyward.retarget(inItsPlace.server().getLocalPort());
+    }
     try {
       await(() -> app.unsynced());
       Thread.sleep(2_100); // past the unsynced fresh window (2 s): Keyward must be asked
@@ -251,9 +295,11 @@ public abstract class EdgeAdapterContract {
       assertThat(app.openAllowed()).isEqualTo(open + 1);
     } finally {
       if (inItsPlace != null) {
-        inItsPlace.stop(0);
+        toKeyward.retarget(keyward.server().port());
+        inItsPlace.close();
+      } else {
+        toKeyward = TcpProxy.on(port, keyward.server().port());
       }
-      toKeyward = TcpProxy.on(port, keyward.server().port());
     }
     await(() -> !app.unsynced());
     // The verifier's breaker, opened by the failures, lets a probe through within a second;
