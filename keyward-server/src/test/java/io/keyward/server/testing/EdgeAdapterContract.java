@@ -53,6 +53,38 @@ public abstract class EdgeAdapterContract {
 
     /** How many open decisions its verifier has made. */
     long openAllowed();
+
+    /** An app from its parts (its verifier's stats, read through these). */
+    static App of(java.util.function.IntSupplier port, java.util.function.BooleanSupplier unsynced,
+        java.util.function.LongSupplier staleAllowed, java.util.function.LongSupplier openAllowed,
+        AutoCloseable close) {
+      return new App() {
+        @Override
+        public int port() {
+          return port.getAsInt();
+        }
+
+        @Override
+        public boolean unsynced() {
+          return unsynced.getAsBoolean();
+        }
+
+        @Override
+        public long staleAllowed() {
+          return staleAllowed.getAsLong();
+        }
+
+        @Override
+        public long openAllowed() {
+          return openAllowed.getAsLong();
+        }
+
+        @Override
+        public void close() throws Exception {
+          close.close();
+        }
+      };
+    }
   }
 
   /** Starts the example application against Keyward at {@code keyward}. */

@@ -8,31 +8,8 @@ class KeywardHelidonFilterTest extends EdgeAdapterContract {
   @Override
   protected App start(URI keyward, String verifyKey) throws Exception {
     OrdersApp app = new OrdersApp("127.0.0.1", 0, keyward, verifyKey);
-    return new App() {
-      @Override
-      public int port() {
-        return app.port();
-      }
-
-      @Override
-      public boolean unsynced() {
-        return app.verifier().isUnsynced();
-      }
-
-      @Override
-      public long staleAllowed() {
-        return app.verifier().stats().staleAllowed();
-      }
-
-      @Override
-      public long openAllowed() {
-        return app.verifier().stats().openAllowed();
-      }
-
-      @Override
-      public void close() throws Exception {
-        app.close();
-      }
-    };
+    return App.of(app::port, () -> app.verifier().isUnsynced(),
+        () -> app.verifier().stats().staleAllowed(), () -> app.verifier().stats().openAllowed(),
+        app);
   }
 }

@@ -29,31 +29,8 @@ class KeywardStarterTest extends EdgeAdapterContract {
   protected App start(URI keyward, String verifyKey) {
     ConfigurableApplicationContext context = run(keyward, verifyKey);
     KeywardVerifier verifier = context.getBean(KeywardVerifier.class);
-    return new App() {
-      @Override
-      public int port() {
-        return ((WebServerApplicationContext) context).getWebServer().getPort();
-      }
-
-      @Override
-      public boolean unsynced() {
-        return verifier.isUnsynced();
-      }
-
-      @Override
-      public long staleAllowed() {
-        return verifier.stats().staleAllowed();
-      }
-
-      @Override
-      public long openAllowed() {
-        return verifier.stats().openAllowed();
-      }
-
-      @Override
-      public void close() {
-        context.close();
-      }
-    };
+    return App.of(() -> ((WebServerApplicationContext) context).getWebServer().getPort(),
+        verifier::isUnsynced, () -> verifier.stats().staleAllowed(),
+        () -> verifier.stats().openAllowed(), context::close);
   }
 }
