@@ -34,13 +34,73 @@ public final class Edge {
    */
   public static Route route(KeywardVerifier verifier, String pathPrefix, List<String> scopes,
       FailurePolicy policy) {
+    return route(verifier, pathPrefix, scopes, policy, "KeywardVerifier.Builder.maxStale");
+  }
+
+  /** {@link #route(KeywardVerifier, String, List, FailurePolicy)}, naming the setting to raise. */
+  public static Route route(KeywardVerifier verifier, String pathPrefix, List<String> scopes,
+      FailurePolicy policy, String maxStaleSetting) {
     if (policy instanceof FailurePolicy.StaleOk staleOk
         && staleOk.maxStale().compareTo(verifier.maxStale()) > 0) {
       throw new IllegalArgumentException("route " + pathPrefix + ": stale-ok for "
           + staleOk.maxStale() + " exceeds the verifier's maxStale (" + verifier.maxStale()
-          + "); raise it with KeywardVerifier.Builder.maxStale");
+          + "); raise " + maxStaleSetting);
     }
     return new Route(pathPrefix, scopes, policy);
+  }
+
+  /**
+   * What every adapter's builder holds, checked when set: the verifier, the key's header
+   * ({@code Authorization}, Bearer, unless set), and the routes in order (the first match wins).
+   */
+  public abstract static class FilterBuilder<B extends FilterBuilder<B>> {
+    private final KeywardVerifier verifier;
+    private String keyHeader = "Authorization";
+    private final List<Route> routes = new java.util.ArrayList<>();
+
+    protected FilterBuilder(KeywardVerifier verifier) {
+      this.verifier = java.util.Objects.requireNonNull(verifier, "verifier");
+    }
+
+    @SuppressWarnings("unchecked")
+    private B self() {
+      return (B) this;
+    }
+
+    /** The header holding the client's key: {@code Authorization} (Bearer) or e.g. {@code X-Api-Key}. */
+    public B keyHeader(String name) {
+      keyHeader = Edge.keyHeader(name);
+      return self();
+    }
+
+    /**
+     * Protects paths starting with {@code pathPrefix} (the decoded, normalised path the server
+     * routes by); the first matching route wins. A stale-ok bound may not exceed the verifier's
+     * {@link KeywardVerifier#maxStale()}.
+     */
+    public B route(String pathPrefix, List<String> scopes, FailurePolicy policy) {
+      routes.add(Edge.route(verifier, pathPrefix, scopes, policy));
+      return self();
+    }
+
+    /** The verifier the adapter asks. */
+    public KeywardVerifier verifier() {
+      return verifier;
+    }
+
+    /** The key's header. */
+    public String keyHeaderName() {
+      return keyHeader;
+    }
+
+    /** The routes, refusing none at all ({@code filter} names the adapter in the error). */
+    public List<Route> checkedRoutes(String filter) {
+      if (routes.isEmpty()) {
+        throw new IllegalStateException("a " + filter + " without routes protects nothing; add"
+            + " route(\"/\", List.of(), FailurePolicy.closed()) to protect everything");
+      }
+      return List.copyOf(routes);
+    }
   }
 
   /** The first route whose prefix {@code path} starts with, or null (not protected). */

@@ -9,13 +9,10 @@ import io.helidon.webserver.http.RoutingRequest;
 import io.helidon.webserver.http.RoutingResponse;
 import io.keyward.client.Decision;
 import io.keyward.client.Edge;
-import io.keyward.client.FailurePolicy;
 import io.keyward.client.KeywardVerifier;
 import io.keyward.client.Warnings;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -53,10 +50,10 @@ public final class KeywardHelidonFilter implements Filter {
   private final Warnings warnings = new Warnings(KeywardHelidonFilter.class);
 
   private KeywardHelidonFilter(Builder b) {
-    this.verifier = b.verifier;
-    this.keyHeader = HeaderNames.create(b.keyHeader);
-    this.bearer = b.keyHeader.equalsIgnoreCase("Authorization");
-    this.routes = List.copyOf(b.routes);
+    this.routes = b.checkedRoutes("KeywardHelidonFilter");
+    this.verifier = b.verifier();
+    this.keyHeader = HeaderNames.create(b.keyHeaderName());
+    this.bearer = b.keyHeaderName().equalsIgnoreCase("Authorization");
   }
 
   public static Builder builder(KeywardVerifier verifier) {
@@ -112,36 +109,13 @@ public final class KeywardHelidonFilter implements Filter {
 
 
 
-  /** Settings, checked when set. */
-  public static final class Builder {
-    private final KeywardVerifier verifier;
-    private String keyHeader = "Authorization";
-    private final List<Edge.Route> routes = new ArrayList<>();
-
+  /** Settings, checked when set ({@link Edge.FilterBuilder}). */
+  public static final class Builder extends Edge.FilterBuilder<Builder> {
     private Builder(KeywardVerifier verifier) {
-      this.verifier = Objects.requireNonNull(verifier, "verifier");
-    }
-
-    /** The header holding the client's key: {@code Authorization} (Bearer) or e.g. {@code X-Api-Key}. */
-    public Builder keyHeader(String name) {
-      keyHeader = Edge.keyHeader(name);
-      return this;
-    }
-
-    /**
-     * Protects paths starting with {@code pathPrefix} (matched against the decoded, normalised
-     * path Helidon routes by); the first matching route wins. A stale-ok bound may not exceed the
-     * verifier's {@link KeywardVerifier#maxStale()}.
-     */
-    public Builder route(String pathPrefix, List<String> scopes, FailurePolicy policy) {
-      routes.add(Edge.route(verifier, pathPrefix, scopes, policy));
-      return this;
+      super(verifier);
     }
 
     public KeywardHelidonFilter build() {
-      if (routes.isEmpty()) {
-        throw new IllegalStateException("a KeywardHelidonFilter without routes protects nothing");
-      }
       return new KeywardHelidonFilter(this);
     }
   }

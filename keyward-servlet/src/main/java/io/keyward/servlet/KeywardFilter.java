@@ -15,9 +15,7 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.net.URI;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -66,9 +64,9 @@ public final class KeywardFilter implements Filter {
   public KeywardFilter() {}
 
   private KeywardFilter(Builder b) {
-    this.verifier = b.verifier;
-    this.keyHeader = b.keyHeader;
-    this.routes = List.copyOf(b.routes);
+    this.routes = b.checkedRoutes("KeywardFilter");
+    this.verifier = b.verifier();
+    this.keyHeader = b.keyHeaderName();
   }
 
   public static Builder builder(KeywardVerifier verifier) {
@@ -177,38 +175,14 @@ public final class KeywardFilter implements Filter {
     }
   }
 
-  /** Settings, checked when set. */
-  public static final class Builder {
-    private final KeywardVerifier verifier;
-    private String keyHeader = "Authorization";
-    private final List<Edge.Route> routes = new ArrayList<>();
-
+  /** Settings, checked when set ({@link Edge.FilterBuilder}). */
+  public static final class Builder extends Edge.FilterBuilder<Builder> {
     private Builder(KeywardVerifier verifier) {
-      this.verifier = Objects.requireNonNull(verifier, "verifier");
-    }
-
-    /** The header holding the client's key: {@code Authorization} (Bearer) or e.g. {@code X-Api-Key}. */
-    public Builder keyHeader(String name) {
-      keyHeader = Edge.keyHeader(name);
-      return this;
-    }
-
-    /**
-     * Protects paths starting with {@code pathPrefix}; the first matching route wins. A stale-ok
-     * bound may not exceed the verifier's {@link KeywardVerifier#maxStale()}.
-     */
-    public Builder route(String pathPrefix, List<String> scopes, FailurePolicy policy) {
-      routes.add(Edge.route(verifier, pathPrefix, scopes, policy));
-      return this;
+      super(verifier);
     }
 
     public KeywardFilter build() {
-      if (routes.isEmpty()) {
-        throw new IllegalStateException("a KeywardFilter without routes protects nothing; add"
-            + " route(\"/\", List.of(), FailurePolicy.closed()) to protect everything");
-      }
       return new KeywardFilter(this);
     }
   }
-
 }

@@ -110,13 +110,8 @@ public record KeywardProperties(
                 + " printable characters, no spaces)");
           }
         }
-        FailurePolicy policy = FailurePolicy.parse(route.policy());
-        if (policy instanceof FailurePolicy.StaleOk staleOk
-            && staleOk.maxStale().compareTo(verifier.maxStale()) > 0) {
-          throw new IllegalArgumentException("stale-ok for " + staleOk.maxStale()
-              + " exceeds keyward.max-stale (" + verifier.maxStale() + "); raise keyward.max-stale");
-        }
-        edge.add(Edge.route(verifier, route.path().strip(), route.scopes(), policy));
+        edge.add(Edge.route(verifier, route.path().strip(), route.scopes(),
+            FailurePolicy.parse(route.policy()), "keyward.max-stale"));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(name + ": " + e.getMessage());
       }

@@ -37,10 +37,10 @@ public final class KeywardRefusals implements AuthenticationEntryPoint, AccessDe
   @Override
   public void commence(HttpServletRequest request, HttpServletResponse response,
       AuthenticationException e) throws IOException {
-    Decision decision = e == null ? new Decision.Denied("MISSING")
-        : e instanceof KeywardAuthenticationException.Denied
-            || e instanceof KeywardAuthenticationException.Unavailable
-            ? KeywardAuthenticationException.decisionOf(e) : new Decision.Denied("MISSING");
+    // Keyward's own refusals as they were; anything else (no authentication at all) is no key.
+    Decision decision = e instanceof KeywardAuthenticationException.Denied
+        || e instanceof KeywardAuthenticationException.Unavailable
+        ? KeywardAuthenticationException.decisionOf(e) : new Decision.Denied("MISSING");
     ServletEdge.refuse(response, Edge.refusal(decision, List.of()));
   }
 

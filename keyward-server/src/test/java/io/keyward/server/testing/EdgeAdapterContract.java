@@ -116,9 +116,16 @@ public abstract class EdgeAdapterContract {
 
   @AfterAll
   void stop() throws Exception {
-    app.close();
-    toKeyward.close();
-    keyward.close();
+    // Whatever started (a start that failed half-way must not hide its cause behind a null).
+    if (app != null) {
+      app.close();
+    }
+    if (toKeyward != null) {
+      toKeyward.close();
+    }
+    if (keyward != null) {
+      keyward.close();
+    }
   }
 
   record Answer(int status, Map<String, String> headers, String body) {}
