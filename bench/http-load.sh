@@ -5,7 +5,7 @@
 #                      [--connections C] [--duration D] [--warmup D] [--port P] [--keycloak]
 #                      [--with-ceiling] [--malformed-share P] [--unknown-share P]
 #                      [--unknown-keys N] [--mixes [--repeat R] [--mix-kinds malformed,unknown,foreign]]
-#                      [--foreign-keys N] [--shadow-sweep] [--usage-compare [--repeat R] [--rate N]]
+#                      [--foreign-keys N] [--shadow-sweep] [--usage-compare [--repeat R] [--rate N [--paired]]]
 #                      [--forward-auth]
 #                      [--connections-sweep] [--heap-histogram] [--create-connections C]
 #   bench/http-load.sh --key-counts N1,N2,... [--heap-histogram] [--l2] [--threads T]
@@ -48,6 +48,7 @@ foreign_keys=200000  # --mix-kinds foreign: how many distinct strings of foreign
 shadow_sweep=""      # --scenario l2: cache.l2 off, shadow 1/10/100%, canary 50%, on, same server
 usage_compare=""     # a second server with --no-usage on the same database; rounds of on, off
 rate=""              # --usage-compare: requests/s at a fixed rate (FixedRateLoad, open loop) instead of wrk
+paired=""            # --usage-compare --rate: both servers loaded at once, on one schedule (see run_paired)
 forward_auth=""      # verify, then GET /v1/forward-auth, then the same through examples/nginx, then nginx alone
 usage_pid=""
 sweep=""             # verify at 1, 16, 64 and 256 connections
@@ -61,7 +62,7 @@ usage() { sed -n '2,12p' "$root/bench/http-load.sh" | sed 's/^# \{0,1\}//'; }
 fail_usage() { echo "http-load: $*" >&2; usage >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --l2|--heap-histogram|--with-ceiling|--mixes|--connections-sweep|--shadow-sweep|--usage-compare|--forward-auth|-h|--help) ;;
+    --l2|--heap-histogram|--with-ceiling|--mixes|--connections-sweep|--shadow-sweep|--usage-compare|--paired|--forward-auth|-h|--help) ;;
     -*) [ $# -ge 2 ] || fail_usage "$1 needs a value" ;;
   esac
   case "$1" in
@@ -87,6 +88,7 @@ while [ $# -gt 0 ]; do
     --shadow-sweep) shadow_sweep=yes; not_in_sweep+=("$1"); shift ;;
     --usage-compare) usage_compare=yes; not_in_sweep+=("$1"); shift ;;
     --rate) rate="$2"; not_in_sweep+=("$1"); shift 2 ;;
+    --paired) paired=yes; not_in_sweep+=("$1"); shift ;;
     --forward-auth) forward_auth=yes; not_in_sweep+=("$1"); shift ;;
     --key-counts) key_counts="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -172,6 +174,7 @@ awk -v m="$malformed_share" -v u="$unknown_share" 'BEGIN { exit !(m + u <= 100) 
 [ "$repeat" = 1 ] || [ -n "$mixes$usage_compare" ] || fail_usage "--repeat repeats the --mixes or --usage-compare rounds; add one"
 [ -z "$usage_compare" ] || [ -z "$mixes$shadow_sweep" ] || fail_usage "--usage-compare runs on its own, without --mixes or --shadow-sweep"
 [ -z "$rate" ] || [ -n "$usage_compare" ] || fail_usage "--rate is for --usage-compare"
+[ -z "$paired" ] || [ -n "$rate" ] || fail_usage "--paired is for --usage-compare --rate N"
 [ -z "$forward_auth" ] || [ -z "$mixes$shadow_sweep$usage_compare" ] || fail_usage "--forward-auth runs on its own"
 [ -z "$rate" ] || positive --rate "$rate"
 [ "$mix_kinds" = malformed,unknown ] || [ -n "$mixes" ] || fail_usage "--mix-kinds chooses the --mixes runs; add --mixes"
@@ -621,35 +624,100 @@ run_verify() {
     "${with_ceiling:+$(printf '%10s %6sx' "$c_col" "$ratio")}"
 }
 
+# cpu_seconds: the CPU time (user + system, seconds) of the usage-on server, the usage-off server
+# and PostgreSQL (every postgres process, with what its exited children used: autovacuum workers
+# come and go), as "ON OFF PG"; two of these give what each used in between.
+cpu_seconds() {
+  local on=0 off=0 pg=0 st p
+  for p in /proc/[0-9]*/stat; do
+    read -r -a st <"$p" 2>/dev/null || continue
+    case "${p#/proc/}" in
+      "$server_pid/stat") on=$(( ${st[13]} + ${st[14]} )) ;;
+      "${usage_pid:-x}/stat") off=$(( ${st[13]} + ${st[14]} )) ;;
+    esac
+    [ "${st[1]}" = "(postgres)" ] && pg=$(( pg + ${st[13]} + ${st[14]} + ${st[15]} + ${st[16]} ))
+  done
+  local hz; hz=$(getconf CLK_TCK)
+  awk -v a="$on" -v b="$off" -v c="$pg" -v hz="$hz" 'BEGIN { printf "%.2f %.2f %.2f", a / hz, b / hz, c / hz }'
+}
+cpu_delta() {          # BEFORE AFTER (cpu_seconds lines): "ON OFF PG" used in between
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ")
+    printf "%.2f %.2f %.2f", y[1] - x[1], y[2] - x[2], y[3] - x[3] }'
+}
+
+# parse_fixed LINE: FixedRateLoad's result line → f_rps f_p50 f_p99 f_p999 f_errors f_behind.
+parse_fixed() {
+  f_rps=$(sed -n 's/.*rate=\([0-9.]*\) .*/\1/p' <<<"$1")
+  f_p50=$(sed -n 's/.* p50=\([0-9.]*\) .*/\1/p' <<<"$1")
+  f_p99=$(sed -n 's/.* p99=\([0-9.]*\) .*/\1/p' <<<"$1")
+  f_p999=$(sed -n 's/.* p99.9=\([0-9.]*\) .*/\1/p' <<<"$1")
+  f_errors=$(sed -n 's/.* errors=\([0-9]*\) .*/\1/p' <<<"$1")
+  f_behind=$(sed -n 's/.* behind=\([0-9.]*\).*/\1/p' <<<"$1")
+  [ -n "$f_rps" ] && [ -n "$f_p99" ] || { echo "http-load: FixedRateLoad gave no result" >&2; exit 1; }
+}
+report_fixed() {      # LABEL: warnings and the RESULT line for the parse_fixed values
+  [ "${f_errors:-0}" = 0 ] || echo "== WARNING ($1): $f_errors requests failed or were not answered with 200"
+  if awk -v b="${f_behind:-0}" 'BEGIN { exit !(b > 50) }'; then
+    echo "== WARNING ($1): the generator itself fell ${f_behind} ms behind schedule: the rate is too high for this machine"
+  fi
+  echo "== RESULT scenario=$scenario ($1) keys=$keys rate=$rate connections=$connections duration=$duration:" \
+    "${f_rps} req/s sent, p50 ${f_p50}ms, p99 ${f_p99}ms, p99.9 ${f_p999}ms, errors $f_errors (open loop)"
+  add_summary "$1" "$f_rps" "$f_p50" "$f_p99" "$f_p999" ""
+}
+fixed_seconds() {
+  case "$duration" in *m) echo $(( ${duration%m} * 60 ));; *h) echo $(( ${duration%h} * 3600 ));; *) echo "${duration%s}";; esac
+}
+
 # run_fixed_rate LABEL: --rate requests/s for --duration on --connections connections, open loop
 # (io.keyward.benchmarks.FixedRateLoad: each latency from the moment its request was due), after a
-# 3 s warm-up at the same rate. Sets v_rps (requests sent per second) and v_p99 (ms).
+# 3 s warm-up at the same rate. Sets v_rps (requests sent per second), v_p99 (ms) and v_cpu (CPU
+# seconds used meanwhile, "ON OFF PG").
 run_fixed_rate() {
-  local label="$1" out="$work/fixed-$1.txt" secs="${duration%s}"
-  case "$duration" in *m) secs=$(( ${duration%m} * 60 ));; *h) secs=$(( ${duration%h} * 3600 ));; esac
+  local label="$1" out="$work/fixed-$1.txt" secs cpu0
+  secs=$(fixed_seconds)
   "$java" -cp "$bench_jar" io.keyward.benchmarks.FixedRateLoad "$base/v1/keys/verify" "$root_key" \
     "$work/keys.txt" "$rate" "$connections" 3 >/dev/null
   echo "== measuring ($label): $rate req/s for $duration on $connections connections (open loop)" >&2
   metrics >"$work/metrics.before"
+  cpu0=$(cpu_seconds)
   "$java" -cp "$bench_jar" io.keyward.benchmarks.FixedRateLoad "$base/v1/keys/verify" "$root_key" \
     "$work/keys.txt" "$rate" "$connections" "$secs" | tee "$out"
+  v_cpu=$(cpu_delta "$cpu0" "$(cpu_seconds)")
   metrics >"$work/metrics.after"
   echo "== during the measured run ($label):"
   metrics_delta "$work/metrics.before" "$work/metrics.after" | grep jvm_gc || true
-  v_rps=$(sed -n 's/^rate=\([0-9.]*\) .*/\1/p' "$out")
-  v_p99=$(sed -n 's/.* p99=\([0-9.]*\) .*/\1/p' "$out")
-  local p50 p999 errors
-  p50=$(sed -n 's/.* p50=\([0-9.]*\) .*/\1/p' "$out"); p999=$(sed -n 's/.* p99.9=\([0-9.]*\) .*/\1/p' "$out")
-  errors=$(sed -n 's/.* errors=\([0-9]*\) .*/\1/p' "$out")
-  [ -n "$v_rps" ] && [ -n "$v_p99" ] || { echo "http-load: FixedRateLoad gave no result" >&2; exit 1; }
-  local behind; behind=$(sed -n 's/.* behind=\([0-9.]*\).*/\1/p' "$out")
-  [ "${errors:-0}" = 0 ] || echo "== WARNING ($label): $errors requests failed or were not answered with 200"
-  if awk -v b="${behind:-0}" 'BEGIN { exit !(b > 50) }'; then
-    echo "== WARNING ($label): the generator itself fell ${behind} ms behind schedule: the rate is too high for this machine"
-  fi
-  echo "== RESULT scenario=$scenario ($label) keys=$keys rate=$rate connections=$connections duration=$duration:" \
-    "${v_rps} req/s sent, p50 ${p50}ms, p99 ${v_p99}ms, p99.9 ${p999}ms, errors $errors (open loop)"
-  add_summary "$label" "$v_rps" "$p50" "$v_p99" "$p999" ""
+  echo "   CPU seconds used (usage-on server, usage-off server, PostgreSQL): $v_cpu"
+  parse_fixed "$(cat "$out")"
+  v_rps=$f_rps; v_p99=$f_p99
+  report_fixed "$label"
+}
+
+# run_paired ROUND (--usage-compare --paired): --rate to the usage-on and the usage-off server at
+# once, on one schedule with the same keys (FixedRateLoad with both URLs), so that whatever else
+# the machine does at a moment (another process, a PostgreSQL autovacuum, a noisy neighbour) hits
+# both alike. Sets on_rps, on_p99, off_rps, off_p99 and v_cpu.
+run_paired() {
+  local r="$1" out="$work/paired-$1.txt" secs cpu0 urls
+  secs=$(fixed_seconds)
+  urls="$on_base/v1/keys/verify,$off_base/v1/keys/verify"
+  "$java" -cp "$bench_jar" io.keyward.benchmarks.FixedRateLoad "$urls" "$root_key" \
+    "$work/keys.txt" "$rate" "$connections" 3 >/dev/null
+  echo "== measuring (paired round $r): $rate req/s to each server at once for $duration on $connections connections each (open loop)" >&2
+  base=$on_base metrics >"$work/metrics.on.before"; base=$off_base metrics >"$work/metrics.off.before"
+  cpu0=$(cpu_seconds)
+  "$java" -cp "$bench_jar" io.keyward.benchmarks.FixedRateLoad "$urls" "$root_key" \
+    "$work/keys.txt" "$rate" "$connections" "$secs" | tee "$out"
+  v_cpu=$(cpu_delta "$cpu0" "$(cpu_seconds)")
+  base=$on_base metrics >"$work/metrics.on.after"; base=$off_base metrics >"$work/metrics.off.after"
+  echo "== during paired round $r, usage on:"
+  metrics_delta "$work/metrics.on.before" "$work/metrics.on.after" | grep jvm_gc || true
+  echo "== during paired round $r, usage off:"
+  metrics_delta "$work/metrics.off.before" "$work/metrics.off.after" | grep jvm_gc || true
+  echo "   CPU seconds used (usage-on server, usage-off server, PostgreSQL): $v_cpu"
+  parse_fixed "$(grep -F "target=$on_base/" "$out")"
+  on_rps=$f_rps; on_p99=$f_p99; report_fixed "usage-on.$r (paired)"
+  parse_fixed "$(grep -F "target=$off_base/" "$out")"
+  off_rps=$f_rps; off_p99=$f_p99; report_fixed "usage-off.$r (paired)"
 }
 
 # run_plain LABEL URL SCRIPT [NAME=VALUE...]: wrk with SCRIPT on URL, after a 3 s warm-up, with
@@ -732,14 +800,30 @@ elif [ -n "$usage_compare" ]; then
   wrk_until_done "$work/walk-off" "$off_base/v1/keys/verify" "$lua_dir/warm-walk.lua" "$wt" "$wc_" \
     $(( 600 + keys / 100 )) KW_IDS="$work/ids.txt" KW_COUNT="$keys"
   timeout 600 wrk -t "$threads" -c "$connections" -s "$lua" -d "$warmup" "$off_base/v1/keys/verify" >/dev/null
-  on_ratios=""; p99_ratios=""
+  on_ratios=""; p99_ratios=""; cpu_ratios=""; pg_seconds=""
   for r in $(seq 1 "$repeat"); do
+    if [ -n "$paired" ]; then
+      run_paired "$r"
+      on_ratios+=" $(quotient "$on_rps" "$off_rps")"
+      p99_ratios+=" $(awk -v a="$on_p99" -v b="$off_p99" 'BEGIN { printf "%.3f", a / b }')"
+      read -r c_on c_off c_pg <<<"$v_cpu"
+      cpu_ratios+=" $(awk -v a="$c_on" -v b="$c_off" 'BEGIN { printf "%.3f", a / b }')"
+      pg_seconds+=" $c_pg"
+      echo "== RATIO usage paired round $r at $rate req/s each: p99 on/off ${p99_ratios##* }x" \
+        "(rate sent on/off ${on_ratios##* }x; CPU on/off ${cpu_ratios##* }x, PostgreSQL $c_pg s)"
+      continue
+    fi
     if [ -n "$rate" ]; then
       base=$on_base; run_fixed_rate "usage-on.$r"; on_rps=$v_rps; on_p99=$v_p99
+      read -r c_on _ c_pg_on <<<"$v_cpu"
       base=$off_base; run_fixed_rate "usage-off.$r"
+      read -r _ c_off c_pg_off <<<"$v_cpu"
       on_ratios+=" $(quotient "$on_rps" "$v_rps")"
       p99_ratios+=" $(awk -v a="$on_p99" -v b="$v_p99" 'BEGIN { printf "%.3f", a / b }')"
-      echo "== RATIO usage round $r at $rate req/s: p99 on/off ${p99_ratios##* }x (rate sent on/off ${on_ratios##* }x)"
+      cpu_ratios+=" $(awk -v a="$c_on" -v b="$c_off" 'BEGIN { printf "%.3f", a / b }')"
+      pg_seconds+=" $c_pg_on/$c_pg_off"
+      echo "== RATIO usage round $r at $rate req/s: p99 on/off ${p99_ratios##* }x (rate sent on/off ${on_ratios##* }x;" \
+        "server CPU on/off ${cpu_ratios##* }x; PostgreSQL ${c_pg_on} s in the on run, ${c_pg_off} s in the off run)"
       continue
     fi
     base=$on_base; run_verify "usage-on.$r" 0 0 "$threads" "$connections"
@@ -751,8 +835,9 @@ elif [ -n "$usage_compare" ]; then
   done
   base=$on_base
   if [ -n "$rate" ]; then
-    echo "== RATIO usage on vs off at a fixed $rate req/s, median of $repeat rounds: p99" \
-      "$(echo "$p99_ratios" | median)x (rounds:$p99_ratios); rate sent$on_ratios"
+    echo "== RATIO usage on vs off at a fixed $rate req/s${paired:+, paired}, median of $repeat rounds: p99" \
+      "$(echo "$p99_ratios" | median)x (rounds:$p99_ratios); rate sent$on_ratios;" \
+      "server CPU on/off $(echo "$cpu_ratios" | median)x (rounds:$cpu_ratios); PostgreSQL seconds per round:$pg_seconds"
   else
     echo "== RATIO usage on vs off, median of $repeat rounds: throughput $(echo "$on_ratios" | median)x" \
       "(rounds:$on_ratios), p99 $(echo "$p99_ratios" | median)x (rounds:$p99_ratios)"

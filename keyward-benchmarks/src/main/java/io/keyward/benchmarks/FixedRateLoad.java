@@ -31,8 +31,12 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <pre>
  * java -cp keyward-benchmarks/target/benchmarks.jar io.keyward.benchmarks.FixedRateLoad \
- *     URL ROOT_KEY KEYS_FILE RATE CONNECTIONS SECONDS
+ *     URL[,URL...] ROOT_KEY KEYS_FILE RATE CONNECTIONS SECONDS
  * </pre>
+ *
+ * <p>With several URLs (comma-separated), each gets its own CONNECTIONS at the full RATE, all on
+ * one schedule with the same keys: a paired run, whose targets share whatever else the machine
+ * is doing at each moment. It prints one line per URL, prefixed {@code target=<url> }.
  *
  * It prints one line: {@code rate=<sent/s> p50=<ms> p90=<ms> p99=<ms> p99.9=<ms> max=<ms>
  * errors=<n> behind=<ms>}, where errors are answers other than 200 and failed connections, and
@@ -44,10 +48,11 @@ public final class FixedRateLoad {
 
   public static void main(String[] args) throws Exception {
     if (args.length != 6) {
-      System.err.println("usage: FixedRateLoad URL ROOT_KEY KEYS_FILE RATE CONNECTIONS SECONDS");
+      System.err.println("usage: FixedRateLoad URL[,URL...] ROOT_KEY KEYS_FILE RATE CONNECTIONS"
+          + " SECONDS");
       System.exit(2);
     }
-    URI url = URI.create(args[0]);
+    List<URI> urls = Arrays.stream(args[0].split(",")).map(URI::create).toList();
     String root = args[1];
     List<String> keys = Files.readAllLines(Path.of(args[2])).stream()
         .filter(line -> !line.isBlank()).toList();
@@ -58,83 +63,127 @@ public final class FixedRateLoad {
       System.err.println("FixedRateLoad: need keys, a positive rate, connections and seconds");
       System.exit(2);
     }
-    long intervalNanos = (long) (connections * 1e9 / rate);
-    int perConnection = (int) Math.ceil(rate * seconds / connections);
-    byte[][] requests = new byte[keys.size()][];
-    for (int i = 0; i < keys.size(); i++) {
-      String body = "{\"key\":\"" + keys.get(i) + "\"}";
-      requests[i] = ("POST " + url.getRawPath() + " HTTP/1.1\r\nHost: " + url.getHost() + ":"
-          + url.getPort() + "\r\nAuthorization: Bearer " + root
-          + "\r\nContent-Type: application/json\r\nContent-Length: "
-          + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body)
-          .getBytes(StandardCharsets.UTF_8);
-    }
-    long[][] latencies = new long[connections][perConnection];
-    int[] done = new int[connections];
-    AtomicLong errors = new AtomicLong();
-    AtomicLong behind = new AtomicLong();
     long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
-    Thread[] threads = new Thread[connections];
-    for (int c = 0; c < connections; c++) {
-      int id = c;
-      threads[c] = Thread.ofPlatform().name("load-" + c).start(() -> {
-        SplittableRandom random = new SplittableRandom(0x9E3779B97F4A7C15L * (id + 1));
-        long offset = start + (long) (id * 1e9 / rate);
-        Socket socket = null;
-        InputStream in = null;
-        OutputStream out = null;
-        for (int j = 0; j < perConnection; j++) {
-          long due = offset + j * intervalNanos;
-          long wait;
-          while ((wait = due - System.nanoTime()) > 0) {
-            LockSupport.parkNanos(wait);
-          }
-          try {
-            if (socket == null) {
-              socket = new Socket();
-              socket.setTcpNoDelay(true);
-              socket.connect(new InetSocketAddress(url.getHost(), url.getPort()), 5_000);
-              socket.setSoTimeout(10_000);
-              in = new BufferedInputStream(socket.getInputStream(), 8192);
-              out = socket.getOutputStream();
-            }
-            out.write(requests[random.nextInt(requests.length)]);
-            out.flush();
-            if (readResponse(in) != 200) {
-              errors.incrementAndGet();
-            }
-          } catch (IOException | RuntimeException e) {
-            // A failed exchange (or an answer this reader cannot parse) is an error, and the
-            // connection starts again: the thread never dies with requests still due, which
-            // would hide them from the latencies.
-            errors.incrementAndGet();
-            closeQuietly(socket);
-            socket = null;
-          }
-          latencies[id][j] = System.nanoTime() - due;
-          done[id] = j + 1;
-        }
-        behind.accumulateAndGet(System.nanoTime() - (offset + (perConnection - 1) * intervalNanos),
-            Math::max);
-        closeQuietly(socket);
-      });
+    List<Target> targets = urls.stream()
+        .map(url -> new Target(url, keys, root, rate, connections, seconds)).toList();
+    List<Thread> threads = new java.util.ArrayList<>();
+    for (Target target : targets) {
+      threads.addAll(target.start(start));
     }
     for (Thread thread : threads) {
       thread.join();
     }
     long elapsed = System.nanoTime() - start;
-    int total = Arrays.stream(done).sum();
-    long[] all = new long[total];
-    int at = 0;
-    for (int c = 0; c < connections; c++) {
-      System.arraycopy(latencies[c], 0, all, at, done[c]);
-      at += done[c];
+    for (Target target : targets) {
+      System.out.println((targets.size() > 1 ? "target=" + target.url + " " : "")
+          + target.summary(elapsed));
     }
-    Arrays.sort(all);
-    System.out.printf("rate=%.0f p50=%.3f p90=%.3f p99=%.3f p99.9=%.3f max=%.3f errors=%d"
-            + " behind=%.1f%n", total / (elapsed / 1e9), ms(all, 0.50), ms(all, 0.90),
-        ms(all, 0.99), ms(all, 0.999), all[all.length - 1] / 1e6, errors.get(),
-        behind.get() / 1e6);
+  }
+
+  /**
+   * One URL's connections, at the full rate each. With several URLs the targets are driven at
+   * once on the same schedule and the same random keys (request {@code j} of connection {@code
+   * i} is due at the same moment for every target): a paired comparison, in which whatever else
+   * the machine does at a moment hits every target alike.
+   */
+  private static final class Target {
+    final URI url;
+    final byte[][] requests;
+    final double rate;
+    final int connections;
+    final long intervalNanos;
+    final int perConnection;
+    final long[][] latencies;
+    final int[] done;
+    final AtomicLong errors = new AtomicLong();
+    final AtomicLong behind = new AtomicLong();
+
+    Target(URI url, List<String> keys, String root, double rate, int connections,
+        double seconds) {
+      this.url = url;
+      this.rate = rate;
+      this.connections = connections;
+      this.intervalNanos = (long) (connections * 1e9 / rate);
+      this.perConnection = (int) Math.ceil(rate * seconds / connections);
+      this.requests = new byte[keys.size()][];
+      for (int i = 0; i < keys.size(); i++) {
+        String body = "{\"key\":\"" + keys.get(i) + "\"}";
+        requests[i] = ("POST " + url.getRawPath() + " HTTP/1.1\r\nHost: " + url.getHost() + ":"
+            + url.getPort() + "\r\nAuthorization: Bearer " + root
+            + "\r\nContent-Type: application/json\r\nContent-Length: "
+            + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body)
+            .getBytes(StandardCharsets.UTF_8);
+      }
+      this.latencies = new long[connections][perConnection];
+      this.done = new int[connections];
+    }
+
+    List<Thread> start(long start) {
+      List<Thread> threads = new java.util.ArrayList<>();
+      for (int c = 0; c < connections; c++) {
+        int id = c;
+        threads.add(Thread.ofPlatform().name("load-" + url.getPort() + "-" + c)
+            .start(() -> run(id, start)));
+      }
+      return threads;
+    }
+
+    private void run(int id, long start) {
+      SplittableRandom random = new SplittableRandom(0x9E3779B97F4A7C15L * (id + 1));
+      long offset = start + (long) (id * 1e9 / rate);
+      Socket socket = null;
+      InputStream in = null;
+      OutputStream out = null;
+      for (int j = 0; j < perConnection; j++) {
+        long due = offset + j * intervalNanos;
+        long wait;
+        while ((wait = due - System.nanoTime()) > 0) {
+          LockSupport.parkNanos(wait);
+        }
+        try {
+          if (socket == null) {
+            socket = new Socket();
+            socket.setTcpNoDelay(true);
+            socket.connect(new InetSocketAddress(url.getHost(), url.getPort()), 5_000);
+            socket.setSoTimeout(10_000);
+            in = new BufferedInputStream(socket.getInputStream(), 8192);
+            out = socket.getOutputStream();
+          }
+          out.write(requests[random.nextInt(requests.length)]);
+          out.flush();
+          if (readResponse(in) != 200) {
+            errors.incrementAndGet();
+          }
+        } catch (IOException | RuntimeException e) {
+          // A failed exchange (or an answer this reader cannot parse) is an error, and the
+          // connection starts again: the thread never dies with requests still due, which
+          // would hide them from the latencies.
+          errors.incrementAndGet();
+          closeQuietly(socket);
+          socket = null;
+        }
+        latencies[id][j] = System.nanoTime() - due;
+        done[id] = j + 1;
+      }
+      behind.accumulateAndGet(System.nanoTime() - (offset + (perConnection - 1) * intervalNanos),
+          Math::max);
+      closeQuietly(socket);
+    }
+
+    String summary(long elapsed) {
+      int total = Arrays.stream(done).sum();
+      long[] all = new long[total];
+      int at = 0;
+      for (int c = 0; c < connections; c++) {
+        System.arraycopy(latencies[c], 0, all, at, done[c]);
+        at += done[c];
+      }
+      Arrays.sort(all);
+      return String.format("rate=%.0f p50=%.3f p90=%.3f p99=%.3f p99.9=%.3f max=%.3f errors=%d"
+              + " behind=%.1f", total / (elapsed / 1e9), ms(all, 0.50), ms(all, 0.90),
+          ms(all, 0.99), ms(all, 0.999), all[all.length - 1] / 1e6, errors.get(),
+          behind.get() / 1e6);
+    }
   }
 
   private static double ms(long[] sorted, double quantile) {
