@@ -71,6 +71,7 @@ steps=(
   http-shadow "bench/http-load.sh --scenario l2 --shadow-sweep ${http_keys[*]} ${http[*]}"
   http-usage "bench/http-load.sh --usage-compare --repeat $repeat ${http_keys[*]} ${http[*]}"
   http-usage-rate "bench/http-load.sh --usage-compare --repeat $repeat --rate 10000 --duration 60s ${http_keys[*]}"
+  http-usage-paired "bench/http-load.sh --usage-compare --repeat $(( repeat * 3 )) --rate 5000 --paired --duration 60s ${http_keys[*]}"
   key-counts "bench/http-load.sh --key-counts $key_counts --heap-histogram ${http[*]}"
   startup "bench/startup.sh ${startup[*]}"
   switches "bench/switches.sh --changes $switch_changes"

@@ -5,7 +5,8 @@
 #                      [--connections C] [--duration D] [--warmup D] [--port P] [--keycloak]
 #                      [--with-ceiling] [--malformed-share P] [--unknown-share P]
 #                      [--unknown-keys N] [--mixes [--repeat R] [--mix-kinds malformed,unknown,foreign]]
-#                      [--foreign-keys N] [--shadow-sweep] [--usage-compare [--repeat R] [--rate N [--paired]]]
+#                      [--foreign-keys N] [--shadow-sweep] [--usage-compare [--repeat R] [--rate N [--paired]]
+#                      [--usage-on-option ARG]...]
 #                      [--forward-auth]
 #                      [--connections-sweep] [--heap-histogram] [--create-connections C]
 #   bench/http-load.sh --key-counts N1,N2,... [--heap-histogram] [--l2] [--threads T]
@@ -49,6 +50,7 @@ shadow_sweep=""      # --scenario l2: cache.l2 off, shadow 1/10/100%, canary 50%
 usage_compare=""     # a second server with --no-usage on the same database; rounds of on, off
 rate=""              # --usage-compare: requests/s at a fixed rate (FixedRateLoad, open loop) instead of wrk
 paired=""            # --usage-compare --rate: both servers loaded at once, on one schedule (see run_paired)
+usage_on_opts=()     # --usage-on-option ARG (repeatable): passed to the usage-on server only
 forward_auth=""      # verify, then GET /v1/forward-auth, then the same through examples/nginx, then nginx alone
 usage_pid=""
 sweep=""             # verify at 1, 16, 64 and 256 connections
@@ -58,7 +60,7 @@ key_counts=""        # the l1 scenario with --with-ceiling once per count, fresh
 sweep_args=()        # options passed on to each run of a --key-counts sweep
 not_in_sweep=()      # options a --key-counts sweep does not take
 
-usage() { sed -n '2,12p' "$root/bench/http-load.sh" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$root/bench/http-load.sh" | sed 's/^# \{0,1\}//'; }
 fail_usage() { echo "http-load: $*" >&2; usage >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -89,6 +91,7 @@ while [ $# -gt 0 ]; do
     --usage-compare) usage_compare=yes; not_in_sweep+=("$1"); shift ;;
     --rate) rate="$2"; not_in_sweep+=("$1"); shift 2 ;;
     --paired) paired=yes; not_in_sweep+=("$1"); shift ;;
+    --usage-on-option) usage_on_opts+=("$2"); not_in_sweep+=("$1"); shift 2 ;;
     --forward-auth) forward_auth=yes; not_in_sweep+=("$1"); shift ;;
     --key-counts) key_counts="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -175,6 +178,7 @@ awk -v m="$malformed_share" -v u="$unknown_share" 'BEGIN { exit !(m + u <= 100) 
 [ -z "$usage_compare" ] || [ -z "$mixes$shadow_sweep" ] || fail_usage "--usage-compare runs on its own, without --mixes or --shadow-sweep"
 [ -z "$rate" ] || [ -n "$usage_compare" ] || fail_usage "--rate is for --usage-compare"
 [ -z "$paired" ] || [ -n "$rate" ] || fail_usage "--paired is for --usage-compare --rate N"
+[ "${#usage_on_opts[@]}" -eq 0 ] || [ -n "$usage_compare" ] || fail_usage "--usage-on-option is for --usage-compare"
 [ -z "$forward_auth" ] || [ -z "$mixes$shadow_sweep$usage_compare" ] || fail_usage "--forward-auth runs on its own"
 [ -z "$rate" ] || positive --rate "$rate"
 [ "$mix_kinds" = malformed,unknown ] || [ -n "$mixes" ] || fail_usage "--mix-kinds chooses the --mixes runs; add --mixes"
@@ -412,7 +416,9 @@ fi
 base="http://127.0.0.1:$port"
 echo "== scenario $scenario: server on $base, database $db (synchronous_commit off)${use_l2:+, Redis namespace $namespace}" >&2
 echo "   options: ${server_opts[*]} ${redis_opts[*]}" >&2
-start_server "$port" "$db" "$work/data" "$work/server.log" "${server_opts[@]}" "${redis_opts[@]}"
+[ "${#usage_on_opts[@]}" -eq 0 ] || echo "   usage-on server only: ${usage_on_opts[*]}" >&2
+start_server "$port" "$db" "$work/data" "$work/server.log" "${server_opts[@]}" "${redis_opts[@]}" \
+  ${usage_on_opts[@]+"${usage_on_opts[@]}"}
 server_pid=$started_pid
 root_key="$(cat "$work/data/root.key")"
 if [ -n "$use_l2" ]; then

@@ -12,12 +12,13 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code keyward usage}: verification counts on a running server ({@code /v1/keys/{id}/usage},
- * {@code /v1/usage}) and its usage exporters (list, pause, resume).
+ * {@code /v1/usage}) and its usage exporters (list, pause, resume, remove a left-over cursor).
  */
 @Command(name = "usage", mixinStandardHelpOptions = true,
     description = "Verification counts by outcome per key or owner, and the usage exporters.",
     subcommands = {UsageCommand.Key.class, UsageCommand.Owner.class, UsageCommand.Exporters.class,
-        UsageCommand.Pause.class, UsageCommand.Resume.class, UsageCommand.Tail.class})
+        UsageCommand.Pause.class, UsageCommand.Resume.class, UsageCommand.Remove.class,
+        UsageCommand.Tail.class})
 final class UsageCommand {
   private UsageCommand() {}
 
@@ -86,7 +87,8 @@ final class UsageCommand {
   }
 
   @Command(name = "exporters", mixinStandardHelpOptions = true,
-      description = "Each usage exporter: paused or not, its lag (batches), its last error.")
+      description = "Each usage exporter: running on this node or only a cursor left in the"
+          + " database, paused or not, its lag (batches), its last error.")
   static final class Exporters implements Callable<Integer> {
     @Mixin KeysCommand.Connection connection;
     @Spec CommandSpec spec;
@@ -129,6 +131,24 @@ final class UsageCommand {
     @Override
     String action() {
       return "resume";
+    }
+  }
+
+  @Command(name = "remove", mixinStandardHelpOptions = true,
+      description = "Forget the cursor of an exporter taken out of every node's configuration, so"
+          + " that the outbox rows it never delivered can be deleted. Refused for an exporter"
+          + " the server runs.")
+  static final class Remove implements Callable<Integer> {
+    @Mixin KeysCommand.Connection connection;
+    @Spec CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "NAME", description = "The exporter (nats, webhook, jsonl).")
+    String name;
+
+    @Override
+    public Integer call() {
+      return KeysCommand.print(connection.client().send("DELETE", "/v1/usage/exporters/"
+          + URLEncoder.encode(name, StandardCharsets.UTF_8), null), spec);
     }
   }
 

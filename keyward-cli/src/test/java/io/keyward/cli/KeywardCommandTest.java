@@ -66,6 +66,10 @@ class KeywardCommandTest {
     assertThat(usage.json().get("keyId").asText()).isEqualTo(keyId);
     assertThat(run("usage", "key", keyId, "--granularity", "week", "--url",
         keyward.baseUri().toString(), "--root-key", keyward.rootKey()).err()).contains("granularity");
+    Run remove = run("usage", "remove", "nope", "--url", keyward.baseUri().toString(),
+        "--root-key", keyward.rootKey());
+    assertThat(remove.code()).isEqualTo(1);
+    assertThat(remove.err()).contains("HTTP 404").contains("no exporter cursor named 'nope'");
 
     String subject = "kwcli." + Long.toHexString(System.nanoTime());
     String nats = System.getenv().getOrDefault("KEYWARD_TEST_NATS_URL", "nats://127.0.0.1:4222");

@@ -44,8 +44,9 @@ final class UsageControl implements AutoCloseable {
     this.store = new PostgresUsageStore(pool, clock, registry);
     this.buffer = settings.enabled() ? new UsageBuffer(settings.bufferCells(),
         settings.exports(UsageExport.EVENTS) ? settings.bufferEvents() : 0) : null;
-    this.outbox = settings.enabled() && settings.exports()
-        ? new UsageOutbox(pool, store.gate(), clock) : null;
+    // With usage on, also without exporters: the API lists and removes the cursors of exporters
+    // taken out of the configuration. Nothing is written to it unless this node exports.
+    this.outbox = settings.enabled() ? new UsageOutbox(pool, store.gate(), clock) : null;
   }
 
   /** What the verifier hands its events to. */
@@ -105,20 +106,46 @@ final class UsageControl implements AutoCloseable {
     return new UsageApi(auth, admin, store, new UsageApi.Exporters() {
       @Override
       public List<UsageApi.ExporterStatus> statuses() {
-        return exports.stream().map(loop -> {
+        List<UsageApi.ExporterStatus> statuses = new ArrayList<>();
+        for (ExportLoop loop : exports) {
           ExportLoop.Status s = loop.status();
-          return new UsageApi.ExporterStatus(s.exporter(), s.paused(), s.lag(), s.lastError());
-        }).toList();
+          statuses.add(new UsageApi.ExporterStatus(s.exporter(), true, s.paused(), s.lag(),
+              s.lastError()));
+        }
+        if (outbox != null) {
+          // Cursors no exporter of this node owns: left by an exporter taken out of the
+          // configuration (or run by another node); each holds outbox rows back until removed.
+          for (UsageOutbox.Cursor cursor : outbox.cursors()) {
+            if (!runs(cursor.exporter())) {
+              statuses.add(new UsageApi.ExporterStatus(cursor.exporter(), false, cursor.paused(),
+                  outbox.lag(cursor), cursor.lastError()));
+            }
+          }
+        }
+        return statuses;
+      }
+
+      @Override
+      public UsageApi.Removal remove(String name) {
+        if (runs(name)) {
+          return UsageApi.Removal.RUNNING;
+        }
+        return outbox != null && outbox.removeCursor(name) ? UsageApi.Removal.REMOVED
+            : UsageApi.Removal.UNKNOWN;
       }
 
       @Override
       public boolean setPaused(String name, boolean paused) {
-        if (outbox == null || exports.stream().noneMatch(loop -> loop.name().equals(name))) {
+        if (outbox == null || !runs(name)) {
           return false;
         }
         return outbox.setPaused(name, paused);
       }
     }, clock);
+  }
+
+  private boolean runs(String exporter) {
+    return exports.stream().anyMatch(loop -> loop.name().equals(exporter));
   }
 
   /**

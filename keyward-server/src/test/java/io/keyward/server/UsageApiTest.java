@@ -118,6 +118,75 @@ class UsageApiTest {
         .isEqualTo(404);
   }
 
+  @Test
+  void aCursorLeftByARemovedExporterIsListedAndCanBeForgottenSoItsRowsGoButARunningOneCannot(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path lines) throws Exception {
+    try (KeywardTestServer exporting = KeywardTestServer.start(settings -> settings.withUsage(
+        UsageSettings.DEFAULTS.withFlushEvery(Duration.ofMillis(100)).withJsonLines(lines)))) {
+      KeywardClient admin = exporting.client();
+      // A webhook exporter once ran here and was taken out of the configuration: its cursor
+      // stayed, at the start of the outbox.
+      sql(exporting, "INSERT INTO keyward_usage_cursors (exporter, txid, id, paused, updated_at)"
+          + " VALUES ('webhook', '0'::xid8, 0, false, now())");
+      JsonNode key = admin.createKey(Map.of("name", "k", "ownerId", "usage-owner-cursor",
+          "scopes", List.of("read"))).body();
+      admin.verify(key.get("key").asText(), List.of("read"));
+      await(() -> exporter(admin, "webhook").path("lag").asLong() > 0
+          && exporter(admin, "jsonl").path("lag").asLong() == 0);
+      assertThat(exporter(admin, "jsonl").get("running").asBoolean()).isTrue();
+      assertThat(exporter(admin, "webhook").get("running").asBoolean()).isFalse();
+      // The rows the JSON Lines exporter delivered stay: the webhook cursor has not passed them.
+      exporting.clock().advance(Duration.ofMinutes(2)); // the recorder's retention pass is due
+      Thread.sleep(500);
+      assertThat(outboxRows(exporting)).isPositive();
+
+      KeywardClient.Response running = admin.send("DELETE", "/v1/usage/exporters/jsonl", null);
+      assertThat(running.status()).isEqualTo(409);
+      assertThat(running.body().toString()).contains("runs exporter 'jsonl'");
+      KeywardClient.Response removed = admin.send("DELETE", "/v1/usage/exporters/webhook", null);
+      assertThat(removed.status()).isEqualTo(200);
+      assertThat(removed.body().get("removed").asBoolean()).isTrue();
+      assertThat(admin.send("DELETE", "/v1/usage/exporters/webhook", null).status())
+          .isEqualTo(404);
+      assertThat(exporter(admin, "webhook").isMissingNode()).isTrue();
+      assertThat(exporting.clientWithKey("kw_nope").send("DELETE",
+          "/v1/usage/exporters/jsonl", null).status()).isEqualTo(401);
+
+      exporting.clock().advance(Duration.ofMinutes(2));
+      await(() -> outboxRows(exporting) == 0);
+      assertThat(exporter(admin, "jsonl").get("running").asBoolean()).isTrue();
+    }
+  }
+
+  private static JsonNode exporter(KeywardClient admin, String name) {
+    for (JsonNode exporter : admin.send("GET", "/v1/usage/exporters", null).body()
+        .get("exporters")) {
+      if (exporter.get("name").asText().equals(name)) {
+        return exporter;
+      }
+    }
+    return com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+  }
+
+  private static long outboxRows(KeywardTestServer server) {
+    try (java.sql.Connection c = server.database().pool().getConnection();
+        java.sql.Statement statement = c.createStatement();
+        java.sql.ResultSet rs = statement.executeQuery(
+            "SELECT count(*) FROM keyward_usage_outbox")) {
+      rs.next();
+      return rs.getLong(1);
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static void sql(KeywardTestServer server, String sql) throws Exception {
+    try (java.sql.Connection c = server.database().pool().getConnection();
+        java.sql.Statement statement = c.createStatement()) {
+      statement.executeUpdate(sql);
+    }
+  }
+
   private static void assertField(String path, String field) {
     KeywardClient.Response answer = client.send("GET", path, null);
     assertThat(answer.status()).as(path).isEqualTo(400);

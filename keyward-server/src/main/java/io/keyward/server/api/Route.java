@@ -30,6 +30,7 @@ public record Route(String method, String openApiPath) {
           new Route("GET", "/v1/usage/exporters"),
           new Route("POST", "/v1/usage/exporters/{name}/pause"),
           new Route("POST", "/v1/usage/exporters/{name}/resume"),
+          new Route("DELETE", "/v1/usage/exporters/{name}"),
           new Route("GET", "/v1/forward-auth"),
           new Route("GET", "/v1/invalidations"),
           new Route("GET", "/health/live"),

@@ -49,6 +49,10 @@ public final class RouteTable {
     return route(Method.PATCH, path, handler);
   }
 
+  public RouteTable delete(String path, Handler handler) {
+    return route(Method.DELETE, path, handler);
+  }
+
   /** A route answering every method (forward-auth: a gateway forwards the client's). */
   public RouteTable any(String path, Handler handler) {
     PathMatcher matcher = PathMatchers.create(path);

@@ -26,7 +26,8 @@ import org.jspecify.annotations.Nullable;
  * Usage over HTTP (scope {@code keyward:admin}): {@code GET /v1/keys/{keyId}/usage} and {@code GET
  * /v1/usage?ownerId=}, buckets of counts by outcome (the codes of verify) with the last use; and
  * the exporters: {@code GET /v1/usage/exporters}, {@code POST /v1/usage/exporters/{name}/pause}
- * and {@code /resume}.
+ * and {@code /resume}, and {@code DELETE /v1/usage/exporters/{name}} for the cursor of one no
+ * node runs any more.
  */
 public final class UsageApi {
   /** The exporters, as the server runs them. */
@@ -34,12 +35,30 @@ public final class UsageApi {
     /** Each configured exporter: name, paused, lag (batches), last error. */
     List<ExporterStatus> statuses();
 
-    /** Pauses or resumes one; false if there is none of that name. */
+    /** Pauses or resumes one this node runs; false if it runs none of that name. */
     boolean setPaused(String name, boolean paused);
+
+    /** Forgets the cursor of an exporter this node does not run. */
+    Removal remove(String name);
   }
 
-  /** One exporter's state. */
-  public record ExporterStatus(String name, boolean paused, long lag, @Nullable String lastError) {}
+  /** What {@link Exporters#remove} did. */
+  public enum Removal {
+    /** The cursor is gone: it no longer holds outbox rows back. */
+    REMOVED,
+    /** This node runs that exporter: take it out of the configuration first. */
+    RUNNING,
+    /** No cursor of that name. */
+    UNKNOWN
+  }
+
+  /**
+   * One exporter's state. {@code running}: this node runs it; a cursor that no node's
+   * configuration names any more shows here with {@code running} false, and holds back the
+   * deletion of the outbox rows it has not passed until it is removed.
+   */
+  public record ExporterStatus(String name, boolean running, boolean paused, long lag,
+      @Nullable String lastError) {}
 
   private final RootKeyAuthenticator auth;
   private final KeyAdministration admin;
@@ -62,7 +81,8 @@ public final class UsageApi {
         .get("/v1/usage", this::ownerUsage)
         .get("/v1/usage/exporters", this::listExporters)
         .post("/v1/usage/exporters/{name}/pause", (req, res) -> pause(req, res, true))
-        .post("/v1/usage/exporters/{name}/resume", (req, res) -> pause(req, res, false));
+        .post("/v1/usage/exporters/{name}/resume", (req, res) -> pause(req, res, false))
+        .delete("/v1/usage/exporters/{name}", this::remove);
   }
 
   /** The window and width a query asked for, checked. */
@@ -220,11 +240,17 @@ public final class UsageApi {
 
   private static void writeStatus(JsonGenerator g, ExporterStatus status) throws IOException {
     g.writeStartObject();
+    writeStatusFields(g, status);
+    g.writeEndObject();
+  }
+
+  private static void writeStatusFields(JsonGenerator g, ExporterStatus status)
+      throws IOException {
     g.writeStringField("name", status.name());
+    g.writeBooleanField("running", status.running());
     g.writeBooleanField("paused", status.paused());
     g.writeNumberField("lag", status.lag());
     g.writeStringField("lastError", status.lastError());
-    g.writeEndObject();
   }
 
   private void pause(ServerRequest request, ServerResponse response, boolean paused) {
@@ -241,13 +267,36 @@ public final class UsageApi {
     }
     // The loop sees the change on its next pass (within a second); the answer says what was set.
     ExporterStatus seen = statuses().stream().filter(s -> s.name().equals(name)).findFirst()
-        .orElse(new ExporterStatus(name, paused, 0, null));
-    ExporterStatus status = new ExporterStatus(name, paused, seen.lag(), seen.lastError());
-    Responses.send(request, response, Status.OK_200, Json.writeObject(g -> {
-      g.writeStringField("name", status.name());
-      g.writeBooleanField("paused", status.paused());
-      g.writeNumberField("lag", status.lag());
-      g.writeStringField("lastError", status.lastError());
-    }));
+        .orElse(new ExporterStatus(name, true, paused, 0, null));
+    ExporterStatus status = new ExporterStatus(name, true, paused, seen.lag(), seen.lastError());
+    Responses.send(request, response, Status.OK_200,
+        Json.writeObject(g -> writeStatusFields(g, status)));
+  }
+
+  /**
+   * {@code DELETE /v1/usage/exporters/{name}}: forgets the cursor of an exporter taken out of
+   * the configuration, which would otherwise keep the outbox from being trimmed (its rows are
+   * kept until every cursor has passed them). Refused (409) for an exporter this node runs.
+   */
+  private void remove(ServerRequest request, ServerResponse response) {
+    auth.requireAdmin(request);
+    String name = request.path().pathParameters().get("name");
+    Removal removal;
+    try {
+      removal = exporters.remove(name);
+    } catch (StoreException e) {
+      throw ApiError.unavailable("the exporter's cursor cannot be removed now; retry");
+    }
+    switch (removal) {
+      case REMOVED -> Responses.send(request, response, Status.OK_200, Json.writeObject(g -> {
+        g.writeStringField("name", name);
+        g.writeBooleanField("removed", true);
+      }));
+      case RUNNING -> throw ApiError.conflict("this node runs exporter '"
+          + RequestFields.truncate(name) + "': take it out of the configuration of every node"
+          + " first (a node still running it starts again from the oldest outbox row)");
+      case UNKNOWN -> throw ApiError.notFound("no exporter cursor named '"
+          + RequestFields.truncate(name) + "'");
+    }
   }
 }

@@ -55,6 +55,11 @@ public final class UsageOutbox {
       + " WHERE exporter = ?";
   static final String RECORD_ERROR = "UPDATE keyward_usage_cursors SET last_error = ?,"
       + " updated_at = ? WHERE exporter = ?";
+  /**
+   * Forgets an exporter's cursor (one no node runs any more), so that it no longer holds rows
+   * back from {@link #DELETE_EXPORTED}.
+   */
+  static final String REMOVE_CURSOR = "DELETE FROM keyward_usage_cursors WHERE exporter = ?";
   /** Rows every cursor has passed, a batch at a time: what no exporter needs any more. */
   static final String DELETE_EXPORTED = "DELETE FROM keyward_usage_outbox WHERE ctid = ANY (ARRAY ("
       + "SELECT o.ctid FROM keyward_usage_outbox o WHERE NOT EXISTS (SELECT 1 FROM"
@@ -63,7 +68,8 @@ public final class UsageOutbox {
 
   /** Every statement of this class, for the query contract. */
   public static final List<String> QUERY_CONTRACT = List.of(ENSURE_CURSOR, READ_CURSOR,
-      LIST_CURSORS, READ_AFTER, CURSOR_AHEAD, COUNT_AFTER, ADVANCE, SET_PAUSED, RECORD_ERROR, DELETE_EXPORTED);
+      LIST_CURSORS, READ_AFTER, CURSOR_AHEAD, COUNT_AFTER, ADVANCE, SET_PAUSED, RECORD_ERROR, REMOVE_CURSOR,
+      DELETE_EXPORTED);
 
   private final DataSource pool;
   private final SchemaGate gate;
@@ -211,6 +217,18 @@ public final class UsageOutbox {
       statement.setTimestamp(2, Timestamp.from(clock.instant()));
       statement.setString(3, exporter);
     }) > 0;
+  }
+
+  /**
+   * Forgets the exporter's cursor: the rows only it had not delivered become deletable. For an
+   * exporter taken out of every node's configuration; one still running recreates its cursor at
+   * the start of the outbox on its next pass and delivers again what the outbox still holds (at
+   * least once: the same ids).
+   *
+   * @return false if there was no such cursor
+   */
+  public boolean removeCursor(String exporter) {
+    return update(REMOVE_CURSOR, statement -> statement.setString(1, exporter)) > 0;
   }
 
   /** Records the exporter's last failure, for the API and the CLI. */

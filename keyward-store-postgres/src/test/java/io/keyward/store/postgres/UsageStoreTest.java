@@ -340,6 +340,25 @@ class UsageStoreTest {
         .containsExactly(3L);
   }
 
+  @Test
+  void aRemovedCursorNoLongerHoldsRowsBackAndOnlyThatCursorGoes() {
+    outbox.cursor("running");
+    outbox.cursor("removed"); // an exporter taken out of the configuration: it delivers nothing
+    for (int seq = 1; seq <= 3; seq++) {
+      store.flush("node_1", seq, batch(count("key_a", Outcome.VALID, M0, 1)), true, T0);
+    }
+    for (UsageOutbox.Row row : outbox.after(outbox.cursor("running"), 10)) {
+      outbox.advance("running", row);
+    }
+    assertThat(outbox.deleteExported(100)).isZero();
+
+    assertThat(outbox.removeCursor("removed")).isTrue();
+    assertThat(outbox.removeCursor("removed")).isFalse();
+    assertThat(outbox.cursors()).extracting(UsageOutbox.Cursor::exporter)
+        .containsExactly("running");
+    assertThat(outbox.deleteExported(100)).isEqualTo(3);
+  }
+
   private static void insertOutbox(Connection connection, String node, long seq) throws Exception {
     try (PreparedStatement insert = connection.prepareStatement("INSERT INTO keyward_usage_outbox"
         + " (node_id, seq, part, created_at, payload) VALUES (?, ?, 0, now(),"
