@@ -3,6 +3,8 @@ package io.keyward.usage;
 import io.keyward.verify.Outcome;
 import io.keyward.verify.UsageSink;
 import io.keyward.verify.UsageSink.UsageEvent;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -37,10 +39,31 @@ public final class UsageBuffer implements UsageSink {
   /** One counter's identity. */
   record Cell(String keyId, String ownerId, Outcome outcome, long minute) {}
 
-  /** One counter: how many, and the time of the latest event counted. */
+  /**
+   * One counter: how many, and the time of the latest event counted. The count is {@link
+   * #SEALED} plus the increments that found it so once a drain has taken it for the last time:
+   * negative, never counted again.
+   */
   static final class Counter {
     final AtomicLong count = new AtomicLong();
-    volatile long lastAtMillis;
+    /** Read and written opaquely ({@link #LAST_AT}): atomic, with no fence of its own. */
+    @SuppressWarnings("unused") // through LAST_AT
+    private long lastAtMillis;
+  }
+
+  /**
+   * A counter's last time, as a racy maximum: written before the increment that publishes it to
+   * the drain (whose {@code getAndSet} of the count reads that increment), so that the verify
+   * path pays no fence for it.
+   */
+  private static final VarHandle LAST_AT;
+
+  static {
+    try {
+      LAST_AT = MethodHandles.lookup().findVarHandle(Counter.class, "lastAtMillis", long.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
   }
 
   private final ConcurrentHashMap<Cell, Counter> cells = new ConcurrentHashMap<>();
@@ -49,8 +72,6 @@ public final class UsageBuffer implements UsageSink {
   private final ConcurrentHashMap<Long, AtomicLong> dropsByMinute = new ConcurrentHashMap<>();
   // Adders, not atomics: every verification touches them, from every thread.
   private final java.util.concurrent.atomic.LongAdder droppedTotal =
-      new java.util.concurrent.atomic.LongAdder();
-  private final java.util.concurrent.atomic.LongAdder acceptedTotal =
       new java.util.concurrent.atomic.LongAdder();
 
   /**
@@ -94,7 +115,8 @@ public final class UsageBuffer implements UsageSink {
 
   @Override
   public void accept(UsageEvent event) {
-    long minute = Math.floorDiv(event.atEpochMillis(), MINUTE) * MINUTE;
+    long at = event.atEpochMillis();
+    long minute = Math.floorDiv(at, MINUTE) * MINUTE;
     Cell cell = new Cell(event.keyId(), event.ownerId(), event.outcome(), minute);
     while (true) {
       Counter counter = cells.get(cell);
@@ -110,20 +132,17 @@ public final class UsageBuffer implements UsageSink {
           counter = fresh;
         }
       }
-      long current = counter.count.get();
-      if (current == SEALED) {
-        if (cells.remove(cell, counter)) { // the drain removes it too; whoever is first
-          held.decrementAndGet();
-        }
-        continue;
+      if (at > (long) LAST_AT.getOpaque(counter)) {
+        LAST_AT.setOpaque(counter, at); // racy max: good to a few ms
       }
-      if (counter.count.compareAndSet(current, current + 1)) {
-        if (event.atEpochMillis() > counter.lastAtMillis) {
-          counter.lastAtMillis = event.atEpochMillis(); // racy max: good to a few ms
-        }
-        acceptedTotal.increment();
+      // One atomic add, never retried: a count that was not negative took this verification.
+      if (counter.count.getAndIncrement() >= 0) {
         keep(event);
         return;
+      }
+      // Sealed by a drain: this counter is done with; count in a fresh one.
+      if (cells.remove(cell, counter)) { // the drain removes it too; whoever is first
+        held.decrementAndGet();
       }
     }
   }
@@ -174,7 +193,7 @@ public final class UsageBuffer implements UsageSink {
       Counter counter = entry.getValue();
       boolean over = cell.minute() < currentMinute;
       long taken = over ? counter.count.getAndSet(SEALED) : counter.count.getAndSet(0);
-      if (taken == SEALED) {
+      if (taken < 0) {
         continue; // sealed by an earlier drain; its remover has not run yet
       }
       if (over && cells.remove(cell, counter)) {
@@ -183,7 +202,7 @@ public final class UsageBuffer implements UsageSink {
       if (taken > 0) {
         counts.add(new UsageBatch.Count(cell.keyId(), cell.ownerId(), cell.outcome(),
             cell.minute(), taken));
-        lastUsed.merge(cell.keyId(), counter.lastAtMillis, Math::max);
+        lastUsed.merge(cell.keyId(), (long) LAST_AT.getOpaque(counter), Math::max);
       }
     }
     List<UsageBatch.Drop> drops = new ArrayList<>();
@@ -240,8 +259,4 @@ public final class UsageBuffer implements UsageSink {
     return droppedTotal.sum();
   }
 
-  /** Events counted since start. */
-  public long acceptedTotal() {
-    return acceptedTotal.sum();
-  }
 }
