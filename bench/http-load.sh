@@ -636,7 +636,7 @@ run_verify() {
 cpu_seconds() {
   local on=0 off=0 pg=0 st p
   for p in /proc/[0-9]*/stat; do
-    read -r -a st <"$p" 2>/dev/null || continue
+    read -r -a st 2>/dev/null <"$p" || continue
     case "${p#/proc/}" in
       "$server_pid/stat") on=$(( ${st[13]} + ${st[14]} )) ;;
       "${usage_pid:-x}/stat") off=$(( ${st[13]} + ${st[14]} )) ;;
@@ -644,6 +644,7 @@ cpu_seconds() {
     [ "${st[1]}" = "(postgres)" ] && pg=$(( pg + ${st[13]} + ${st[14]} + ${st[15]} + ${st[16]} ))
   done
   local hz; hz=$(getconf CLK_TCK)
+  [ "$pg" -gt 0 ] || echo "http-load: no postgres process is visible here (a remote or containerised PostgreSQL): its CPU reads 0" >&2
   awk -v a="$on" -v b="$off" -v c="$pg" -v hz="$hz" 'BEGIN { printf "%.2f %.2f %.2f", a / hz, b / hz, c / hz }'
 }
 cpu_delta() {          # BEFORE AFTER (cpu_seconds lines): "ON OFF PG" used in between

@@ -73,10 +73,9 @@ public final class FixedRateLoad {
     for (Thread thread : threads) {
       thread.join();
     }
-    long elapsed = System.nanoTime() - start;
     for (Target target : targets) {
       System.out.println((targets.size() > 1 ? "target=" + target.url + " " : "")
-          + target.summary(elapsed));
+          + target.summary(start));
     }
   }
 
@@ -97,6 +96,8 @@ public final class FixedRateLoad {
     final int[] done;
     final AtomicLong errors = new AtomicLong();
     final AtomicLong behind = new AtomicLong();
+    /** When this target's last answer came: its rate is over its own span, not the run's. */
+    final AtomicLong finished = new AtomicLong();
 
     Target(URI url, List<String> keys, String root, double rate, int connections,
         double seconds) {
@@ -165,12 +166,14 @@ public final class FixedRateLoad {
         latencies[id][j] = System.nanoTime() - due;
         done[id] = j + 1;
       }
-      behind.accumulateAndGet(System.nanoTime() - (offset + (perConnection - 1) * intervalNanos),
-          Math::max);
+      long end = System.nanoTime();
+      behind.accumulateAndGet(end - (offset + (perConnection - 1) * intervalNanos), Math::max);
+      finished.accumulateAndGet(end, Math::max);
       closeQuietly(socket);
     }
 
-    String summary(long elapsed) {
+    String summary(long start) {
+      long elapsed = finished.get() - start;
       int total = Arrays.stream(done).sum();
       long[] all = new long[total];
       int at = 0;

@@ -87,8 +87,9 @@ final class UsageCommand {
   }
 
   @Command(name = "exporters", mixinStandardHelpOptions = true,
-      description = "Each usage exporter: running on this node or only a cursor left in the"
-          + " database, paused or not, its lag (batches), its last error.")
+      description = "Each usage exporter this node runs, and each cursor in the database no"
+          + " exporter of this node owns (runsHere false): paused or not, lag (batches), last"
+          + " error.")
   static final class Exporters implements Callable<Integer> {
     @Mixin KeysCommand.Connection connection;
     @Spec CommandSpec spec;
@@ -137,7 +138,7 @@ final class UsageCommand {
   @Command(name = "remove", mixinStandardHelpOptions = true,
       description = "Forget the cursor of an exporter taken out of every node's configuration, so"
           + " that the outbox rows it never delivered can be deleted. Refused for an exporter"
-          + " the server runs.")
+          + " the server runs and for a cursor any node used in the last 3 minutes.")
   static final class Remove implements Callable<Integer> {
     @Mixin KeysCommand.Connection connection;
     @Spec CommandSpec spec;

@@ -36,6 +36,7 @@ public final class ExportLoop implements AutoCloseable {
   private final UsageExport kind;
   private final UsageOutbox outbox;
   private final Duration pollEvery;
+  private final Clock clock;
   private final RateLimitedLogger warnings;
   private final Counter delivered;
   private final Counter failures;
@@ -62,6 +63,7 @@ public final class ExportLoop implements AutoCloseable {
     this.kind = kind;
     this.outbox = outbox;
     this.pollEvery = pollEvery;
+    this.clock = clock;
     this.warnings = new RateLimitedLogger(LoggerFactory.getLogger(ExportLoop.class), clock,
         Duration.ofSeconds(30));
     this.delivered = Counter.builder("keyward.usage.export.delivered")
@@ -114,6 +116,11 @@ public final class ExportLoop implements AutoCloseable {
   /** One pass: returns how long to wait before the next. */
   long once() {
     UsageOutbox.Cursor cursor = outbox.cursor(exporter.name());
+    if (cursor.updatedAt().isBefore(clock.instant().minus(UsageOutbox.TOUCH_EVERY))) {
+      // A sign of life when there is nothing to deliver: a cursor quiet for a few minutes
+      // may be removed as a left-over (DELETE /v1/usage/exporters/{name}).
+      outbox.touch(exporter.name());
+    }
     paused = cursor.paused();
     if (paused) {
       lag = outbox.lag(cursor);

@@ -78,7 +78,10 @@ final class UsageControl implements AutoCloseable {
         // the database is not there yet: the exporter's loop creates its cursor when it is
       }
     }
-    recorder = new UsageRecorder(buffer, store, outbox, nodeId, clock, settings, registry).start();
+    // The outbox only for a node that exports: it writes rows there and trims what every
+    // cursor has passed (a node without exporters has the outbox for the API only).
+    recorder = new UsageRecorder(buffer, store, exporters.isEmpty() ? null : outbox, nodeId, clock,
+        settings, registry).start();
     // Each on a thread of its own, behind its own cursor: one that fails holds up no other.
     for (io.keyward.export.UsageExporter exporter : exporters) {
       exports.add(new ExportLoop(exporter, settings.kindOf(exporter.name()), outbox,
@@ -112,26 +115,36 @@ final class UsageControl implements AutoCloseable {
           statuses.add(new UsageApi.ExporterStatus(s.exporter(), true, s.paused(), s.lag(),
               s.lastError()));
         }
+        return statuses;
+      }
+
+      @Override
+      public List<UsageApi.ExporterStatus> otherCursors() {
+        List<UsageApi.ExporterStatus> others = new ArrayList<>();
         if (outbox != null) {
-          // Cursors no exporter of this node owns: left by an exporter taken out of the
-          // configuration (or run by another node); each holds outbox rows back until removed.
           for (UsageOutbox.Cursor cursor : outbox.cursors()) {
             if (!runs(cursor.exporter())) {
-              statuses.add(new UsageApi.ExporterStatus(cursor.exporter(), false, cursor.paused(),
+              others.add(new UsageApi.ExporterStatus(cursor.exporter(), false, cursor.paused(),
                   outbox.lag(cursor), cursor.lastError()));
             }
           }
         }
-        return statuses;
+        return others;
       }
 
       @Override
       public UsageApi.Removal remove(String name) {
         if (runs(name)) {
-          return UsageApi.Removal.RUNNING;
+          return UsageApi.Removal.RUNS_HERE;
         }
-        return outbox != null && outbox.removeCursor(name) ? UsageApi.Removal.REMOVED
-            : UsageApi.Removal.UNKNOWN;
+        if (outbox == null) {
+          return UsageApi.Removal.UNKNOWN;
+        }
+        return switch (outbox.removeCursor(name)) {
+          case REMOVED -> UsageApi.Removal.REMOVED;
+          case ACTIVE -> UsageApi.Removal.ACTIVE;
+          case UNKNOWN -> UsageApi.Removal.UNKNOWN;
+        };
       }
 
       @Override

@@ -10,6 +10,7 @@ import io.keyward.key.KeyIds;
 import io.keyward.server.auth.RootKeyAuthenticator;
 import io.keyward.store.StoreException;
 import io.keyward.store.postgres.PostgresUsageStore;
+import io.keyward.store.postgres.UsageOutbox;
 import io.keyward.usage.Granularity;
 import io.keyward.verify.Outcome;
 import java.io.IOException;
@@ -35,10 +36,18 @@ public final class UsageApi {
     /** Each configured exporter: name, paused, lag (batches), last error. */
     List<ExporterStatus> statuses();
 
+    /**
+     * The cursors in the database that no exporter of this node owns: left by an exporter taken
+     * out of the configuration, or run by another node.
+     *
+     * @throws StoreException when the database cannot be read
+     */
+    List<ExporterStatus> otherCursors();
+
     /** Pauses or resumes one this node runs; false if it runs none of that name. */
     boolean setPaused(String name, boolean paused);
 
-    /** Forgets the cursor of an exporter this node does not run. */
+    /** Forgets the cursor of an exporter no node runs any more. */
     Removal remove(String name);
   }
 
@@ -47,17 +56,20 @@ public final class UsageApi {
     /** The cursor is gone: it no longer holds outbox rows back. */
     REMOVED,
     /** This node runs that exporter: take it out of the configuration first. */
-    RUNNING,
+    RUNS_HERE,
+    /** Some node has used the cursor within the last few minutes: an exporter still runs. */
+    ACTIVE,
     /** No cursor of that name. */
     UNKNOWN
   }
 
   /**
-   * One exporter's state. {@code running}: this node runs it; a cursor that no node's
-   * configuration names any more shows here with {@code running} false, and holds back the
-   * deletion of the outbox rows it has not passed until it is removed.
+   * One exporter's state. {@code runsHere}: this node runs it. A cursor no exporter of this node
+   * owns shows with {@code runsHere} false: another node's exporter, or one taken out of every
+   * configuration, which holds back the deletion of the outbox rows it has not passed until it
+   * is removed.
    */
-  public record ExporterStatus(String name, boolean running, boolean paused, long lag,
+  public record ExporterStatus(String name, boolean runsHere, boolean paused, long lag,
       @Nullable String lastError) {}
 
   private final RootKeyAuthenticator auth;
@@ -221,12 +233,30 @@ public final class UsageApi {
   private void listExporters(ServerRequest request, ServerResponse response) {
     auth.requireAdmin(request);
     List<ExporterStatus> statuses = statuses();
+    List<ExporterStatus> others;
+    String othersUnavailable = null;
+    try {
+      others = exporters.otherCursors();
+    } catch (StoreException e) {
+      // This node's exporters are known without the database: shown all the same.
+      others = List.of();
+      othersUnavailable = "the cursors in the database cannot be read now, so cursors no"
+          + " exporter of this node owns are not listed; retry";
+    }
+    List<ExporterStatus> listed = others;
+    String unavailable = othersUnavailable;
     Responses.send(request, response, Status.OK_200, Json.writeObject(g -> {
       g.writeArrayFieldStart("exporters");
       for (ExporterStatus status : statuses) {
         writeStatus(g, status);
       }
+      for (ExporterStatus status : listed) {
+        writeStatus(g, status);
+      }
       g.writeEndArray();
+      if (unavailable != null) {
+        g.writeStringField("otherCursorsUnavailable", unavailable);
+      }
     }));
   }
 
@@ -247,7 +277,7 @@ public final class UsageApi {
   private static void writeStatusFields(JsonGenerator g, ExporterStatus status)
       throws IOException {
     g.writeStringField("name", status.name());
-    g.writeBooleanField("running", status.running());
+    g.writeBooleanField("runsHere", status.runsHere());
     g.writeBooleanField("paused", status.paused());
     g.writeNumberField("lag", status.lag());
     g.writeStringField("lastError", status.lastError());
@@ -263,7 +293,8 @@ public final class UsageApi {
       throw ApiError.unavailable("the exporter's cursor cannot be changed now; retry");
     }
     if (!found) {
-      throw ApiError.notFound("no exporter named '" + RequestFields.truncate(name) + "'");
+      throw ApiError.notFound("no exporter named '" + RequestFields.truncate(name)
+          + "' runs on this node");
     }
     // The loop sees the change on its next pass (within a second); the answer says what was set.
     ExporterStatus seen = statuses().stream().filter(s -> s.name().equals(name)).findFirst()
@@ -276,7 +307,8 @@ public final class UsageApi {
   /**
    * {@code DELETE /v1/usage/exporters/{name}}: forgets the cursor of an exporter taken out of
    * the configuration, which would otherwise keep the outbox from being trimmed (its rows are
-   * kept until every cursor has passed them). Refused (409) for an exporter this node runs.
+   * kept until every cursor has passed them). Refused (409) for an exporter this node runs, and
+   * for a cursor some node has used within {@link UsageOutbox#REMOVABLE_AFTER}.
    */
   private void remove(ServerRequest request, ServerResponse response) {
     auth.requireAdmin(request);
@@ -292,9 +324,13 @@ public final class UsageApi {
         g.writeStringField("name", name);
         g.writeBooleanField("removed", true);
       }));
-      case RUNNING -> throw ApiError.conflict("this node runs exporter '"
+      case RUNS_HERE -> throw ApiError.conflict("this node runs exporter '"
           + RequestFields.truncate(name) + "': take it out of the configuration of every node"
-          + " first (a node still running it starts again from the oldest outbox row)");
+          + " first");
+      case ACTIVE -> throw ApiError.conflict("exporter '" + RequestFields.truncate(name)
+          + "' has been in use within the last " + UsageOutbox.REMOVABLE_AFTER.toMinutes()
+          + " minutes, so some node still runs it: take it out of the configuration of every"
+          + " node, then retry once its cursor has been quiet that long");
       case UNKNOWN -> throw ApiError.notFound("no exporter cursor named '"
           + RequestFields.truncate(name) + "'");
     }

@@ -8,6 +8,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -56,10 +57,14 @@ public final class UsageOutbox {
   static final String RECORD_ERROR = "UPDATE keyward_usage_cursors SET last_error = ?,"
       + " updated_at = ? WHERE exporter = ?";
   /**
-   * Forgets an exporter's cursor (one no node runs any more), so that it no longer holds rows
-   * back from {@link #DELETE_EXPORTED}.
+   * Forgets an exporter's cursor if it has been quiet since the given time (no node has run it
+   * since), so that it no longer holds rows back from {@link #DELETE_EXPORTED}.
    */
-  static final String REMOVE_CURSOR = "DELETE FROM keyward_usage_cursors WHERE exporter = ?";
+  static final String REMOVE_CURSOR = "DELETE FROM keyward_usage_cursors WHERE exporter = ?"
+      + " AND updated_at < ?";
+  /** A running exporter's sign of life, at most once per {@link #TOUCH_EVERY}. */
+  static final String TOUCH_CURSOR = "UPDATE keyward_usage_cursors SET updated_at = ?"
+      + " WHERE exporter = ?";
   /** Rows every cursor has passed, a batch at a time: what no exporter needs any more. */
   static final String DELETE_EXPORTED = "DELETE FROM keyward_usage_outbox WHERE ctid = ANY (ARRAY ("
       + "SELECT o.ctid FROM keyward_usage_outbox o WHERE NOT EXISTS (SELECT 1 FROM"
@@ -69,7 +74,20 @@ public final class UsageOutbox {
   /** Every statement of this class, for the query contract. */
   public static final List<String> QUERY_CONTRACT = List.of(ENSURE_CURSOR, READ_CURSOR,
       LIST_CURSORS, READ_AFTER, CURSOR_AHEAD, COUNT_AFTER, ADVANCE, SET_PAUSED, RECORD_ERROR, REMOVE_CURSOR,
-      DELETE_EXPORTED);
+      TOUCH_CURSOR, DELETE_EXPORTED);
+
+  /**
+   * How often a running exporter marks its cursor as in use when it has nothing else to write
+   * ({@link #touch}); every delivery, pause and error marks it too.
+   */
+  public static final Duration TOUCH_EVERY = Duration.ofMinutes(1);
+  /**
+   * How long a cursor must have been quiet before it can be removed ({@link #removeCursor}):
+   * three of {@link #TOUCH_EVERY}, so that an exporter any node still runs (which marks its
+   * cursor at least once a minute) is never taken for a left-over, with two minutes to spare for
+   * a pass that is late or clocks that differ.
+   */
+  public static final Duration REMOVABLE_AFTER = TOUCH_EVERY.multipliedBy(3);
 
   private final DataSource pool;
   private final SchemaGate gate;
@@ -192,14 +210,23 @@ public final class UsageOutbox {
     });
   }
 
-  /** Moves the exporter's cursor to {@code row}, delivered. */
+  /**
+   * Moves the exporter's cursor to {@code row}, delivered.
+   *
+   * @throws StoreException also when the cursor is gone (removed while the exporter ran): the
+   *     exporter reports it, and its next pass starts again from the oldest row the outbox holds
+   */
   public void advance(String exporter, Row row) {
-    update(ADVANCE, statement -> {
+    int moved = update(ADVANCE, statement -> {
       statement.setString(1, row.txid());
       statement.setLong(2, row.id());
       statement.setTimestamp(3, Timestamp.from(clock.instant()));
       statement.setString(4, exporter);
     });
+    if (moved == 0) {
+      throw new StoreException("the cursor of exporter " + exporter + " was removed while it"
+          + " ran; it starts again from the oldest row the outbox holds");
+    }
   }
 
   /** Creates the exporter's cursor at the start of the outbox if it has none. */
@@ -219,16 +246,49 @@ public final class UsageOutbox {
     }) > 0;
   }
 
+  /** What {@link #removeCursor} did. */
+  public enum Removal {
+    /** The cursor is gone: the rows only it held back can be deleted. */
+    REMOVED,
+    /** Some node marked it within {@link #REMOVABLE_AFTER}: an exporter still runs; kept. */
+    ACTIVE,
+    /** There is no cursor of that name. */
+    UNKNOWN
+  }
+
   /**
-   * Forgets the exporter's cursor: the rows only it had not delivered become deletable. For an
-   * exporter taken out of every node's configuration; one still running recreates its cursor at
-   * the start of the outbox on its next pass and delivers again what the outbox still holds (at
-   * least once: the same ids).
-   *
-   * @return false if there was no such cursor
+   * Forgets the cursor of an exporter taken out of every node's configuration, so that the
+   * rows only it had not delivered can be deleted. A cursor some node has marked within {@link
+   * #REMOVABLE_AFTER} (a delivery, a pause, an error, or the once-a-minute {@link #touch} of a
+   * running exporter) is kept: removing a running exporter's cursor would let the other
+   * exporters' trimming delete rows it has not delivered.
    */
-  public boolean removeCursor(String exporter) {
-    return update(REMOVE_CURSOR, statement -> statement.setString(1, exporter)) > 0;
+  public Removal removeCursor(String exporter) {
+    return gated(() -> {
+      try (Connection connection = pool.getConnection()) {
+        try (PreparedStatement remove = connection.prepareStatement(REMOVE_CURSOR)) {
+          remove.setString(1, exporter);
+          remove.setTimestamp(2, Timestamp.from(clock.instant().minus(REMOVABLE_AFTER)));
+          if (remove.executeUpdate() > 0) {
+            return Removal.REMOVED;
+          }
+        }
+        try (PreparedStatement read = connection.prepareStatement(READ_CURSOR)) {
+          read.setString(1, exporter);
+          try (ResultSet rs = read.executeQuery()) {
+            return rs.next() ? Removal.ACTIVE : Removal.UNKNOWN;
+          }
+        }
+      }
+    });
+  }
+
+  /** Marks the exporter's cursor as in use (a running exporter, once per {@link #TOUCH_EVERY}). */
+  public void touch(String exporter) {
+    update(TOUCH_CURSOR, statement -> {
+      statement.setTimestamp(1, Timestamp.from(clock.instant()));
+      statement.setString(2, exporter);
+    });
   }
 
   /** Records the exporter's last failure, for the API and the CLI. */

@@ -341,22 +341,34 @@ class UsageStoreTest {
   }
 
   @Test
-  void aRemovedCursorNoLongerHoldsRowsBackAndOnlyThatCursorGoes() {
+  void aQuietCursorCanBeRemovedSoItNoLongerHoldsRowsBackButAnActiveOneIsKept() {
     outbox.cursor("running");
     outbox.cursor("removed"); // an exporter taken out of the configuration: it delivers nothing
     for (int seq = 1; seq <= 3; seq++) {
       store.flush("node_1", seq, batch(count("key_a", Outcome.VALID, M0, 1)), true, T0);
     }
-    for (UsageOutbox.Row row : outbox.after(outbox.cursor("running"), 10)) {
+    List<UsageOutbox.Row> rows = outbox.after(outbox.cursor("running"), 10);
+    for (UsageOutbox.Row row : rows) {
       outbox.advance("running", row);
     }
     assertThat(outbox.deleteExported(100)).isZero();
+    // Used just now: some node may still run it.
+    assertThat(outbox.removeCursor("removed")).isEqualTo(UsageOutbox.Removal.ACTIVE);
 
-    assertThat(outbox.removeCursor("removed")).isTrue();
-    assertThat(outbox.removeCursor("removed")).isFalse();
+    // Four minutes on, the running exporter has marked its cursor (it does once a minute); the
+    // other has been quiet since.
+    UsageOutbox later = new UsageOutbox(database.pool(), store.gate(),
+        Clock.offset(Clock.systemUTC(), java.time.Duration.ofMinutes(4)));
+    later.touch("running");
+    assertThat(later.removeCursor("running")).isEqualTo(UsageOutbox.Removal.ACTIVE);
+    assertThat(later.removeCursor("removed")).isEqualTo(UsageOutbox.Removal.REMOVED);
+    assertThat(later.removeCursor("removed")).isEqualTo(UsageOutbox.Removal.UNKNOWN);
     assertThat(outbox.cursors()).extracting(UsageOutbox.Cursor::exporter)
         .containsExactly("running");
     assertThat(outbox.deleteExported(100)).isEqualTo(3);
+    // An exporter whose cursor went while it ran is told, not silently moved nowhere.
+    assertThatThrownBy(() -> outbox.advance("removed", rows.get(0)))
+        .isInstanceOf(StoreException.class).hasMessageContaining("was removed while it ran");
   }
 
   private static void insertOutbox(Connection connection, String node, long seq) throws Exception {
