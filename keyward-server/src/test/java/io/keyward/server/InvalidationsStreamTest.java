@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.keyward.client.admin.KeywardClient;
 import io.keyward.key.KeyHash;
+import io.keyward.server.api.InvalidationsApi;
 import io.keyward.server.testing.KeywardCluster;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -212,13 +213,22 @@ class InvalidationsStreamTest {
       // From here the client reads nothing: the node's writes to it block once the socket's
       // buffers are full, and its queue overflows (which alone cannot end a stuck write).
       long started = System.nanoTime();
-      for (int i = 0; i < 60_000; i++) {
-        node.server().verifier().invalidateLocally(KeyHash.of("kw_stuck_" + i));
+      // Invalidations until the node gives up on the stuck write, in bursts: a fixed number
+      // could leave the socket's buffers unfilled on a slow machine (an overflowing queue drops
+      // events), and the write would never block. A bound of its own, beyond Eventually's 15 s,
+      // since the timeout alone is 10 s.
+      long deadline = started + InvalidationsApi.WRITE_TIMEOUT.toNanos()
+          + TimeUnit.SECONDS.toNanos(45);
+      for (int i = 0; metric(node, "keyward_invalidations_write_timeouts_total") < before + 1; ) {
+        assertThat(System.nanoTime()).as("the stuck write ended within 55 s").isLessThan(deadline);
+        for (int burst = 0; burst < 5_000; burst++, i++) {
+          node.server().verifier().invalidateLocally(KeyHash.of("kw_stuck_" + i));
+        }
+        Thread.sleep(50);
       }
-      await(() -> metric(node, "keyward_invalidations_write_timeouts_total") >= before + 1);
       long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
       assertThat(tookMillis).as("ended by the write timeout, not before it")
-          .isGreaterThanOrEqualTo(io.keyward.server.api.InvalidationsApi.WRITE_TIMEOUT.toMillis());
+          .isGreaterThanOrEqualTo(InvalidationsApi.WRITE_TIMEOUT.toMillis());
       // The server closed the connection: what it had sent is read, then the end (or a reset);
       // a connection still open would fail the test with a read timeout.
       socket.setSoTimeout(10_000);
