@@ -8,8 +8,10 @@ import io.keyward.key.KeyOrigin;
 import io.keyward.key.KeyRecord;
 import io.keyward.key.MalformedReason;
 import io.keyward.key.ParsedKey;
+import io.keyward.verify.VerifierSettings;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Set;
 
@@ -22,6 +24,15 @@ final class Fixtures {
   private static final KeyIds IDS = new KeyIds(Clock.systemUTC(), RANDOM);
 
   private Fixtures() {}
+
+  /** Longer than any run: nothing a benchmark cached expires or goes stale while it measures. */
+  static final Duration NEVER_DURING_A_RUN = Duration.ofHours(12);
+
+  /** The verifier's defaults with every cached answer kept for the whole run. */
+  static VerifierSettings cachedForTheRun() {
+    return VerifierSettings.DEFAULTS.withStaleFor(NEVER_DURING_A_RUN)
+        .withFreshFor(NEVER_DURING_A_RUN).withNotFoundFor(NEVER_DURING_A_RUN);
+  }
 
   static KeyFormat format() {
     return KeyFormat.withPrefix(PREFIX, RANDOM);

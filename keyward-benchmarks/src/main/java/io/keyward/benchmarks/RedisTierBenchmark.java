@@ -13,7 +13,6 @@ import io.keyward.verify.CacheTier;
 import io.keyward.verify.Outcome;
 import io.keyward.verify.Verdict;
 import io.keyward.verify.Verifier;
-import io.keyward.verify.VerifierSettings;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScanArgs;
@@ -96,7 +95,6 @@ public class RedisTierBenchmark {
           + "\"customer\":\"cus_000042\"}";
 
   /** Long enough that nothing expires or goes stale during a run, however long it is made. */
-  private static final Duration NEVER_DURING_A_RUN = Duration.ofHours(12);
 
   private static final RedisCodec<String, byte[]> CODEC =
       RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
@@ -132,7 +130,7 @@ public class RedisTierBenchmark {
     new SecureRandom().nextBytes(suffix);
     namespace = "kwbench-" + HexFormat.of().formatHex(suffix);
     tierSettings =
-        RedisTierSettings.defaults(url).withNamespace(namespace).withEntryTtl(NEVER_DURING_A_RUN);
+        RedisTierSettings.defaults(url).withNamespace(namespace).withEntryTtl(Fixtures.NEVER_DURING_A_RUN);
     timeoutNanos = tierSettings.commandTimeout().toNanos();
 
     // The raw connection's own timeout covers its handshake, the setup and the teardown; bareGet
@@ -175,11 +173,7 @@ public class RedisTierBenchmark {
       verifier =
           Verifier.builder(Fixtures.format(), lookup)
               .settings(
-                  VerifierSettings.DEFAULTS
-                      .withStaleFor(NEVER_DURING_A_RUN)
-                      .withFreshFor(NEVER_DURING_A_RUN)
-                      .withNotFoundFor(NEVER_DURING_A_RUN)
-                      .withMaxEntries(1))
+                  Fixtures.cachedForTheRun().withMaxEntries(1))
               .secondTier(tier)
               .meterRegistry(verifierRegistry)
               .build();
@@ -213,7 +207,7 @@ public class RedisTierBenchmark {
     keys = Fixtures.keys(format, KEYS);
     hashes = new KeyHash[KEYS];
     entryKeys = new String[KEYS];
-    SetArgs ttl = SetArgs.Builder.px(NEVER_DURING_A_RUN.toMillis());
+    SetArgs ttl = SetArgs.Builder.px(Fixtures.NEVER_DURING_A_RUN.toMillis());
     List<io.lettuce.core.RedisFuture<String>> writes = new ArrayList<>();
     long now = System.currentTimeMillis();
     for (int i = 0; i < KEYS; i++) {

@@ -12,10 +12,8 @@ import io.keyward.verify.CacheTier;
 import io.keyward.verify.Outcome;
 import io.keyward.verify.Verdict;
 import io.keyward.verify.Verifier;
-import io.keyward.verify.VerifierSettings;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -51,7 +49,6 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 public class SwitchBenchmark {
   static final int KEYS = KeyCursor.KEYS;
-  private static final Duration NEVER_DURING_A_RUN = Duration.ofHours(12);
 
   /** {@code off}, {@code shadow-1}, {@code shadow-10}, {@code shadow-100} (percent), {@code on}. */
   @Param({"off", "shadow-1", "shadow-10", "shadow-100", "on"})
@@ -96,9 +93,7 @@ public class SwitchBenchmark {
       throw new IllegalStateException("the guard tripped in a benchmark: " + evidence);
     }), Clock.systemUTC(), registry, 2, 1024);
     verifier = Verifier.builder(Fixtures.format(), hash -> Optional.ofNullable(records.get(hash)))
-        .settings(VerifierSettings.DEFAULTS.withStaleFor(NEVER_DURING_A_RUN)
-            .withFreshFor(NEVER_DURING_A_RUN).withNotFoundFor(NEVER_DURING_A_RUN)
-            .withMaxEntries(1))
+        .settings(Fixtures.cachedForTheRun().withMaxEntries(1))
         .secondTier(tier)
         .rollouts(rollouts)
         .meterRegistry(new SimpleMeterRegistry())

@@ -12,7 +12,6 @@ import io.keyward.verify.Verifier;
 import io.keyward.verify.VerifierSettings;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -49,7 +48,6 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 public class UsageBenchmark {
   private static final int KEYS = KeyCursor.KEYS;
-  private static final Duration NEVER_DURING_A_RUN = Duration.ofHours(12);
 
   private String[] validKeys;
   private Verifier off;
@@ -70,8 +68,7 @@ public class UsageBenchmark {
       store.put(record.hash(), record);
     }
     KeyLookup lookup = hash -> Optional.ofNullable(store.get(hash));
-    VerifierSettings settings = VerifierSettings.DEFAULTS.withStaleFor(NEVER_DURING_A_RUN)
-        .withFreshFor(NEVER_DURING_A_RUN).withNotFoundFor(NEVER_DURING_A_RUN);
+    VerifierSettings settings = Fixtures.cachedForTheRun();
     buffer = new UsageBuffer(1_000_000); // the server's default --usage-buffer-cells
     off = Verifier.builder(format, lookup).settings(settings)
         .meterRegistry(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)).build();

@@ -13,7 +13,6 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -60,7 +59,6 @@ public class VerifyBenchmark {
   static final int KEYS = KeyCursor.KEYS;
 
   /** Long enough that no cached answer goes stale during a run, however long it is made. */
-  private static final Duration NEVER_DURING_A_RUN = Duration.ofHours(12);
 
   private static final MessageDigest SHA256 = sha256();
 
@@ -99,10 +97,7 @@ public class VerifyBenchmark {
           return Optional.ofNullable(store.get(hash));
         };
     VerifierSettings settings =
-        VerifierSettings.DEFAULTS
-            .withStaleFor(NEVER_DURING_A_RUN)
-            .withFreshFor(NEVER_DURING_A_RUN)
-            .withNotFoundFor(NEVER_DURING_A_RUN);
+        Fixtures.cachedForTheRun();
     // The server's registry, so the meters recorded on every call cost what they cost there.
     verifier =
         Verifier.builder(format, lookup)
