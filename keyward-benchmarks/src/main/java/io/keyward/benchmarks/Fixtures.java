@@ -23,10 +23,10 @@ final class Fixtures {
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final KeyIds IDS = new KeyIds(Clock.systemUTC(), RANDOM);
 
-  private Fixtures() {}
-
   /** Longer than any run: nothing a benchmark cached expires or goes stale while it measures. */
   static final Duration NEVER_DURING_A_RUN = Duration.ofHours(12);
+
+  private Fixtures() {}
 
   /** The verifier's defaults with every cached answer kept for the whole run. */
   static VerifierSettings cachedForTheRun() {

@@ -94,8 +94,6 @@ public class RedisTierBenchmark {
       "{\"team\":\"benchmarks\",\"plan\":\"pro\",\"region\":\"eu-west-1\",\"tier\":\"gold\","
           + "\"customer\":\"cus_000042\"}";
 
-  /** Long enough that nothing expires or goes stale during a run, however long it is made. */
-
   private static final RedisCodec<String, byte[]> CODEC =
       RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
 
@@ -130,7 +128,9 @@ public class RedisTierBenchmark {
     new SecureRandom().nextBytes(suffix);
     namespace = "kwbench-" + HexFormat.of().formatHex(suffix);
     tierSettings =
-        RedisTierSettings.defaults(url).withNamespace(namespace).withEntryTtl(Fixtures.NEVER_DURING_A_RUN);
+        RedisTierSettings.defaults(url)
+            .withNamespace(namespace)
+            .withEntryTtl(Fixtures.NEVER_DURING_A_RUN);
     timeoutNanos = tierSettings.commandTimeout().toNanos();
 
     // The raw connection's own timeout covers its handshake, the setup and the teardown; bareGet
@@ -172,8 +172,7 @@ public class RedisTierBenchmark {
       verifierRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       verifier =
           Verifier.builder(Fixtures.format(), lookup)
-              .settings(
-                  Fixtures.cachedForTheRun().withMaxEntries(1))
+              .settings(Fixtures.cachedForTheRun().withMaxEntries(1))
               .secondTier(tier)
               .meterRegistry(verifierRegistry)
               .build();

@@ -58,8 +58,6 @@ public class VerifyBenchmark {
   /** How many keys each benchmark rotates through; a power of two. */
   static final int KEYS = KeyCursor.KEYS;
 
-  /** Long enough that no cached answer goes stale during a run, however long it is made. */
-
   private static final MessageDigest SHA256 = sha256();
 
   private String[] validKeys;
@@ -96,8 +94,7 @@ public class VerifyBenchmark {
           storeLookups.increment();
           return Optional.ofNullable(store.get(hash));
         };
-    VerifierSettings settings =
-        Fixtures.cachedForTheRun();
+    VerifierSettings settings = Fixtures.cachedForTheRun();
     // The server's registry, so the meters recorded on every call cost what they cost there.
     verifier =
         Verifier.builder(format, lookup)
